@@ -1,0 +1,43 @@
+# Vitiweb: `make run` serves the dashboard, `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test setup browser lint bench clean
+
+$(INSTALLED): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+setup: $(INSTALLED)
+	mkdir -p var
+	$(PY) manage.py migrate --no-input -v 0
+
+# Debian's chromium drives the browser tests (Playwright never downloads a browser here).
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing: install Debian's chromium package for the browser tests" >&2; exit 1; fi; }
+
+run: setup
+	$(PY) manage.py ensure_admin
+	$(PY) manage.py import_manifests examples/ --source examples
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+test: setup browser
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff check .
+
+bench: setup
+	for bench in tests/bench/bench_*.py; do $(PY) $$bench || exit 1; done
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

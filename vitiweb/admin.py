@@ -1,0 +1,61 @@
+from django.contrib import admin
+
+from vitiweb.models import AuditEntry, Cluster, JournalEntry, KnownSecret, Reference
+
+
+class MirroredObjectAdmin(admin.ModelAdmin):
+    """Mirrored objects are read-only here: the cluster is the source of truth."""
+
+    list_display = ("name", "namespace", "cluster", "phase", "ready", "resource_version", "synced_at")
+    list_filter = ("cluster", "phase", "ready", "namespace")
+    search_fields = ("name", "namespace", "uid")
+    list_select_related = ("cluster",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Cluster)
+class ClusterAdmin(admin.ModelAdmin):
+    list_display = ("name", "source", "server", "state", "server_version", "last_sync_at", "last_error")
+    list_filter = ("source", "state")
+    search_fields = ("name", "server")
+    exclude = ("credentials_encrypted",)
+    readonly_fields = (
+        "state", "server_version", "discovered_kinds", "permissions", "last_sync_at", "last_event_at",
+        "last_error", "last_error_at", "lease_holder", "lease_expires_at",
+    )
+
+
+@admin.register(Reference)
+class ReferenceAdmin(admin.ModelAdmin):
+    list_display = ("source_kind", "source_id", "relation", "target_kind", "target_namespace", "target_name",
+                    "target_entry", "state", "detail")
+    list_filter = ("state", "relation", "source_kind", "target_kind")
+    search_fields = ("target_name", "target_namespace", "detail")
+
+
+@admin.register(JournalEntry)
+class JournalEntryAdmin(admin.ModelAdmin):
+    list_display = ("recorded_at", "action", "kind", "namespace", "name", "cluster", "resource_version", "changed_by")
+    list_filter = ("action", "kind", "cluster")
+    search_fields = ("name", "namespace", "uid", "changed_by")
+    list_select_related = ("cluster",)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "user", "action", "kind", "namespace", "name", "cluster", "result")
+    list_filter = ("action", "result", "kind", "cluster")
+    search_fields = ("name", "namespace", "message")
+    list_select_related = ("cluster", "user")
+
+
+@admin.register(KnownSecret)
+class KnownSecretAdmin(admin.ModelAdmin):
+    list_display = ("name", "namespace", "cluster")
+    list_filter = ("cluster",)
+    search_fields = ("name", "namespace")

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class VitiwebConfig(AppConfig):
+    name = "vitiweb"
+    verbose_name = "Vitiweb"

@@ -1,0 +1,69 @@
+"""The one place that publishes live updates to the channel layer.
+
+Messages go out only after the surrounding transaction commits, so a browser
+never hears of a row it cannot read yet; they carry keys, not data, because
+every consumer re-reads what its user may see. Group names follow DESIGN.md:
+``fleet``, ``cluster-<pk>``, ``<kind>-list``, ``<kind>-<pk>``.
+"""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+FLEET = "fleet"
+
+
+def cluster_group(cluster_id: int) -> str:
+    return f"cluster-{cluster_id}"
+
+
+def list_group(kind: str) -> str:
+    return f"{kind.lower()}-list"
+
+
+def object_group(kind: str, pk: int) -> str:
+    return f"{kind.lower()}-{pk}"
+
+
+def _send(messages: dict[str, dict]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    for group, message in messages.items():
+        try:
+            async_to_sync(layer.group_send)(group, message)
+        except Exception:  # a lost live update must never fail a sync; pages converge on reconnect
+            logger.exception("could not publish to group %s", group)
+
+
+def publish_object_changes(cluster_id: int, kind: str, changes: Iterable[tuple[str, int]]) -> None:
+    """Announce (action, pk) changes of ``kind`` objects in one cluster, after commit."""
+    by_action: dict[str, list[int]] = defaultdict(list)
+    for action, pk in changes:
+        by_action[action].append(pk)
+    if not by_action:
+        return
+    summary = {"type": "objects.changed", "kind": kind, "cluster": cluster_id, "changes": dict(by_action)}
+    messages = {FLEET: summary, cluster_group(cluster_id): summary, list_group(kind): summary}
+    # Nobody can be watching the page of an object that did not exist yet.
+    for action, pks in by_action.items():
+        if action == "created":
+            continue
+        for pk in pks:
+            messages[object_group(kind, pk)] = {
+                "type": "object.changed", "kind": kind, "cluster": cluster_id, "action": action, "pk": pk,
+            }
+    transaction.on_commit(lambda: _send(messages))
+
+
+def publish_cluster_state(cluster_id: int) -> None:
+    """Announce that a cluster's connection or sync state changed, after commit."""
+    message = {"type": "cluster.changed", "cluster": cluster_id}
+    transaction.on_commit(lambda: _send({FLEET: message, cluster_group(cluster_id): message}))

@@ -1,0 +1,184 @@
+"""The reference graph: what each object's spec points at, and whether it resolves.
+
+A reference resolves in the referrer's cluster first, then across the fleet
+(disaster-recovery targets and children often live in another cluster). No
+match makes it dangling, several fleet-wide matches make it ambiguous. A
+reference to an entry of its target (an instance type or image a provider
+declares) also needs the entry to exist.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from django.db.models import Q
+
+from vitiweb.models import KnownSecret, Reference
+
+SECRET = "Secret"
+
+
+@dataclass(frozen=True)
+class DeclaredReference:
+    relation: str
+    path: str
+    target_kind: str
+    target_name: str
+    target_namespace: str
+    target_entry: str = ""
+    attributes: dict = field(default_factory=dict, hash=False, compare=False)
+
+
+def object_reference(relation, path, target_kind, ref, default_namespace, name_key="name", **attributes):
+    """A reference from a ``{name, namespace}`` block; None if it names nothing.
+
+    The namespace defaults to the referrer's, as Kubernetes references do.
+    """
+    if not isinstance(ref, dict) or not isinstance(ref.get(name_key), str) or not ref[name_key]:
+        return None
+    namespace = ref.get("namespace") if isinstance(ref.get("namespace"), str) else ""
+    return DeclaredReference(
+        relation=relation,
+        path=path,
+        target_kind=target_kind,
+        target_name=ref[name_key],
+        target_namespace=namespace or default_namespace,
+        attributes={key: value for key, value in attributes.items() if value not in (None, "", [], {})},
+    )
+
+
+def list_of_dicts(value) -> Iterator[tuple[int, dict]]:
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if isinstance(item, dict):
+                yield index, item
+
+
+def secret_references(spec, default_namespace: str, path: str = "spec") -> Iterator[DeclaredReference]:
+    """Every ``secretRef`` anywhere in the spec (existence only; data is never read)."""
+    if isinstance(spec, dict):
+        for key, value in spec.items():
+            child = f"{path}.{key}"
+            if key == "secretRef":
+                ref = object_reference("secret", child, SECRET, value, default_namespace, key=value.get("key") if isinstance(value, dict) else None)
+                if ref:
+                    yield ref
+            else:
+                yield from secret_references(value, default_namespace, child)
+    elif isinstance(spec, list):
+        for index, item in enumerate(spec):
+            yield from secret_references(item, default_namespace, f"{path}[{index}]")
+
+
+def _kind_model(kind):
+    from vitiweb.kinds import model_for
+
+    return model_for(kind)
+
+
+def _candidates(kind: str, addresses: set[tuple[str, str]]) -> dict[tuple[str, str], list[dict]]:
+    """Objects of ``kind`` at each (namespace, name), across the fleet."""
+    found: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    if not addresses:
+        return found
+    if kind == SECRET:
+        queryset, fields = KnownSecret.objects.all(), ("id", "cluster_id", "namespace", "name")
+    else:
+        queryset, fields = _kind_model(kind).objects.all(), ("id", "cluster_id", "namespace", "name", "spec")
+    addresses = list(addresses)
+    for start in range(0, len(addresses), 300):
+        condition = Q()
+        for namespace, name in addresses[start : start + 300]:
+            condition |= Q(namespace=namespace, name=name)
+        for row in queryset.filter(condition).values(*fields):
+            found[(row["namespace"], row["name"])].append(row)
+    return found
+
+
+def resolve(references: Iterable[Reference]) -> list[Reference]:
+    """Set target, state and detail on each reference (not saved)."""
+    references = list(references)
+    wanted: dict[str, set] = defaultdict(set)
+    for reference in references:
+        wanted[reference.target_kind].add((reference.target_namespace, reference.target_name))
+    candidates = {kind: _candidates(kind, addresses) for kind, addresses in wanted.items()}
+
+    for reference in references:
+        matches = candidates[reference.target_kind].get((reference.target_namespace, reference.target_name), [])
+        local = [row for row in matches if row["cluster_id"] == reference.source_cluster_id]
+        chosen = local or matches
+        address = f"{reference.target_kind} {reference.target_namespace}/{reference.target_name}"
+        reference.target_id = reference.target_cluster_id = None
+        if not chosen:
+            reference.state, reference.detail = Reference.State.DANGLING, f"{address} does not exist in the fleet"
+            continue
+        if len(chosen) > 1:
+            reference.state = Reference.State.AMBIGUOUS
+            reference.detail = f"{address} exists in {len(chosen)} clusters and none of them is the referrer's"
+            continue
+        target = chosen[0]
+        reference.target_id, reference.target_cluster_id = target["id"], target["cluster_id"]
+        reference.state, reference.detail = Reference.State.RESOLVED, ""
+        if reference.target_entry:
+            entry_kind = reference.attributes.get("entry")
+            offered = _kind_model(reference.target_kind).declared_entries(target["spec"] or {}, entry_kind)
+            if reference.target_entry not in offered:
+                reference.state = Reference.State.DANGLING
+                reference.detail = (
+                    f"{entry_kind} {reference.target_entry} is not declared by {address}"
+                    + (f" (it declares {', '.join(sorted(offered))})" if offered else "")
+                )
+    return references
+
+
+def rebuild_outgoing(model, objects) -> None:
+    """Replace the references declared by ``objects`` (rows of ``model``) and resolve them."""
+    objects = list(objects)
+    if not objects:
+        return
+    ids = [obj.pk for obj in objects]
+    for start in range(0, len(ids), 500):
+        Reference.objects.filter(source_kind=model.KIND, source_id__in=ids[start : start + 500]).delete()
+    rows = []
+    for obj in objects:
+        for declared in model.declared_references(obj.spec or {}, obj.namespace):
+            rows.append(
+                Reference(
+                    source_kind=model.KIND,
+                    source_id=obj.pk,
+                    source_cluster_id=obj.cluster_id,
+                    relation=declared.relation,
+                    path=declared.path,
+                    target_kind=declared.target_kind,
+                    target_namespace=declared.target_namespace,
+                    target_name=declared.target_name,
+                    target_entry=declared.target_entry,
+                    attributes=declared.attributes,
+                )
+            )
+    Reference.objects.bulk_create(resolve(rows), batch_size=500)
+
+
+def reresolve_incoming(kind: str, addresses: Iterable[tuple[str, str]]) -> None:
+    """Re-resolve references pointing at these (namespace, name) addresses of ``kind``.
+
+    Called whenever such objects appear, change or disappear, so a dangling
+    reference resolves when its target arrives (and the reverse).
+    """
+    addresses = list(set(addresses))
+    for start in range(0, len(addresses), 300):
+        condition = Q()
+        for namespace, name in addresses[start : start + 300]:
+            condition |= Q(target_namespace=namespace, target_name=name)
+        pointing = list(Reference.objects.filter(condition, target_kind=kind))
+        if pointing:
+            Reference.objects.bulk_update(
+                resolve(pointing), ["target_id", "target_cluster", "state", "detail"], batch_size=500
+            )
+
+
+def delete_outgoing(kind: str, ids: Iterable[int]) -> None:
+    ids = list(ids)
+    for start in range(0, len(ids), 500):
+        Reference.objects.filter(source_kind=kind, source_id__in=ids[start : start + 500]).delete()

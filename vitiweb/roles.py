@@ -1,0 +1,47 @@
+"""The three roles of the dashboard, as Django groups with permissions."""
+
+VIEWER, OPERATOR, ADMIN = "Viewer", "Operator", "Admin"
+
+_MIRRORED = [
+    ("stacks", "vitistack"),
+    ("providers", "machineprovider"),
+    ("providers", "kubernetesprovider"),
+    ("providers", "nodegroup"),
+    ("machines", "machine"),
+]
+_DASHBOARD = [("vitiweb", "cluster"), ("vitiweb", "reference"), ("vitiweb", "journalentry"), ("vitiweb", "knownsecret"),
+              ("vitiweb", "auditentry")]
+
+#: group -> [(app_label, codename)]
+ROLE_PERMISSIONS = {
+    VIEWER: [(app, f"view_{model}") for app, model in _MIRRORED + _DASHBOARD],
+}
+ROLE_PERMISSIONS[OPERATOR] = ROLE_PERMISSIONS[VIEWER] + [("vitiweb", "dry_run"), ("vitiweb", "apply")]
+ROLE_PERMISSIONS[ADMIN] = ROLE_PERMISSIONS[OPERATOR] + [
+    ("vitiweb", "force_apply"),
+    ("vitiweb", "add_cluster"),
+    ("vitiweb", "change_cluster"),
+    ("vitiweb", "delete_cluster"),
+    ("auth", "view_user"),
+    ("auth", "add_user"),
+    ("auth", "change_user"),
+    ("auth", "delete_user"),
+]
+
+
+def sync_roles(apps, schema_editor=None) -> None:
+    """Create the groups and give each exactly its permissions (idempotent)."""
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, apps=apps, verbosity=0)
+        app_config.models_module = None
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for role, wanted in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        permissions = [
+            Permission.objects.get(content_type__app_label=app, codename=codename) for app, codename in wanted
+        ]
+        group.permissions.set(permissions)

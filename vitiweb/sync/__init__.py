@@ -1,0 +1,1 @@
+"""The sync engine: clusters are the source of truth, the database mirrors them."""
