@@ -39,8 +39,8 @@ def openapi_to_jsonschema(node, strict: bool = False):
     for key, value in node.items():
         if key == "properties":
             out[key] = {name: openapi_to_jsonschema(child, strict) for name, child in value.items()}
-        elif key in ("items", "additionalProperties") and isinstance(value, dict):
-            out[key] = openapi_to_jsonschema(value, strict)
+        elif key in ("items", "additionalProperties"):
+            out[key] = openapi_to_jsonschema(value, strict) if isinstance(value, dict) else value
         elif key in ("allOf", "anyOf", "oneOf"):
             out[key] = [openapi_to_jsonschema(child, strict) for child in value]
         elif key == "not":
@@ -50,10 +50,9 @@ def openapi_to_jsonschema(node, strict: bool = False):
         else:
             out[key] = value
     if node.get("x-kubernetes-int-or-string"):
-        out.pop("type", None)
-        out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
-    if node.get("nullable") and isinstance(out.get("type"), str):
-        out["type"] = [out["type"], "null"]
+        out["type"] = ["integer", "string"]
+    if node.get("nullable") and "type" in out:
+        out["type"] = [*(out["type"] if isinstance(out["type"], list) else [out["type"]]), "null"]
     if strict and "properties" in node and "additionalProperties" not in node and not node.get(
         "x-kubernetes-preserve-unknown-fields"
     ):
@@ -61,11 +60,37 @@ def openapi_to_jsonschema(node, strict: bool = False):
     return out
 
 
-def _json_path(error: jsonschema.ValidationError) -> str:
+def field_path(parts) -> str:
+    """Kubernetes' notation for a field: ``spec.nodeGroups[1].name``."""
     path = ""
-    for part in error.absolute_path:
+    for part in parts:
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path
+
+
+def _list_map_duplicates(schema: dict, value, path: tuple = ()):
+    """Entries of an ``x-kubernetes-list-type: map`` list must be unique by their keys."""
+    if isinstance(value, dict):
+        properties, extra = schema.get("properties", {}), schema.get("additionalProperties")
+        for name, child in value.items():
+            child_schema = properties.get(name) or (extra if isinstance(extra, dict) else None)
+            if child_schema is not None:
+                yield from _list_map_duplicates(child_schema, child, (*path, name))
+    elif isinstance(value, list):
+        if schema.get("x-kubernetes-list-type") == "map":
+            keys = schema.get("x-kubernetes-list-map-keys", [])
+            seen: dict = {}
+            for index, item in enumerate(value):
+                if isinstance(item, dict):
+                    key = tuple(item.get(k) for k in keys)
+                    if key in seen:
+                        yield FieldError(
+                            field_path((*path, index)),
+                            f"duplicate entry {dict(zip(keys, key, strict=True))} (also at index {seen[key]})",
+                        )
+                    seen.setdefault(key, index)
+        for index, item in enumerate(value):
+            yield from _list_map_duplicates(schema.get("items", {}), item, (*path, index))
 
 
 @lru_cache(maxsize=8)
@@ -81,14 +106,18 @@ def _crd_schemas(crds_dir: str) -> dict[str, dict]:
     return schemas
 
 
+def _with_open_metadata(schema: dict) -> dict:
+    # metadata is the API server's business, not the CRD's.
+    return {**schema, "properties": {**schema.get("properties", {}), "metadata": {"type": "object"}}}
+
+
 @lru_cache(maxsize=32)
 def _validator(api_version: str, kind: str, strict: bool, crds_dir: str):
     schema = _crd_schemas(crds_dir).get(f"{api_version}/{kind}")
     if schema is None:
-        return None
-    # metadata is the API server's business, not the CRD's.
-    translated = openapi_to_jsonschema({**schema, "properties": {**schema.get("properties", {}), "metadata": {"type": "object"}}}, strict)
-    return jsonschema.Draft202012Validator(translated)
+        return None, None
+    schema = _with_open_metadata(schema)
+    return jsonschema.Draft202012Validator(openapi_to_jsonschema(schema, strict)), schema
 
 
 def is_known(api_version: str, kind: str) -> bool:
@@ -96,13 +125,25 @@ def is_known(api_version: str, kind: str) -> bool:
 
 
 def validate(obj: dict, strict: bool = False) -> list[FieldError]:
-    """Every schema violation of ``obj``, each with its field path."""
-    validator = _validator(str(obj.get("apiVersion")), str(obj.get("kind")), strict, str(settings.VITIWEB_CRDS_DIR))
+    """Every schema violation of ``obj`` against its kind's CRD, each with its field path."""
+    validator, schema = _validator(
+        str(obj.get("apiVersion")), str(obj.get("kind")), strict, str(settings.VITIWEB_CRDS_DIR)
+    )
     if validator is None:
         return [FieldError("kind", f"no CRD defines {obj.get('kind')} in {obj.get('apiVersion')}")]
+    return _errors(validator, schema, obj)
+
+
+def validate_against(openapi_schema: dict, obj: dict, strict: bool = True) -> list[FieldError]:
+    """Every violation of ``obj`` against an explicit openAPIV3Schema."""
+    schema = _with_open_metadata(openapi_schema)
+    return _errors(jsonschema.Draft202012Validator(openapi_to_jsonschema(schema, strict)), schema, obj)
+
+
+def _errors(validator, openapi_schema: dict, obj: dict) -> list[FieldError]:
     errors = []
     for error in sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path))):
-        path = _json_path(error)
+        path = field_path(error.absolute_path)
         if error.validator == "additionalProperties" and error.validator_value is False:
             unknown = sorted(set(error.instance) - set(error.schema.get("properties", {})))
             errors.extend(FieldError(f"{path}.{name}" if path else name, "unknown field") for name in unknown)
@@ -111,4 +152,5 @@ def validate(obj: dict, strict: bool = False) -> list[FieldError]:
             errors.extend(FieldError(f"{path}.{name}" if path else name, "required value") for name in missing)
         else:
             errors.append(FieldError(path, error.message))
+    errors.extend(_list_map_duplicates(openapi_schema, obj))
     return errors

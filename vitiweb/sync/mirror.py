@@ -26,7 +26,7 @@ from vitiweb.references import SECRET, delete_outgoing, rebuild_outgoing, rereso
 #: Metadata fields that have columns of their own, or that are dropped:
 #: managedFields is write bookkeeping, large, and changes on every write.
 _METADATA_COLUMNS = {
-    "name", "namespace", "uid", "resourceVersion", "generation", "labels", "annotations", "creationTimestamp",
+    "name", "namespace", "uid", "resourceVersion", "generation", "labels", "annotations",
     "managedFields",
 }
 _TOP_LEVEL_COLUMNS = {"apiVersion", "kind", "metadata", "spec", "status"}

@@ -1,0 +1,74 @@
+"""Production settings pass Django's deployment checks; credentials are encrypted at rest."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from django.test import override_settings
+
+from vitiweb import crypto
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def manage(*args, **env):
+    environment = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY")}
+    environment.update(env)
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=environment, capture_output=True, text=True)
+
+
+def test_check_deploy_reports_no_warnings_with_production_values():
+    result = manage(
+        "check", "--deploy", "--fail-level", "WARNING",
+        DEBUG="0", SECRET_KEY=Fernet.generate_key().decode() * 2, ALLOWED_HOSTS="vitiweb.example.com",
+        VITIWEB_CREDENTIALS_KEYS=Fernet.generate_key().decode(),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    result = manage("check", DEBUG="0", VITIWEB_CREDENTIALS_KEYS=Fernet.generate_key().decode())
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+@pytest.mark.django_db
+def test_cluster_credentials_are_stored_encrypted(make_cluster):
+    cluster = make_cluster()
+    cluster.set_credentials("token: s3cr3t-token")
+    cluster.save()
+    cluster.refresh_from_db()
+    assert b"s3cr3t-token" not in bytes(cluster.credentials_encrypted)
+    assert cluster.get_credentials() == "token: s3cr3t-token"
+
+
+def test_keys_rotate_without_losing_credentials():
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    with override_settings(VITIWEB_CREDENTIALS_KEYS=[old]):
+        token = crypto.encrypt("ca-data")
+    with override_settings(VITIWEB_CREDENTIALS_KEYS=[new, old]):
+        assert crypto.decrypt(token) == "ca-data"
+        rotated = crypto.rotate(token)
+    with override_settings(VITIWEB_CREDENTIALS_KEYS=[new]):
+        assert crypto.decrypt(rotated) == "ca-data"
+        with pytest.raises(crypto.CredentialsError, match="cannot be decrypted"):
+            crypto.decrypt(token)
+
+
+@pytest.mark.django_db
+def test_rotate_credentials_reencrypts_every_cluster_with_the_newest_key(make_cluster):
+    from django.core.management import call_command
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    with override_settings(VITIWEB_CREDENTIALS_KEYS=[old]):
+        cluster = make_cluster()
+        cluster.set_credentials("client-key-data")
+        cluster.save()
+    with override_settings(VITIWEB_CREDENTIALS_KEYS=[new, old]):
+        call_command("rotate_credentials")
+    with override_settings(VITIWEB_CREDENTIALS_KEYS=[new]):
+        cluster.refresh_from_db()
+        assert cluster.get_credentials() == "client-key-data"
