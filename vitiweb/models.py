@@ -29,6 +29,8 @@ class Cluster(models.Model):
     server = models.CharField(max_length=500, blank=True, help_text="API server URL (not secret).")
     context = models.CharField(max_length=200, blank=True)
     manifest_path = models.CharField(max_length=1000, blank=True)
+    # The kubeconfig without credentials (server, names, flags): safe to show.
+    kubeconfig_public = models.JSONField(default=dict, blank=True)
     # The kubeconfig's secret parts (tokens, keys, CA data), Fernet-encrypted.
     credentials_encrypted = models.BinaryField(blank=True, default=b"", editable=False)
 
@@ -40,6 +42,12 @@ class Cluster(models.Model):
     last_event_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
+    # Milliseconds from receiving the newest batch of events to committing it.
+    lag_ms = models.FloatField(null=True, blank=True)
+    # Per kind: the reflector's state ("watching", "backoff", ...), error and object count.
+    kind_states = models.JSONField(default=dict, blank=True)
+    # Set to ask the worker holding this cluster for a full relist (periodic resync).
+    resync_requested_at = models.DateTimeField(null=True, blank=True)
 
     # Which sync worker owns this cluster, and until when (see vitiweb.sync.lease).
     lease_holder = models.CharField(max_length=200, blank=True)
@@ -62,6 +70,17 @@ class Cluster(models.Model):
 
     def get_credentials(self) -> str:
         return crypto.decrypt(bytes(self.credentials_encrypted)) if self.credentials_encrypted else ""
+
+
+class SyncWorker(models.Model):
+    """A running sync worker, known by its heartbeat; the fleet is shared among live ones."""
+
+    name = models.CharField(max_length=200, unique=True)
+    heartbeat_at = models.DateTimeField(db_index=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class MirroredObject(models.Model):

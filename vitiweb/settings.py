@@ -159,6 +159,11 @@ else:
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
+# Periodic, idempotent: a full relist of every cluster, and the connection tests.
+CELERY_BEAT_SCHEDULE = {
+    "resync-clusters": {"task": "vitiweb.tasks.resync_clusters", "schedule": 15 * 60.0},
+    "test-connections": {"task": "vitiweb.tasks.test_connections", "schedule": 5 * 60.0},
+}
 
 # Cluster credentials are encrypted with these keys (cryptography's Fernet).
 # Development derives one from SECRET_KEY so a local start needs no setup.

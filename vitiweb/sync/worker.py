@@ -1,0 +1,154 @@
+"""Sync workers share the fleet through leases in the database.
+
+Each worker heartbeats in ``SyncWorker`` and holds clusters by writing its
+name and an expiry on the ``Cluster`` row with a conditional UPDATE, so two
+workers can never both take the same cluster. Workers renew their leases
+every tick; a worker that dies stops renewing and its clusters are taken
+over once the lease expires. Each worker takes at most its fair share
+(clusters divided by live workers, rounded up) and gives back what is over
+it, so a worker that joins gets work.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+
+from django.db import close_old_connections
+from django.db.models import Q
+from django.utils import timezone
+
+from vitiweb.models import Cluster, SyncWorker
+from vitiweb.sync.engine import ClusterSync, EngineTiming
+
+logger = logging.getLogger(__name__)
+
+
+def default_worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    def __init__(
+        self,
+        name: str | None = None,
+        *,
+        lease_seconds: float = 20.0,
+        tick_seconds: float = 5.0,
+        cluster_names: list[str] | None = None,
+        timing: EngineTiming | None = None,
+        sync_factory: Callable[[int], ClusterSync] | None = None,
+    ):
+        self.name = name or default_worker_name()
+        self.lease = timedelta(seconds=lease_seconds)
+        self.tick_seconds = tick_seconds
+        self.cluster_names = cluster_names
+        self.timing = timing
+        self._sync_factory = sync_factory or (lambda pk: ClusterSync(pk, timing=self.timing))
+        self.syncs: dict[int, ClusterSync] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Hold and sync clusters until stopped."""
+        try:
+            while not self._stop.is_set():
+                try:
+                    self.tick()
+                except Exception:  # the database may be briefly unavailable; try again next tick
+                    logger.exception("sync worker %s: tick failed", self.name)
+                finally:
+                    close_old_connections()
+                self._stop.wait(self.tick_seconds)
+        finally:
+            self.shutdown()
+
+    def start(self) -> threading.Thread:
+        self._thread = threading.Thread(target=self.run, name=f"sync-worker-{self.name}", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the worker's thread; True once it has ended."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self._thread is None or not self._thread.is_alive()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def shutdown(self) -> None:
+        """Stop every sync and give the leases back, so another worker takes over at once."""
+        for sync in self.syncs.values():
+            sync.stop()
+        self.syncs.clear()
+        try:
+            Cluster.objects.filter(lease_holder=self.name).update(lease_holder="", lease_expires_at=None)
+            SyncWorker.objects.filter(name=self.name).delete()
+        finally:
+            close_old_connections()
+
+    # -- one round of leasing ------------------------------------------------------------------------
+
+    def _candidates(self):
+        clusters = Cluster.objects.exclude(source=Cluster.Source.MANIFESTS)
+        if self.cluster_names:
+            clusters = clusters.filter(name__in=self.cluster_names)
+        return clusters
+
+    def tick(self) -> None:
+        now = timezone.now()
+        expires = now + self.lease
+        SyncWorker.objects.update_or_create(name=self.name, defaults={"heartbeat_at": now})
+        SyncWorker.objects.filter(heartbeat_at__lt=now - self.lease).delete()
+        live_workers = max(1, SyncWorker.objects.filter(heartbeat_at__gte=now - self.lease).count())
+
+        candidates = self._candidates()
+        self._candidates().filter(lease_holder=self.name).update(lease_expires_at=expires)
+        held = set(candidates.filter(lease_holder=self.name).values_list("pk", flat=True))
+        fair_share = math.ceil(candidates.count() / live_workers)
+
+        # Give back what is over the fair share, so that a newly joined worker gets work.
+        for pk in sorted(held)[fair_share:]:
+            Cluster.objects.filter(pk=pk, lease_holder=self.name).update(lease_holder="", lease_expires_at=None)
+            held.discard(pk)
+
+        free = candidates.filter(Q(lease_holder="") | Q(lease_expires_at__lt=now) | Q(lease_expires_at=None)).exclude(
+            lease_holder=self.name
+        )
+        for pk in free.order_by("pk").values_list("pk", flat=True):
+            if len(held) >= fair_share:
+                break
+            taken = (
+                Cluster.objects.filter(pk=pk)
+                .filter(Q(lease_holder="") | Q(lease_expires_at__lt=now) | Q(lease_expires_at=None))
+                .update(lease_holder=self.name, lease_expires_at=expires)
+            )
+            if taken:
+                logger.info("sync worker %s: took cluster %s", self.name, pk)
+                held.add(pk)
+
+        for pk in list(self.syncs):
+            if pk not in held:
+                self.syncs.pop(pk).stop()
+        for pk in held:
+            sync = self.syncs.get(pk)
+            if sync is None or not sync.alive:
+                self.syncs[pk] = sync = self._sync_factory(pk)
+                sync.start()
+        self._serve_resync_requests(held)
+
+    def _serve_resync_requests(self, held: set[int]) -> None:
+        requested = Cluster.objects.filter(pk__in=held, resync_requested_at__isnull=False)
+        for pk in requested.values_list("pk", flat=True):
+            self.syncs[pk].request_relist()
+        requested.update(resync_requested_at=None)
