@@ -1,0 +1,125 @@
+"""Calling the official client's API methods for raw JSON, with our errors.
+
+Every call goes through a generated method of ``kubernetes.client`` with
+``_preload_content=False``: the body is decoded with orjson (no model
+objects), and whatever the client raises comes out as a ``KubeError`` whose
+text names the problem.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import urllib3
+
+from .errors import KubeError, to_kube_error
+
+
+def server_of(api_client: Any) -> str | None:
+    return getattr(getattr(api_client, "configuration", None), "host", None)
+
+
+def auth_method_of(api_client: Any) -> str | None:
+    return getattr(api_client, "auth_method", None)
+
+
+def convert(api_client: Any, exc: BaseException) -> KubeError:
+    return to_kube_error(exc, server=server_of(api_client), auth_method=auth_method_of(api_client))
+
+
+def open_response(api_client: Any, method: Callable[..., Any], *args: Any, timeout: Any = None, **kwargs: Any) -> urllib3.HTTPResponse:
+    """Call a generated API method and return the open urllib3 response (2xx only)."""
+    if timeout is not None:
+        kwargs["_request_timeout"] = timeout
+    try:
+        return method(*args, _preload_content=False, **kwargs)
+    except KubeError:
+        raise
+    except Exception as exc:  # the client raises ApiException, urllib3 and OS errors alike
+        raise convert(api_client, exc) from exc
+
+
+def read_body(api_client: Any, response: urllib3.HTTPResponse) -> bytes:
+    try:
+        return response.data
+    except Exception as exc:
+        raise convert(api_client, exc) from exc
+    finally:
+        response.release_conn()
+
+
+def call_json(api_client: Any, method: Callable[..., Any], *args: Any, timeout: Any = None, **kwargs: Any) -> Any:
+    """Call a generated API method and return its JSON body decoded with orjson."""
+    response = open_response(api_client, method, *args, timeout=timeout, **kwargs)
+    body = read_body(api_client, response)
+    if not body:
+        return None
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise KubeError(f"the server at {server_of(api_client)} answered with something that is not JSON", category="protocol") from exc
+
+
+class ListResult(list):
+    """The items of a complete (all pages) list, with the list's resourceVersion."""
+
+    def __init__(self, items=(), resource_version: str | None = None, *, kind: str | None = None, api_version: str | None = None, pages: int = 0, restarts: int = 0):
+        super().__init__(items)
+        self.resource_version = resource_version
+        self.kind = kind
+        self.api_version = api_version
+        self.pages = pages
+        self.restarts = restarts
+
+
+def paginate(
+    api_client: Any,
+    method: Callable[..., Any],
+    *args: Any,
+    page_size: int = 500,
+    timeout: Any = None,
+    max_restarts: int = 3,
+    should_stop: Callable[[], bool] | None = None,
+    **kwargs: Any,
+) -> ListResult:
+    """Every page of a list, as one consistent snapshot.
+
+    All pages come from the snapshot of the first; when the continue token
+    expires before the last page (410), the pages read so far belong to a
+    snapshot the server no longer has, so the list starts again from scratch
+    (up to ``max_restarts`` times, then the 410 is raised).
+    """
+    from .errors import EXPIRED, ApiStatusError
+
+    restarts = 0
+    while True:
+        items: list = []
+        token = None
+        pages = 0
+        meta: dict = {}
+        body: dict = {}
+        while True:
+            if should_stop is not None and should_stop():
+                raise InterruptedError("stopped")
+            try:
+                body = call_json(api_client, method, *args, limit=page_size, _continue=token, timeout=timeout, **kwargs) or {}
+            except ApiStatusError as exc:
+                if token is not None and exc.category == EXPIRED and restarts < max_restarts:
+                    restarts += 1
+                    break
+                raise
+            pages += 1
+            items.extend(body.get("items") or ())
+            meta = body.get("metadata") or {}
+            token = meta.get("continue") or None
+            if token is None:
+                kind = body.get("kind") or ""
+                return ListResult(
+                    items,
+                    meta.get("resourceVersion"),
+                    kind=kind[:-4] if kind.endswith("List") else kind or None,
+                    api_version=body.get("apiVersion"),
+                    pages=pages,
+                    restarts=restarts,
+                )
