@@ -3,6 +3,8 @@ import pytest
 
 from vitiweb.models import Cluster
 
+pytest_plugins = ["vitiweb.sandbox.pytest_plugin"]
+
 
 @pytest.fixture
 def make_cluster(db):

@@ -4,6 +4,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import ipaddress
+import threading
+import time
 from dataclasses import dataclass
 
 import pytest
@@ -44,7 +46,7 @@ def _pem(cert: x509.Certificate, key) -> Pair:
 
 def make_ca(common_name: str = "test-ca") -> Pair:
     key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(_name(common_name))
@@ -62,7 +64,7 @@ def make_ca(common_name: str = "test-ca") -> Pair:
 
 def issue(ca: Pair, common_name: str, *, server: bool = True, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> Pair:
     key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     builder = (
         x509.CertificateBuilder()
         .subject_name(_name(common_name))
@@ -318,3 +320,90 @@ def scripted():
     server = ScriptedServer()
     yield server
     server.close()
+
+
+# -- the sandbox cluster -------------------------------------------------------------------------
+
+from vitiweb.sandbox.pytest_plugin import sandbox, sandbox_factory  # noqa: E402,F401  (fixtures)
+
+
+@pytest.fixture
+def client_for(tmp_path):
+    """client_for(sandbox, token=..., ca_pem=...) -> an ApiClient built from a kubeconfig *text*,
+    as a stored cluster's would be."""
+    from vitiweb.kube.clients import api_client_from_kubeconfig
+
+    made = []
+
+    def make(sb, *, token: str | None = "<sandbox's>", ca_pem: bytes | None = None, **kwargs):
+        path = sb.write_kubeconfig(tmp_path / f"{sb.name}-{len(made)}.kubeconfig")
+        import yaml
+
+        config = yaml.safe_load(path.read_text())
+        user = config["users"][0]["user"]
+        if token != "<sandbox's>":
+            user.pop("token", None)
+            if token is not None:
+                user["token"] = token
+        if ca_pem is not None:
+            config["clusters"][0]["cluster"]["certificate-authority-data"] = base64.b64encode(ca_pem).decode()
+        client = api_client_from_kubeconfig(yaml.safe_dump(config), **kwargs)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()
+
+
+def machine_manifest(name: str, namespace: str = "production", instance_type: str = "m5.large", **spec) -> dict:
+    return {
+        "apiVersion": "vitistack.io/v1alpha1",
+        "kind": "Machine",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"machineProvider": {"name": "aws-prod"}, "instanceType": instance_type, "machineImage": "ubuntu-22.04", **spec},
+    }
+
+
+class Recorder:
+    """Collects what a reflector reports, and waits for it."""
+
+    def __init__(self):
+        self.lists: list[tuple[list, str]] = []
+        self.events: list[tuple[str, dict]] = []
+        self.states: list[tuple[str, object]] = []
+        self.cond = threading.Condition()
+        self.fail_events = 0
+
+    def on_list(self, items, rv):
+        with self.cond:
+            self.lists.append((list(items), rv))
+            self.cond.notify_all()
+
+    def on_event(self, kind, obj):
+        with self.cond:
+            if self.fail_events:
+                self.fail_events -= 1
+                raise RuntimeError("database is locked")
+            self.events.append((kind, obj))
+            self.cond.notify_all()
+
+    def on_state(self, state, error=None):
+        with self.cond:
+            self.states.append((state, error))
+            self.cond.notify_all()
+
+    def wait_for(self, predicate, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            # Polls too: some predicates look at the server, which does not notify us.
+            while not predicate():
+                remaining = deadline - time.monotonic()
+                assert remaining > 0, f"timed out; states={self.state_names()} lists={len(self.lists)} events={len(self.events)}"
+                self.cond.wait(min(remaining, 0.02))
+
+    def state_names(self):
+        return [s for s, _ in self.states]
+
+    def names(self, index=-1):
+        return sorted(o["metadata"]["name"] for o in self.lists[index][0])

@@ -46,7 +46,7 @@ import urllib3
 
 from .backoff import Backoff, BackoffPolicy
 from .clients import Timeouts
-from .errors import DROPPED, EXPIRED, PROTOCOL, ApiStatusError, KubeError
+from .errors import DROPPED, EXPIRED, PROTOCOL, TIMEOUT, TLS, UNREACHABLE, ApiStatusError, KubeError
 from .resources import Resource
 from .transport import ListResult, convert, open_response, paginate
 
@@ -120,6 +120,20 @@ class ReflectorStatus:
     watches: int = 0
     events: int = 0
     counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def health(self) -> str:
+        """One word for a status badge: connected, connecting, unreachable, degraded or stopped."""
+        if self.state == WATCHING:
+            return "connected"
+        if self.state == STOPPED:
+            return "stopped"
+        error = self.error if self.state in (BACKOFF, ERROR) else None
+        if error is None:
+            return "connecting"
+        if error.category in (UNREACHABLE, TIMEOUT, TLS):
+            return "unreachable"
+        return "degraded"
 
 
 def list_objects(
@@ -284,11 +298,18 @@ class Reflector:
                     need_list = True
                     self._wait_after(exc, self._backoff, ERROR)
                 except KubeError as exc:
-                    if exc.transient:
+                    if exc.transient or exc.category == EXPIRED:
                         self._wait_after(exc, self._backoff, BACKOFF)
                     else:
                         need_list = True
                         self._wait_after(exc, self._error_backoff, ERROR)
+                except Exception as exc:
+                    # A bug here or in the client must not end the mirror of a cluster silently.
+                    log.exception("%s: unexpected failure", self.name)
+                    need_list = True
+                    error = KubeError(f"unexpected failure: {exc!r}")
+                    error.__cause__ = exc
+                    self._wait_after(error, self._error_backoff, ERROR)
         finally:
             with self._lock:
                 self._response = None

@@ -108,6 +108,10 @@ class ClusterSync:
         self._relist.set()
         self._wake.set()
 
+    def reflector_status(self, kind: str):
+        """The reflector's own account of a kind: state, lists, watches, events."""
+        return self._reflectors[kind].status
+
     @property
     def alive(self) -> bool:
         return any(thread.is_alive() for thread in self._threads)

@@ -69,6 +69,7 @@ class Worker:
                 self._stop.wait(self.tick_seconds)
         finally:
             self.shutdown()
+            close_old_connections()
 
     def start(self) -> threading.Thread:
         self._thread = threading.Thread(target=self.run, name=f"sync-worker-{self.name}", daemon=True)
@@ -91,11 +92,8 @@ class Worker:
         for sync in self.syncs.values():
             sync.stop()
         self.syncs.clear()
-        try:
-            Cluster.objects.filter(lease_holder=self.name).update(lease_holder="", lease_expires_at=None)
-            SyncWorker.objects.filter(name=self.name).delete()
-        finally:
-            close_old_connections()
+        Cluster.objects.filter(lease_holder=self.name).update(lease_holder="", lease_expires_at=None)
+        SyncWorker.objects.filter(name=self.name).delete()
 
     # -- one round of leasing ------------------------------------------------------------------------
 

@@ -1,0 +1,74 @@
+"""Two sync worker processes share the fleet through the database, and take over from each other."""
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from machines.models import Machine
+from tests.sync.conftest import machine, wait_for
+from vitiweb.models import Cluster
+from vitiweb.sync.clusters import register_cluster
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def database_url() -> str:
+    settings = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{settings['NAME']}"
+    password = f":{settings['PASSWORD']}" if settings.get("PASSWORD") else ""
+    return f"postgres://{settings['USER']}{password}@{settings['HOST'] or '127.0.0.1'}:{settings['PORT'] or 5432}/{settings['NAME']}"
+
+
+def start_worker(name):
+    env = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "vitiweb.settings"}
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "sync", "--name", name, "--lease-seconds", "4", "--tick-seconds", "0.5"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def holders():
+    return dict(Cluster.objects.values_list("name", "lease_holder"))
+
+
+def test_two_worker_processes_share_the_fleet_and_one_takes_over_when_the_other_dies(sandbox_factory, tmp_path):
+    sandboxes = [sandbox_factory(), sandbox_factory()]
+    names = []
+    for index, sandbox in enumerate(sandboxes):
+        sandbox.store.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "production"}})
+        sandbox.store.create(machine(f"on-sandbox-{index}"))
+        kubeconfig = str(sandbox.write_kubeconfig(tmp_path / f"k{index}"))
+        for copy in ("a", "b"):
+            names.append(register_cluster(f"cluster-{index}-{copy}", kubeconfig_path=kubeconfig).name)
+
+    workers = {"w1": start_worker("w1"), "w2": start_worker("w2")}
+    try:
+        wait_for(lambda: sorted(holders().values()) == ["w1", "w1", "w2", "w2"], timeout=30,
+                 message="each worker holding half of the fleet")
+        wait_for(lambda: Machine.objects.count() == 4, timeout=30, message="every cluster synced")
+        assert Machine.objects.values("cluster").distinct().count() == 4
+
+        workers["w1"].send_signal(signal.SIGKILL)  # no goodbye: its leases must expire
+        workers["w1"].wait(10)
+        orphaned = [name for name, holder in holders().items() if holder == "w1"]
+        wait_for(lambda: set(holders().values()) == {"w2"}, timeout=30, message="w2 taking over w1's clusters")
+
+        # A change in a cluster w1 used to sync now arrives through w2.
+        index = int(orphaned[0].split("-")[1])
+        sandboxes[index].store.create(machine("after-takeover"))
+        wait_for(lambda: Machine.objects.filter(name="after-takeover").count() == 2, timeout=30,
+                 message="the change seen in both registrations of that sandbox")
+    finally:
+        for process in workers.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(15)
+                except subprocess.TimeoutExpired:
+                    process.kill()

@@ -1,0 +1,5 @@
+"""`python -m vitiweb.sandbox`: the sandbox without Django (same options as `manage.py sandbox`)."""
+
+from .cli import main
+
+main()

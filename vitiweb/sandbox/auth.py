@@ -1,0 +1,104 @@
+"""Bearer tokens and per-token permission rules.
+
+Real clusters authenticate every request and authorize it with RBAC; the
+sandbox keeps the two outcomes clients must handle (401 for a missing or unknown
+token, 403 for a forbidden verb) with rules simple enough to set up in a test:
+every request is allowed unless one of the token's `deny` rules matches it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _hit(patterns: tuple[str, ...], value: str) -> bool:
+    return "*" in patterns or value in patterns
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Matches requests like an RBAC rule: each field is a list of values or "*"."""
+
+    verbs: tuple[str, ...] = ("*",)
+    api_groups: tuple[str, ...] = ("*",)
+    resources: tuple[str, ...] = ("*",)
+    namespaces: tuple[str, ...] = ("*",)
+    resource_names: tuple[str, ...] = ("*",)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Rule:
+        def tup(key: str) -> tuple[str, ...]:
+            value = data.get(key, ["*"])
+            return (value,) if isinstance(value, str) else tuple(value)
+
+        return cls(tup("verbs"), tup("apiGroups"), tup("resources"), tup("namespaces"), tup("resourceNames"))
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return {
+            "verbs": list(self.verbs),
+            "apiGroups": list(self.api_groups),
+            "resources": list(self.resources),
+            "namespaces": list(self.namespaces),
+            "resourceNames": list(self.resource_names),
+        }
+
+    def matches(self, verb: str, group: str, resource: str, namespace: str, name: str) -> bool:
+        # A cluster-wide request (all namespaces) reaches every namespace, so a
+        # rule about any namespace applies to it.
+        return (
+            _hit(self.verbs, verb)
+            and _hit(self.api_groups, group)
+            and _hit(self.resources, resource)
+            and (not namespace or _hit(self.namespaces, namespace))
+            and (not name or _hit(self.resource_names, name))
+        )
+
+
+@dataclass
+class Token:
+    token: str
+    user: str = "sandbox-admin"
+    groups: list[str] = field(default_factory=lambda: ["system:authenticated"])
+    deny: list[Rule] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Token:
+        return cls(
+            token=data["token"],
+            user=data.get("user", "sandbox-admin"),
+            groups=list(data.get("groups", ["system:authenticated"])),
+            deny=[Rule.from_dict(r) for r in data.get("deny", [])],
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"user": self.user, "groups": self.groups, "deny": [r.to_dict() for r in self.deny]}
+
+
+ANONYMOUS = Token(token="", user="system:anonymous", groups=["system:unauthenticated"])
+
+
+class Auth:
+    """The tokens a cluster accepts; with none configured every request is allowed."""
+
+    def __init__(self, tokens: list[Token] | None = None):
+        self.tokens: dict[str, Token] = {t.token: t for t in tokens or []}
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.tokens)
+
+    def add(self, token: Token) -> None:
+        self.tokens[token.token] = token
+
+    def authenticate(self, header: str | None) -> Token | None:
+        """The caller's token; None means 401."""
+        if not self.enabled:
+            return ANONYMOUS
+        if not header or not header.lower().startswith("bearer "):
+            return None
+        return self.tokens.get(header[7:].strip())
+
+    @staticmethod
+    def allowed(token: Token, verb: str, group: str, resource: str, namespace: str, name: str) -> bool:
+        return not any(rule.matches(verb, group, resource, namespace, name) for rule in token.deny)

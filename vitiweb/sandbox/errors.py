@@ -1,0 +1,160 @@
+"""Kubernetes API errors as `kind: Status` bodies.
+
+Clients branch on `code`, `reason` and `details` (client-go's `errors.IsConflict`,
+the Python client's `ApiException.status`, kubectl's messages), so every error the
+sandbox answers is built here with the exact shapes the real API server uses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApiError(Exception):
+    """An error answered as a `Status` object with an HTTP status code."""
+
+    def __init__(
+        self,
+        code: int,
+        reason: str,
+        message: str,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ):
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.details = details
+        self.headers = headers or {}
+        self.metadata = metadata or {}
+
+    def status(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": self.metadata,
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+        }
+        if self.details is not None:
+            body["details"] = self.details
+        body["code"] = self.code
+        return body
+
+
+def _details(rt, name: str | None, kind: str | None = None) -> dict[str, Any]:
+    details: dict[str, Any] = {}
+    if name:
+        details["name"] = name
+    if rt is not None and rt.group:
+        details["group"] = rt.group
+    details["kind"] = kind or (rt.plural if rt is not None else "")
+    return details
+
+
+def not_found(rt, name: str) -> ApiError:
+    return ApiError(404, "NotFound", f'{rt.qualified} "{name}" not found', _details(rt, name))
+
+
+def namespace_not_found(name: str) -> ApiError:
+    return ApiError(404, "NotFound", f'namespaces "{name}" not found', {"name": name, "kind": "namespaces"})
+
+
+def resource_not_found() -> ApiError:
+    return ApiError(404, "NotFound", "the server could not find the requested resource", {})
+
+
+def already_exists(rt, name: str) -> ApiError:
+    return ApiError(409, "AlreadyExists", f'{rt.qualified} "{name}" already exists', _details(rt, name))
+
+
+def conflict(rt, name: str, why: str = "the object has been modified; please apply your changes to the latest version and try again") -> ApiError:
+    return ApiError(
+        409,
+        "Conflict",
+        f'Operation cannot be fulfilled on {rt.qualified} "{name}": {why}',
+        _details(rt, name),
+    )
+
+
+def invalid(rt, name: str, causes: list[dict[str, str]]) -> ApiError:
+    """422 with one cause per failing field, in the `field: message` text kubectl prints."""
+    texts = [f"{c['field']}: {c['message']}" if c.get("field") else c["message"] for c in causes]
+    summary = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
+    kind_group = rt.kind + (f".{rt.group}" if rt.group else "")
+    details = _details(rt, name, kind=rt.kind)
+    details["causes"] = causes
+    return ApiError(422, "Invalid", f'{kind_group} "{name}" is invalid: {summary}', details)
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, "BadRequest", message)
+
+
+def method_not_allowed(method: str) -> ApiError:
+    return ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {})
+
+
+def unsupported_media_type(accepted: list[str]) -> ApiError:
+    return ApiError(
+        415,
+        "UnsupportedMediaType",
+        "the body of the request was in an unknown format - accepted media types include: " + ", ".join(accepted),
+    )
+
+
+def expired(message: str, metadata: dict[str, Any] | None = None) -> ApiError:
+    return ApiError(410, "Expired", message, metadata=metadata)
+
+
+def gone_too_old(requested: int, oldest: int) -> ApiError:
+    return ApiError(410, "Expired", f"too old resource version: {requested} ({oldest})")
+
+
+def unauthorized() -> ApiError:
+    return ApiError(401, "Unauthorized", "Unauthorized")
+
+
+def forbidden(user: str, verb: str, rt, namespace: str | None, name: str | None = None) -> ApiError:
+    where = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
+    resource = rt.plural
+    target = f'{rt.qualified} "{name}"' if name else rt.qualified
+    return ApiError(
+        403,
+        "Forbidden",
+        f'{target} is forbidden: User "{user}" cannot {verb} resource "{resource}" '
+        f'in API group "{rt.group}" {where}',
+        _details(rt, name),
+    )
+
+
+def too_many_requests(retry_after: int) -> ApiError:
+    return ApiError(
+        429,
+        "TooManyRequests",
+        "Too many requests, please try again later.",
+        {"retryAfterSeconds": retry_after},
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def internal_error(cause: str) -> ApiError:
+    return ApiError(
+        500, "InternalError", f"Internal error occurred: {cause}", {"causes": [{"message": cause}]}
+    )
+
+
+def too_large_resource_version(requested: int, current: int) -> ApiError:
+    return ApiError(
+        504,
+        "Timeout",
+        f"Timeout: Too large resource version: {requested}, current: {current}",
+        {
+            "causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+            "retryAfterSeconds": 1,
+        },
+        headers={"Retry-After": "1"},
+    )
