@@ -1,13 +1,13 @@
 """Shared fixtures. Test data goes through the same code paths the sync uses."""
 import pytest
 
-from vitiweb.models import Cluster
-
 pytest_plugins = ["vitiweb.sandbox.pytest_plugin"]
 
 
 @pytest.fixture
 def make_cluster(db):
+    from vitiweb.models import Cluster
+
     def make(name="prod-east", **fields):
         return Cluster.objects.create(name=name, **{"source": Cluster.Source.KUBECONFIG, **fields})
 
