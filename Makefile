@@ -27,8 +27,7 @@ browser:
 
 run: setup
 	$(PY) manage.py ensure_admin
-	$(PY) manage.py import_manifests examples/ --source examples
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	$(PY) manage.py embedded $(HOST):$(PORT)
 
 test: setup browser
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -1,0 +1,62 @@
+"""`manage.py embedded`: the one-process start behind `make run`.
+
+A sandbox cluster loaded with examples/ (simulated controllers on), registered
+as a cluster, synced by a sync worker running in threads, the periodic
+Celery tasks run in-process, and the dashboard served over ASGI.
+"""
+import threading
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from vitiweb import tasks
+from vitiweb.models import Cluster
+from vitiweb.sandbox import cli as sandbox_cli
+from vitiweb.sync.clusters import register_cluster
+from vitiweb.sync.worker import Worker
+
+
+class Command(BaseCommand):
+    help = "Serve the dashboard with an embedded sandbox cluster and sync worker (the `make run` start)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
+        parser.add_argument("--sandbox-port", type=int, default=0, help="port of the sandbox API server (0: a free one)")
+        parser.add_argument("--no-simulate", action="store_true", help="do not run the simulated controllers")
+        parser.add_argument("--periodic-seconds", type=float, default=300.0,
+                            help="interval of the in-process periodic tasks (resync, connection tests)")
+
+    def handle(self, *args, addrport, sandbox_port, no_simulate, periodic_seconds, **options):
+        var = Path(settings.VAR_DIR)
+        fleet = sandbox_cli.serve(
+            {
+                "port": sandbox_port,
+                "crds": settings.VITIWEB_CRDS_DIR,
+                "load": [settings.VITIWEB_EXAMPLES_DIR],
+                "simulate": not no_simulate,
+                "kubeconfig_out": var / "sandbox.kubeconfig",
+            },
+            out=lambda line: self.stdout.write(f"[sandbox] {line}"),
+        )
+        register_cluster("sandbox", kubeconfig_path=str(var / "sandbox.kubeconfig"), context=fleet[0].name,
+                         source=Cluster.Source.SANDBOX)
+        worker = Worker(tick_seconds=2.0)
+        worker.start()
+        stop = threading.Event()
+        periodic = threading.Thread(target=self._periodic, args=(stop, periodic_seconds), daemon=True)
+        periodic.start()
+        try:
+            call_command("runserver", addrport, use_reloader=False)
+        finally:
+            stop.set()
+            worker.stop()
+            fleet.stop()
+
+    @staticmethod
+    def _periodic(stop: threading.Event, seconds: float) -> None:
+        # Celery beat's schedule, in-process: with no broker the tasks run eagerly here.
+        while not stop.wait(seconds):
+            tasks.test_connections.delay()
+            tasks.resync_clusters.delay()
