@@ -125,6 +125,8 @@ def register_cluster(
             raise KubeconfigError("no kubeconfig given")
         public, secret, context_name = prepare_kubeconfig(kubeconfig, context, base_dir)
         server = public["clusters"][0]["cluster"].get("server", "")
+        # Refuse now, not at the first sync, what a client could not be built from (exec plugins, bad keys).
+        clients.api_client_from_kubeconfig(merge_kubeconfig(public, secret), context_name).close()
     cluster, _ = Cluster.objects.get_or_create(name=name, defaults={"source": source})
     if cluster.source == Cluster.Source.MANIFESTS:
         raise KubeconfigError(f"{name} is a manifest source; choose another name for the cluster")
