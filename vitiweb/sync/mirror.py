@@ -211,7 +211,8 @@ def _upsert(model, cluster: Cluster, objects: list[dict], existing: dict, change
     for instance, entry in zip(instances, journal, strict=True):
         (summary.created if entry.action == JournalEntry.Action.CREATED else summary.updated).append(instance.pk)
 
-    rebuilt = [instance for instance in instances if (instance.namespace, instance.name) in set(spec_changed)]
+    spec_changed_set = set(spec_changed)
+    rebuilt = [instance for instance in instances if (instance.namespace, instance.name) in spec_changed_set]
     rebuild_outgoing(model, rebuilt)
     if hasattr(model, "after_upsert"):
         model.after_upsert(rebuilt)
