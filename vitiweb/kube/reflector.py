@@ -37,6 +37,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -220,6 +221,7 @@ class Reflector:
         timing: ReflectorTiming | None = None,
         stop_event: threading.Event | None = None,
         label_selector: str | None = None,
+        list_gate: AbstractContextManager | None = None,
         name: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         rng: Callable[[], float] = random.random,
@@ -232,6 +234,9 @@ class Reflector:
         self.on_bookmark = on_bookmark
         self.timing = timing or ReflectorTiming()
         self.label_selector = label_selector
+        # Held around each list and its on_list: a caller syncing many clusters bounds
+        # how many complete snapshots are in memory at once.
+        self.list_gate = list_gate or nullcontext()
         self.name = name or f"reflector-{resource.plural}"
         self._stop = stop_event or threading.Event()
         self._clock = clock
@@ -319,6 +324,10 @@ class Reflector:
 
     def _list(self) -> None:
         self._set_state(LISTING)
+        with self.list_gate:
+            self._list_and_hand_over()
+
+    def _list_and_hand_over(self) -> None:
         try:
             result = list_objects(
                 self.api_client,

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import logging
 import queue
+import random
 import threading
 import time
 from dataclasses import dataclass, field
 
-from django.db import close_old_connections, transaction
+from django.db import OperationalError, close_old_connections, transaction
 from django.utils import timezone
 
 from vitiweb import live
@@ -50,6 +51,19 @@ class EngineTiming:
     #: At most one write of the cluster's lag/last-event columns per this many seconds.
     status_interval: float = 1.0
     reflector: ReflectorTiming = field(default_factory=ReflectorTiming)
+
+
+@dataclass
+class Handover:
+    """A snapshot handed to the writer: set done once applied (error if it failed)."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    error: Exception | None = None
+
+
+#: Complete snapshots being listed or written at once, across every cluster of
+#: this process: what bounds a worker's memory during the initial sync of a fleet.
+LIST_GATE = threading.BoundedSemaphore(2)
 
 
 def cluster_state(kind_states: dict[str, dict], discovery_error: str | None) -> str:
@@ -177,11 +191,18 @@ class ClusterSync:
                 # The cluster does not serve this kind (any more): it holds none of its objects.
                 self._kind_states[kind] = {"installed": False, "state": "not installed",
                                            "error": info.problem if info else None}
-                self._queue.put(("snapshot", kind, [], time.monotonic()))
+                self._queue.put(("snapshot", kind, [], None))
 
     def _start_reflector(self, kind: str, resource) -> None:
         def on_list(items, resource_version):
-            self._queue.put(("snapshot", kind, items, time.monotonic()))
+            # Wait until the writer has applied it, so the list gate also covers the write.
+            handover = Handover()
+            self._queue.put(("snapshot", kind, items, handover))
+            while not handover.done.wait(0.5):
+                if self._stop.is_set():
+                    return
+            if handover.error is not None:
+                raise handover.error  # the reflector lists again after a backoff
 
         def on_event(event_type, obj):
             self._queue.put(("event", kind, (event_type, obj), time.monotonic()))
@@ -195,7 +216,7 @@ class ClusterSync:
 
         reflector = Reflector(
             self._api_client, resource, on_list=on_list, on_event=on_event, on_state=on_state,
-            timing=self.timing.reflector, name=f"sync-{self.cluster_id}-{resource.plural}",
+            timing=self.timing.reflector, name=f"sync-{self.cluster_id}-{resource.plural}", list_gate=LIST_GATE,
         )
         self._reflectors[kind] = reflector
         reflector.start()
@@ -230,17 +251,36 @@ class ClusterSync:
                     except queue.Empty:
                         break
                 try:
-                    self._write(batch)
+                    self._write_with_retries(batch)
                 except Cluster.DoesNotExist:
                     return  # the cluster was removed from the registry
                 except Exception as exc:  # a failed batch must not end the sync: relist to converge
                     logger.exception("cluster %s: writing a batch failed; relisting", self.cluster_id)
                     self._record_error(f"writing to the database failed: {exc}")
+                    for item in batch:
+                        if item[0] == "snapshot" and item[3] is not None:
+                            item[3].error = exc
+                            item[3].done.set()
                     self.request_relist()
                 finally:
                     close_old_connections()
         finally:
             close_old_connections()
+
+    def _write_with_retries(self, batch: list[tuple], attempts: int = 4) -> None:
+        """Write a batch, again if the database chose it as a deadlock victim.
+
+        Writers of different clusters re-resolve each other's references (a
+        reference resolves across the fleet), so their transactions can
+        deadlock; every step is idempotent, so the batch is simply retried.
+        """
+        for attempt in range(attempts):
+            try:
+                return self._write(batch)
+            except OperationalError as exc:
+                if "deadlock" not in str(exc).lower() or attempt == attempts - 1:
+                    raise
+                time.sleep(random.uniform(0.05, 0.3) * (attempt + 1))
 
     def _write(self, batch: list[tuple]) -> None:
         cluster = Cluster.objects.get(pk=self.cluster_id)
@@ -249,6 +289,7 @@ class ClusterSync:
         summary = Summary()
         state_changed = False
         discovery = None
+        snapshots_written: list[Handover] = []
 
         def flush(kind):
             nonlocal summary
@@ -262,10 +303,11 @@ class ClusterSync:
                 pending.setdefault(kind, []).append(event)
                 oldest_event = received if oldest_event is None else min(oldest_event, received)
             elif tag == "snapshot":
-                _, kind, items, _received = item
+                _, kind, items, written = item
                 flush(kind)
                 summary += apply_snapshot(cluster, kind, items)
                 state_changed = True
+                snapshots_written.append(written)
             elif tag == "secrets":
                 replace_known_secrets(cluster, item[1])
             elif tag == "state":
@@ -274,6 +316,9 @@ class ClusterSync:
                 discovery = item[1]
         for kind in list(pending):
             flush(kind)
+        for handover in snapshots_written:
+            if handover is not None:
+                handover.done.set()
         self.batches += 1
         self._write_status(cluster, oldest_event, summary, state_changed, discovery)
 
