@@ -1,4 +1,4 @@
-"""The sandbox's own fixtures, plus helpers to run real clients against it."""
+"""Helpers to run real clients (kubectl, the official Python client) against the sandbox fixtures."""
 
 from __future__ import annotations
 
@@ -9,13 +9,6 @@ from pathlib import Path
 
 import pytest
 from kubernetes import client, config
-
-from vitiweb.sandbox import pytest_plugin
-
-# The plugin's fixtures, for these tests (pytest_plugins is for the root conftest only).
-sandbox = pytest_plugin.sandbox
-sandbox_factory = pytest_plugin.sandbox_factory
-sandbox_kubeconfig = pytest_plugin.sandbox_kubeconfig
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import queue
 import subprocess
+import threading
 import time
 
 import pytest
@@ -90,14 +92,17 @@ def test_get_watch_sees_a_change(kubectl, sandbox, sandbox_kubeconfig, tmp_path)
     env = {"KUBECONFIG": str(sandbox_kubeconfig), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
     proc = subprocess.Popen([KUBECTL, "get", "vitistacks", "-n", "production", "-w", "--request-timeout=0"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
     try:
-        first = proc.stdout.readline()
-        assert first.split() == ["NAME", "REGION", "ROLE", "PHASE", "AGE"]
-        assert proc.stdout.readline().split()[:2] == ["aws-production", "us-west-2"]
-        time.sleep(0.3)
+        assert lines.get(timeout=20).split() == ["NAME", "REGION", "ROLE", "PHASE", "AGE"]
+        assert lines.get(timeout=20).split()[:2] == ["aws-production", "us-west-2"]
+        deadline = time.monotonic() + 5
+        while not sandbox.server.streams and time.monotonic() < deadline:
+            time.sleep(0.02)
         sandbox.store.patch("vitistack.io/v1alpha1", "Vitistack", "aws-production", {"spec": {"region": "eu-west-1"}},
                             "production")
-        assert proc.stdout.readline().split()[:2] == ["aws-production", "eu-west-1"]
+        assert lines.get(timeout=20).split()[:2] == ["aws-production", "eu-west-1"]
     finally:
         proc.kill()
         proc.communicate()
@@ -171,3 +176,14 @@ def test_auth_can_i_with_a_limited_token(sandbox_factory, tmp_path):
     assert run("auth", "can-i", "list", "machineproviders.vitistack.io", "-n", "production").stdout.strip() == "yes"
     watch = run("get", "machineproviders", "-n", "production", "--watch-only", "--request-timeout=2s")
     assert "Forbidden" in watch.stderr and 'cannot watch resource "machineproviders"' in watch.stderr
+
+
+def test_typed_commands_that_send_protobuf(kubectl, sandbox):
+    # kubectl's typed clients (create namespace/secret, auth) encode request bodies as protobuf.
+    assert kubectl("create", "namespace", "production", check=True).stdout.strip() == "namespace/production created"
+    kubectl("create", "secret", "generic", "aws-credentials", "-n", "production",
+            "--from-literal=access-key-id=AKIAIOSFODNN7EXAMPLE", check=True)
+    secret = sandbox.store.get("v1", "Secret", "aws-credentials", "production")
+    assert secret["type"] == "Opaque" and secret["data"] == {"access-key-id": "QUtJQUlPU0ZPRE5ON0VYQU1QTEU="}
+    assert kubectl("auth", "can-i", "create", "machines.vitistack.io", check=True).stdout.strip() == "yes"
+    assert "Username" in kubectl("auth", "whoami", check=True).stdout

@@ -67,8 +67,14 @@ def test_simulated_machines_progress_and_fail_with_messages():
 def test_simulator_writes_through_the_store_so_watches_see_it(sandbox_factory):
     sb = sandbox_factory(load=EXAMPLES, simulate=True, simulate_interval=0.05, seed=1)
     resp = requests.get(sb.url + "/apis/vitistack.io/v1alpha1/namespaces/production/machines"
-                                 "?watch=1&timeoutSeconds=1", stream=True, timeout=5)
-    phases = [json.loads(line)["object"].get("status", {}).get("phase") for line in resp.iter_lines() if line]
+                                 "?watch=1&timeoutSeconds=20", stream=True, timeout=25)
+    phases = []
+    for line in resp.iter_lines():
+        if line:
+            phases.append(json.loads(line)["object"].get("status", {}).get("phase"))
+            if phases[-1] == "Failed":
+                break
+    resp.close()
     assert phases[-1] == "Failed" and "Pending" in phases
     assert sb.state()["simulator"]["statusWrites"] > 0
     status = sb.store.get(GV, "Machine", "bastion-host", "production")
@@ -109,6 +115,15 @@ def test_command_line_serves_loads_and_populates(tmp_path):
         assert (tmp_path / "k").exists()
     finally:
         fleet.stop()
+
+
+def test_populate_over_http(sandbox):
+    resp = requests.post(sandbox.url + "/_sandbox/populate", json={"machines": 20, "vitistacks": 1,
+                                                                   "machine_providers": 2, "kubernetes_providers": 1},
+                         timeout=10)
+    assert resp.json()["created"] == {"MachineProvider": 2, "KubernetesProvider": 1, "Vitistack": 1, "Machine": 20}
+    bad = requests.post(sandbox.url + "/_sandbox/populate", json={"widgets": 3}, timeout=10)
+    assert bad.status_code == 400
 
 
 def test_sandbox_as_a_context_manager():

@@ -86,6 +86,28 @@ def test_apply_merges_map_lists_by_key(store):
     assert [k["name"] for k in merged["spec"]["sshKeys"]] == ["a", "b"]
 
 
+def test_apply_prunes_only_what_nobody_else_owns(store):
+    def labels(manager, values):
+        return store.apply({"apiVersion": GV, "kind": "MachineProvider",
+                            "metadata": {"name": "p", "namespace": "default", "labels": values},
+                            "spec": {"type": "aws"}}, manager)
+
+    labels("alice", {"a": "1", "shared": "x"})
+    labels("bob", {"b": "2", "shared": "x"})
+    after = labels("alice", {})
+    assert after["metadata"]["labels"] == {"b": "2", "shared": "x"}
+    assert labels("bob", {})["metadata"].get("labels") is None  # empty metadata maps are omitted
+
+
+def test_create_refusals(store):
+    with pytest.raises(ApiError) as err:
+        store.create({**provider(), "metadata": {"name": "p", "namespace": "default", "resourceVersion": "5"}})
+    assert err.value.code == 500 and "resourceVersion should not be set" in err.value.message
+    with pytest.raises(ApiError) as err:
+        store.delete("v1", "Namespace", "default")
+    assert err.value.code == 403
+
+
 def test_optimistic_concurrency(store):
     created = store.create(provider())
     store.patch(GV, "MachineProvider", "p", {"spec": {"region": "x"}}, "default")

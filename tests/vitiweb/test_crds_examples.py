@@ -290,7 +290,7 @@ def test_crd_shape(kind):
         "plural": expected["plural"],
         "singular": kind.lower(),
         "shortNames": expected["shortNames"],
-        "categories": ["vitistack"],
+        "categories": ["viti"],
     }
     assert [v["name"] for v in spec["versions"]] == [VERSION]
     version = spec["versions"][0]

@@ -9,12 +9,14 @@ server validate (`fieldValidation=Strict`) instead of validating client-side.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from typing import Any
 
 import orjson
 
 from .resources import Registry, ResourceType
+from .schema import OBJECT_META_SCHEMA
 
 AGGREGATED_V2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 AGGREGATED_V2BETA1 = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
@@ -76,8 +78,6 @@ def api_group(registry: Registry, group: str) -> dict[str, Any] | None:
 
 
 def _storage_hash(rt: ResourceType) -> str:
-    import base64
-
     digest = hashlib.sha256(f"{rt.group}/{rt.storage_version}/{rt.kind}".encode()).digest()
     return base64.b64encode(digest[:8]).decode()
 
@@ -256,8 +256,6 @@ def _paths(rt: ResourceType) -> dict[str, Any]:
 
 
 def _object_meta_schema() -> dict[str, Any]:
-    from .schema import OBJECT_META_SCHEMA
-
     return {**OBJECT_META_SCHEMA, "description": "ObjectMeta is metadata that all persisted resources must have."}
 
 

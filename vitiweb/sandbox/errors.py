@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .fields import path_string
+
 
 class ApiError(Exception):
     """An error answered as a `Status` object with an HTTP status code."""
@@ -94,7 +96,7 @@ def bad_request(message: str) -> ApiError:
     return ApiError(400, "BadRequest", message)
 
 
-def method_not_allowed(method: str) -> ApiError:
+def method_not_allowed() -> ApiError:
     return ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {})
 
 
@@ -158,3 +160,34 @@ def too_large_resource_version(requested: int, current: int) -> ApiError:
         },
         headers={"Retry-After": "1"},
     )
+
+
+def apply_conflict(conflicts: list[tuple[tuple[str, str, str, str], tuple[str, ...]]]) -> ApiError:
+    """409 naming each conflicting field and its manager, in structured-merge-diff's words."""
+
+    def who(key) -> str:
+        manager, operation, subresource, api_version = key
+        text = f'"{manager}"'
+        if subresource:
+            text += f' with subresource "{subresource}"'
+        if operation == "Update":
+            text += f" using {api_version}"
+        return text
+
+    causes = [
+        {"reason": "FieldManagerConflict", "message": f"conflict with {who(k)}", "field": path_string(p)}
+        for k, p in conflicts
+    ]
+    if len(conflicts) == 1:
+        k, p = conflicts[0]
+        message = f"Apply failed with 1 conflict: conflict with {who(k)}: {path_string(p)}"
+    else:
+        lines = []
+        by_manager: dict = {}
+        for k, p in conflicts:
+            by_manager.setdefault(k, []).append(p)
+        for k in sorted(by_manager, key=lambda k: k[0]):
+            lines.append(f"conflicts with {who(k)}:")
+            lines.extend(f"- {path_string(p)}" for p in by_manager[k])
+        message = f"Apply failed with {len(conflicts)} conflicts: " + "\n".join(lines)
+    return ApiError(409, "Conflict", message, {"causes": causes})

@@ -306,7 +306,7 @@ class Managers:
         self.sets: dict[ManagerKey, set[Path]] = {}
         self.meta: dict[ManagerKey, dict[str, str]] = {}
         for entry in entries or []:
-            if not isinstance(entry, dict) or not entry.get("manager") and not entry.get("operation"):
+            if not isinstance(entry, dict) or not (entry.get("manager") or entry.get("operation")):
                 continue
             key = manager_key(entry.get("manager", ""), entry.get("operation", "Update"),
                               entry.get("subresource", ""), entry.get("apiVersion", ""))

@@ -1,5 +1,11 @@
 """Loading CRDs and manifest directories into a store, as `kubectl apply` would.
 
+Objects are written the way a client-side `kubectl apply -f` writes them (field
+manager `kubectl-client-side-apply`, the last-applied-configuration annotation),
+so a loaded cluster looks like one a person set up by following the guide: a
+later `kubectl apply` of the same files reports "unchanged", and a server-side
+apply that changes a loaded field meets the conflict it would meet there.
+
 Namespaces and CRDs go first so that everything after them has a place and a
 kind; a namespace an object names but no manifest creates is created; a document
 of a kind the cluster does not serve is skipped with a warning.
@@ -7,6 +13,8 @@ of a kind the cluster does not serve is skipped with a warning.
 
 from __future__ import annotations
 
+import copy
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,9 +22,10 @@ from pathlib import Path
 import yaml
 
 from .errors import ApiError
-from .store import Store
+from .store import Store, WriteOptions
 
-LOADER_MANAGER = "vitiweb-sandbox"
+KUBECTL_MANAGER = "kubectl-client-side-apply"
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 _YAML = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -66,7 +75,7 @@ def load(store: Store, root: str | Path, warn: Callable[[str], None] = print) ->
             namespace = (doc.get("metadata") or {}).get("namespace") or "default"
             ensure_namespace(store, namespace)
         try:
-            store.apply(doc, LOADER_MANAGER, force=True, namespace=namespace)
+            apply_like_kubectl(store, doc, namespace)
         except ApiError as exc:
             fields = ", ".join(c["field"] for c in (exc.details or {}).get("causes", []) if c.get("field"))
             warn(f"sandbox: {where}: {exc.message}" + (f" (fields: {fields})" if fields else ""))
@@ -80,9 +89,36 @@ def load_crds(store: Store, crds_dir: str | Path) -> list[str]:
     names = []
     for _, doc in _documents(_files(Path(crds_dir))):
         if doc.get("kind") == "CustomResourceDefinition":
-            store.apply(doc, LOADER_MANAGER, force=True)
+            apply_like_kubectl(store, doc, None)
             names.append(doc["metadata"]["name"])
     return names
+
+
+def _last_applied(doc: dict) -> str:
+    # kubectl records the manifest as Go's encoding/json writes it: sorted keys,
+    # compact, HTML characters escaped, with the (emptied) annotations map kept.
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026") + "\n"
+
+
+def apply_like_kubectl(store: Store, doc: dict, namespace: str | None) -> dict:
+    """Create, or merge into the existing object, as `kubectl apply` (client-side) does."""
+    doc = copy.deepcopy(doc)
+    meta = doc.setdefault("metadata", {})
+    if namespace is not None:
+        meta["namespace"] = namespace
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != LAST_APPLIED}
+    meta["annotations"] = annotations
+    recorded = _last_applied(doc)
+    meta["annotations"] = {**annotations, LAST_APPLIED: recorded}
+    options = WriteOptions(manager=KUBECTL_MANAGER)
+    rt = store.resource(doc.get("apiVersion", ""), doc.get("kind", ""))
+    with store.lock:
+        try:
+            store.read(rt, namespace, meta.get("name", ""))
+        except ApiError:
+            return store.create(doc, namespace, rt=rt, options=options)
+        return store.patch(None, None, meta["name"], doc, namespace, rt=rt, options=options)
 
 
 def ensure_namespace(store: Store, name: str) -> None:

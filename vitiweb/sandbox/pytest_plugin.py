@@ -1,7 +1,8 @@
 """Pytest fixtures for tests that need a cluster: a fresh, started sandbox each.
 
     sandbox              a started Sandbox with the project's crds/ loaded
-    sandbox_kubeconfig   the path of a kubeconfig for it (context "sandbox")
+    sandbox_kubeconfig   the path (a str, as the kubernetes client wants it) of a kubeconfig for it
+                         (context "sandbox")
     sandbox_factory      make_sandbox(**Sandbox options) -> started Sandbox, for tokens, TLS,
                          a short history or short bookmarks; all are stopped at teardown
 
@@ -42,5 +43,5 @@ def sandbox(sandbox_factory) -> Sandbox:
 
 
 @pytest.fixture
-def sandbox_kubeconfig(sandbox: Sandbox, tmp_path: Path) -> Path:
-    return sandbox.write_kubeconfig(tmp_path / "sandbox.kubeconfig")
+def sandbox_kubeconfig(sandbox: Sandbox, tmp_path: Path) -> str:
+    return str(sandbox.write_kubeconfig(tmp_path / "sandbox.kubeconfig"))

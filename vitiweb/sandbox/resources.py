@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .schema import Node, compile_root
+from .tables import since
 
 ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 
@@ -65,6 +66,11 @@ class ResourceType:
         return f"{self.group}/{self.version}" if self.group else self.version
 
     @property
+    def storage_api_version(self) -> str:
+        """Objects are stored at the storage version whichever version wrote them."""
+        return f"{self.group}/{self.storage_version}" if self.group else self.storage_version
+
+    @property
     def qualified(self) -> str:
         """`machines.vitistack.io`, `namespaces`: how error messages name a resource."""
         return f"{self.plural}.{self.group}" if self.group else self.plural
@@ -76,8 +82,6 @@ class ResourceType:
 
 
 def _age(obj: dict) -> str:
-    from .tables import since
-
     return since(obj.get("metadata", {}).get("creationTimestamp"))
 
 
@@ -215,8 +219,6 @@ def builtin_types() -> list[ResourceType]:
 
 
 def _event_last_seen(obj: dict) -> str:
-    from .tables import since
-
     return since(obj.get("lastTimestamp") or obj.get("eventTime") or obj["metadata"].get("creationTimestamp"))
 
 

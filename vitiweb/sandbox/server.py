@@ -104,7 +104,7 @@ class ApiServer:
             raise failure
         if path in _HEALTH or path.startswith(tuple(h + "/" for h in _HEALTH)):
             return web.Response(text="ok", content_type="text/plain")
-        if path == "/version":
+        if path.rstrip("/") == "/version":  # the official client asks for /version/
             return self._json(200, discovery.SERVER_VERSION)
         if path == "/openapi/v2":
             body, media = discovery.openapi_v2(request.headers.get("Accept", ""))
@@ -227,9 +227,9 @@ class ApiServer:
         watching = watching or (method == "GET" and name is None and _truthy(query.get("watch")))
         verb = self._verb(method, name, watching)
         if verb is None:
-            raise errors.method_not_allowed(method)
-        if not rt.virtual and verb not in rt.verbs:
-            raise errors.method_not_allowed(method)
+            raise errors.method_not_allowed()
+        if verb not in rt.verbs:
+            raise errors.method_not_allowed()
         resource = f"{rt.plural}/{subresource}" if subresource else rt.plural
         if not Auth.allowed(token, verb, rt.group, resource, namespace or "", name or ""):
             raise errors.forbidden(token.user, verb, rt, namespace, name)
@@ -247,7 +247,7 @@ class ApiServer:
             return self._raw(200, entry_bytes(entry, rt))
         if verb == "create":
             if rt.namespaced and namespace is None:
-                raise errors.method_not_allowed(method)
+                raise errors.method_not_allowed()
             body = await self._body(request, rt)
             opts = self._options(request)
             obj = self.store.create(body, namespace, rt=rt, options=opts)
@@ -499,7 +499,7 @@ class ApiServer:
                         await watcher.wake.wait()
                 except TimeoutError:
                     pass
-        except (ConnectionResetError, ConnectionError):
+        except ConnectionError:  # the client went away mid-write
             return resp
         finally:
             self.streams.pop(watcher, None)
@@ -583,8 +583,11 @@ class ApiServer:
             self.auth.add(token)
             return self._json(200, {"user": token.user, "deny": [r.to_dict() for r in token.deny]})
         if action == "populate" and request.method == "POST":
-            return self._json(200, self.admin.populate(body or {}))
-        raise errors.method_not_allowed(request.method)
+            try:
+                return self._json(200, self.admin.populate(body or {}))
+            except TypeError as exc:
+                raise errors.bad_request(f"invalid populate request: {exc}") from None
+        raise errors.method_not_allowed()
 
 
 class AdminHooks:

@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import random
 from typing import Any
 
-from .store import Store, WriteOptions, now
+from .store import Store, WriteOptions
+from .strategy import now
+
+log = logging.getLogger(__name__)
 
 GROUP_VERSION = "vitistack.io/v1alpha1"
 MANAGER = "vitistack-controller"
@@ -61,8 +65,8 @@ class Simulator:
         self.progress_rate = progress_rate
         self.tick = 0
         self.writes = 0
+        self._events = 0
         self._task: asyncio.Task | None = None
-        self._options = WriteOptions(manager=MANAGER)
 
     # -- running ------------------------------------------------------------------------
 
@@ -82,7 +86,10 @@ class Simulator:
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self.interval)
-            self.step()
+            try:
+                self.step()
+            except Exception:  # one odd object must not stop the controllers for good
+                log.exception("sandbox simulator: tick %s failed", self.tick)
 
     def state(self) -> dict[str, Any]:
         return {"seed": self.seed, "tick": self.tick, "interval": self.interval, "statusWrites": self.writes,
@@ -137,11 +144,12 @@ class Simulator:
 
     def _event(self, obj: dict, kind: str, type_: str, reason: str, message: str) -> None:
         meta = obj["metadata"]
+        self._events += 1
         stamp = now()
         self.store.create({
             "apiVersion": "v1",
             "kind": "Event",
-            "metadata": {"name": f"{meta['name']}.{self.seed:x}{self.tick:08x}{len(reason):x}",
+            "metadata": {"name": f"{meta['name']}.{self.tick:08x}{self._events:06x}",
                          "namespace": meta.get("namespace", "default")},
             "involvedObject": {"apiVersion": GROUP_VERSION, "kind": kind, "name": meta["name"],
                                "namespace": meta.get("namespace"), "uid": meta.get("uid"),

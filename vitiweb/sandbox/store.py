@@ -17,10 +17,8 @@ import base64
 import binascii
 import bisect
 import copy
-import datetime as dt
 import heapq
 import random
-import re
 import threading
 import uuid
 from collections import deque
@@ -30,25 +28,21 @@ from typing import Any
 
 import orjson
 
-from . import errors
+from . import errors, strategy
 from .errors import ApiError
-from .fields import Conflict, Managers, manager_key, path_string, user_view
+from .fields import Conflict, Managers, manager_key, user_view
 from .patches import json_patch, merge_patch
-from .resources import Registry, ResourceType, builtin_types, crd_problems, crd_types
+from .resources import Registry, ResourceType, builtin_types, crd_types
 from .schema import Report, walk
-from .selectors import label_key_problem, label_value_problem, parse_field_selector, parse_label_selector
+from .selectors import parse_field_selector, parse_label_selector
+from .strategy import now
 from .watch import Entry, Event, Watcher
 
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public")
 DEFAULT_HISTORY = 10_000
 
-_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
-
-
-def now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -268,20 +262,23 @@ class Store:
                 applied: Managers | None) -> dict:
         """Create; `applied` is the ownership an apply already computed (else this is an Update)."""
         if rt.virtual:
-            raise errors.method_not_allowed("POST")
+            raise errors.method_not_allowed()
         body = copy.deepcopy(obj)
         meta = _metadata(body)
         self._place(rt, meta, namespace)
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = meta["generateName"] + "".join(self._random.choice(_GENERATE_ALPHABET) for _ in range(5))
-        body["apiVersion"], body["kind"] = rt.api_version, rt.kind
+        body["apiVersion"], body["kind"] = rt.storage_api_version, rt.kind
         if rt.status_subresource and rt.from_crd:
             body.pop("status", None)
-        self._prepare_builtin(rt, body, None)
+        strategy.prepare(rt, body, None)
         body = self._validate(rt, body, opts)
         key = (body["metadata"].get("namespace", ""), body["metadata"]["name"])
         if key in self._table(rt).items:
             raise errors.already_exists(rt, key[1])
+        if body["metadata"].get("resourceVersion") and not opts.dry_run:
+            # etcd's storage layer refuses this, and the API server reports it as an internal error.
+            raise errors.internal_error("resourceVersion should not be set on objects to be created")
         managers = applied
         if managers is None:
             managers = self._managers(body, None)
@@ -292,15 +289,15 @@ class Store:
             meta.pop(system, None)
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = now()
-        if _tracks_generation(rt):
+        if strategy.tracks_generation(rt):
             meta["generation"] = 1
         else:
             meta.pop("generation", None)
         _set_managed(meta, managers)
         opts.created = True
         if opts.dry_run:
-            return _ordered(body)
-        entry = self._commit("ADDED", rt, key, _ordered(body), None)
+            return strategy.ordered(body)
+        entry = self._commit("ADDED", rt, key, strategy.ordered(body), None)
         return entry.copy()
 
     def update(
@@ -361,16 +358,15 @@ class Store:
                     raise errors.bad_request("json: cannot unmarshal into Go value of type map[string]interface {}")
                 body = merge_patch(current, patch)
             else:
-                raise errors.unsupported_media_type([patch_type])
+                raise ValueError(f"unknown patch type {patch_type!r}")
             if not isinstance(body, dict):
                 raise errors.bad_request("patched object is not an object")
             meta = _metadata(body)
             if meta.get("resourceVersion") and meta["resourceVersion"] != old.obj["metadata"]["resourceVersion"]:
                 raise errors.conflict(rt, name)
-            patched_managers = meta.get("managedFields")
-            managers = self._managers(body, old.obj) if patched_managers != old.obj["metadata"].get("managedFields") \
-                else Managers(old.obj["metadata"].get("managedFields"))
-            return self._replace(rt, old, body, subresource, opts, managers=managers)
+            # A patch may rewrite managedFields (kubectl does, moving client-side apply
+            # ownership to its server-side apply manager); otherwise they stay.
+            return self._replace(rt, old, body, subresource, opts, managers=self._managers(body, old.obj))
 
     def apply(
         self,
@@ -416,6 +412,9 @@ class Store:
                         rt, name, f"Precondition failed: {label} in precondition: {wanted}, {label} in object meta: {mine}"
                     )
             if rt.plural == "namespaces" and rt.group == "":
+                if name in PROTECTED_NAMESPACES:
+                    raise ApiError(403, "Forbidden", f'namespaces "{name}" is forbidden: this namespace may not be deleted',
+                                   {"name": name, "kind": "namespaces"})
                 terminating = old.copy()
                 terminating["metadata"]["deletionTimestamp"] = now()
                 terminating["status"] = {"phase": "Terminating"}
@@ -431,7 +430,7 @@ class Store:
                 pending["metadata"].setdefault("deletionGracePeriodSeconds", 0)
                 if opts.dry_run or "deletionTimestamp" in meta:
                     return pending, False
-                if _tracks_generation(rt):
+                if strategy.tracks_generation(rt):
                     pending["metadata"]["generation"] = meta.get("generation", 1) + 1
                 return self._commit("MODIFIED", rt, key, pending, old).copy(), False
             if opts.dry_run:
@@ -484,8 +483,9 @@ class Store:
                 for event in self.history:
                     if event.rv > since:
                         watcher.offer(event)
-                # Deliveries already queued for those changes must not repeat them.
-                watcher.start_rv = self.rv
+                # Deliveries already queued for those changes must not repeat them; a
+                # version from the future starts there.
+                watcher.start_rv = max(self.rv, since)
             self.watchers.add(watcher)
             return watcher, None
 
@@ -649,7 +649,7 @@ class Store:
                 body["status"] = copy.deepcopy(old_obj["status"])
             else:
                 body.pop("status", None)
-        body["apiVersion"], body["kind"] = rt.api_version, rt.kind
+        body["apiVersion"], body["kind"] = rt.storage_api_version, rt.kind
         meta = body["metadata"]
         for system in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"):
             if system in old_obj["metadata"]:
@@ -662,7 +662,7 @@ class Store:
         else:
             meta.pop("namespace", None)
         meta["resourceVersion"] = old_obj["metadata"]["resourceVersion"]
-        self._prepare_builtin(rt, body, old_obj)
+        strategy.prepare(rt, body, old_obj)
         body = self._validate(rt, body, opts)
         if not fields_owned:
             managers.update(rt.schema, user_view(old_obj), user_view(body),
@@ -671,9 +671,9 @@ class Store:
         managers.drop_empty()
         meta = body["metadata"]
         _set_managed(meta, managers)
-        if _tracks_generation(rt) and _spec_changed(rt, old_obj, body):
+        if strategy.tracks_generation(rt) and strategy.spec_changed(rt, old_obj, body):
             meta["generation"] = old_obj["metadata"].get("generation", 1) + 1
-        body = _ordered(body)
+        body = strategy.ordered(body)
         if body == old_obj:
             # A write that changes nothing is not a change: no new resourceVersion, no event.
             return old.copy()
@@ -741,51 +741,11 @@ class Store:
             merged = managers.apply(rt.schema, user_view(live), user_view(config), key, rt.api_version, now(),
                                     ignored, opts.force)
         except Conflict as c:
-            raise _conflict_error(c) from None
+            raise errors.apply_conflict(c.conflicts) from None
         for system in ("uid", "resourceVersion", "creationTimestamp", "generation"):
             if system in live["metadata"]:
                 merged["metadata"][system] = live["metadata"][system]
         return self._replace(rt, old, merged, subresource, opts, managers=managers, fields_owned=True)
-
-    def _prepare_builtin(self, rt: ResourceType, body: dict, old: dict | None) -> None:
-        """What the core kinds' strategies add or keep."""
-        if rt.group == "" and rt.plural == "namespaces":
-            body.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
-            if old is None:
-                body["status"] = {"phase": "Active"}
-        elif rt.group == "" and rt.plural == "secrets":
-            data = body.get("data") or {}
-            for key, value in (body.pop("stringData", None) or {}).items():
-                data[key] = base64.b64encode(str(value).encode()).decode()
-            for value in data.values():
-                try:
-                    base64.b64decode(value, validate=True)
-                except (binascii.Error, ValueError, TypeError):
-                    raise errors.bad_request('Secret in version "v1" cannot be handled as a Secret: illegal base64 data at input byte 0') from None
-            if data:
-                body["data"] = data
-            body.setdefault("type", "Opaque")
-        elif rt.group == "apiextensions.k8s.io":
-            causes = crd_problems(body)
-            if causes:
-                raise errors.invalid(rt, body.get("metadata", {}).get("name", ""), causes)
-            spec = body["spec"]
-            names = dict(spec["names"])
-            names.setdefault("singular", names["kind"].lower())
-            names.setdefault("listKind", names["kind"] + "List")
-            stamp = now()
-            body["status"] = {
-                "acceptedNames": names,
-                "conditions": [
-                    {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
-                     "message": "no conflicts found", "lastTransitionTime": stamp},
-                    {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
-                     "message": "the initial names have been accepted", "lastTransitionTime": stamp},
-                ],
-                "storedVersions": [v["name"] for v in spec["versions"] if v.get("storage")],
-            }
-            if old is not None and old.get("status") and _same_names(old["status"], body["status"]):
-                body["status"] = old["status"]
 
     def _validate(self, rt: ResourceType, body: dict, opts: WriteOptions) -> dict:
         meta = body["metadata"]
@@ -793,7 +753,7 @@ class Store:
         report = Report()
         pruned = walk(rt.schema, body, "", report)
         self._unknown_fields(report, opts, applying=False, rt=rt, namespace=meta.get("namespace"), name=name)
-        causes = _metadata_problems(rt, meta) + report.causes
+        causes = strategy.metadata_problems(rt, meta) + report.causes
         if causes:
             raise errors.invalid(rt, name, causes)
         return pruned
@@ -831,106 +791,6 @@ def _set_managed(meta: dict, managers: Managers) -> None:
         meta["managedFields"] = entries
     else:
         meta.pop("managedFields", None)
-
-
-_META_ORDER = ("name", "generateName", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp",
-               "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations", "ownerReferences",
-               "finalizers", "managedFields")
-
-
-def _ordered(body: dict) -> dict:
-    """Field order as the API server writes it, so `kubectl get -o yaml` reads naturally."""
-    out: dict[str, Any] = {}
-    for key in ("apiVersion", "kind", "metadata"):
-        if key in body:
-            out[key] = body[key]
-    meta = out.get("metadata", {})
-    out["metadata"] = {k: meta[k] for k in _META_ORDER if k in meta}
-    out["metadata"].update({k: v for k, v in meta.items() if k not in out["metadata"]})
-    for key, value in body.items():
-        if key not in out:
-            out[key] = value
-    return out
-
-
-def _tracks_generation(rt: ResourceType) -> bool:
-    return rt.from_crd or rt.plural == "customresourcedefinitions"
-
-
-def _spec_changed(rt: ResourceType, old: dict, new: dict) -> bool:
-    skip = {"metadata", "status"} if rt.status_subresource else {"metadata"}
-    keys = (set(old) | set(new)) - skip
-    return any(old.get(k) != new.get(k) for k in keys)
-
-
-def _same_names(a: dict, b: dict) -> bool:
-    return a.get("acceptedNames") == b.get("acceptedNames") and a.get("storedVersions") == b.get("storedVersions")
-
-
-def _metadata_problems(rt: ResourceType, meta: dict) -> list[dict[str, str]]:
-    causes: list[dict[str, str]] = []
-    name = meta.get("name")
-    if not name:
-        causes.append({"reason": "FieldValueRequired", "message": "Required value: name or generateName is required",
-                       "field": "metadata.name"})
-    else:
-        label_only = rt.group == "" and rt.plural == "namespaces"
-        if label_only and (len(name) > 63 or not _DNS_LABEL.match(name)):
-            causes.append({"reason": "FieldValueInvalid", "field": "metadata.name", "message":
-                           f'Invalid value: "{name}": a lowercase RFC 1123 label must consist of lower case '
-                           "alphanumeric characters or '-', and must start and end with an alphanumeric character "
-                           "(e.g. 'my-name',  or '123-abc', regex used for validation is "
-                           "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')"})
-        elif not label_only and (len(name) > 253 or not _DNS_SUBDOMAIN.match(name)):
-            causes.append({"reason": "FieldValueInvalid", "field": "metadata.name", "message":
-                           f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist of lower case '
-                           "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric "
-                           "character (e.g. 'example.com', regex used for validation is "
-                           "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"})
-    for key, value in (meta.get("labels") or {}).items():
-        problem = label_key_problem(key)
-        if problem:
-            causes.append({"reason": "FieldValueInvalid", "field": "metadata.labels",
-                           "message": f'Invalid value: "{key}": {problem}'})
-        problem = label_value_problem(value) if isinstance(value, str) else None
-        if problem:
-            causes.append({"reason": "FieldValueInvalid", "field": "metadata.labels",
-                           "message": f'Invalid value: "{value}": {problem}'})
-    for key in (meta.get("annotations") or {}):
-        problem = label_key_problem(key)
-        if problem:
-            causes.append({"reason": "FieldValueInvalid", "field": "metadata.annotations",
-                           "message": f'Invalid value: "{key}": {problem}'})
-    return causes
-
-
-def _conflict_error(c: Conflict) -> ApiError:
-    def who(key) -> str:
-        manager, operation, subresource, api_version = key
-        text = f'"{manager}"'
-        if subresource:
-            text += f' with subresource "{subresource}"'
-        if operation == "Update":
-            text += f" using {api_version}"
-        return text
-
-    causes = [
-        {"reason": "FieldManagerConflict", "message": f"conflict with {who(k)}", "field": path_string(p)}
-        for k, p in c.conflicts
-    ]
-    if len(c.conflicts) == 1:
-        k, p = c.conflicts[0]
-        message = f"Apply failed with 1 conflict: conflict with {who(k)}: {path_string(p)}"
-    else:
-        lines = []
-        by_manager: dict = {}
-        for k, p in c.conflicts:
-            by_manager.setdefault(k, []).append(p)
-        for k in sorted(by_manager, key=lambda k: k[0]):
-            lines.append(f"conflicts with {who(k)}:")
-            lines.extend(f"- {path_string(p)}" for p in by_manager[k])
-        message = f"Apply failed with {len(c.conflicts)} conflicts: " + "\n".join(lines)
-    return ApiError(409, "Conflict", message, {"causes": causes})
 
 
 def _parse_rv(text: str) -> int:

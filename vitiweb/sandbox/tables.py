@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .resources import ResourceType
+if TYPE_CHECKING:  # resources uses `since` for its age columns
+    from .resources import ResourceType
 
 TABLE_MEDIA = "as=Table"
 
@@ -133,7 +134,7 @@ def column_definitions(rt: ResourceType) -> list[dict[str, Any]]:
     return [
         {
             "name": c.name,
-            "type": c.type if c.type != "date" else "date",
+            "type": c.type,
             "format": c.format,
             "description": c.description,
             "priority": c.priority,

@@ -37,10 +37,6 @@ class Entry:
     def namespace(self) -> str:
         return self.obj["metadata"].get("namespace", "")
 
-    @property
-    def rv(self) -> int:
-        return int(self.obj["metadata"]["resourceVersion"])
-
 
 def entry_bytes(entry: Entry, rt: ResourceType) -> bytes:
     """The object as served at `rt`'s version (all versions share storage: conversion None)."""
@@ -94,7 +90,6 @@ class Watcher:
         self.buffer: deque[bytes] = deque()
         self.wake = asyncio.Event()
         self.closed = False
-        self.delivered = 0
         self._same_version = rt.version == rt.storage_version
 
     def _matches(self, obj: dict) -> bool:
@@ -158,5 +153,4 @@ class Watcher:
     def drain(self) -> bytes:
         lines = self.buffer
         self.buffer = deque()
-        self.delivered += len(lines)
         return b"".join(lines)
