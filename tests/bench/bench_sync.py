@@ -1,6 +1,6 @@
 """Benchmark of the sync engine (issue 4), on PostgreSQL.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/vitiweb_bench .venv/bin/python tests/bench/bench_sync.py
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/vitiweb_bench_sync .venv/bin/python tests/bench/bench_sync.py
 
 10 sandbox clusters x (50 Vitistacks, 200 providers, 5,000 Machines). Prints:
 - initial sync: objects per second of a `manage.py sync` worker process, next to
@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/vitiweb_bench")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/vitiweb_bench_sync")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vitiweb.settings")
 
 
@@ -155,7 +155,7 @@ def main() -> None:
     ours = expected / sync_seconds
     baseline = expected / baseline_seconds
     print()
-    print("command: DATABASE_URL=postgres://postgres@127.0.0.1:5432/vitiweb_bench .venv/bin/python tests/bench/bench_sync.py")
+    print("command: DATABASE_URL=postgres://postgres@127.0.0.1:5432/vitiweb_bench_sync .venv/bin/python tests/bench/bench_sync.py")
     print(f"fleet: {args.clusters} clusters, {expected} objects ({expected // args.clusters} per cluster)")
     print(f"initial sync (worker process, list + bulk upsert + references + journal): {sync_seconds:.1f}s = {ours:,.0f} objects/s")
     print(f"baseline (this process, list + json.loads only):                        {baseline_seconds:.1f}s = {baseline:,.0f} objects/s")
