@@ -20,6 +20,15 @@ class Machine(MirroredObject):
 
     class Meta(MirroredObject.Meta):
         verbose_name = "machine"
+        # The fleet overview's GROUP BY queries and the list's age sort (see migration 0002).
+        indexes = [
+            models.Index(fields=["cluster", "phase", "ready"], name="machine_overview"),
+            models.Index(
+                fields=["cluster", "provider_name", "provider_namespace", "namespace", "instance_type"],
+                name="machine_usage",
+            ),
+            models.Index(fields=["created_at"], name="machine_created"),
+        ]
 
     @classmethod
     def derived_fields(cls, spec: dict) -> dict:

@@ -3,6 +3,26 @@ import pytest
 
 pytest_plugins = ["vitiweb.sandbox.pytest_plugin"]
 
+_DATABASE_FIXTURES = {"db", "transactional_db", "live_server", "django_db_reset_sequences"}
+
+
+@pytest.fixture(autouse=True)
+def _roles(request):
+    """The Viewer/Operator/Admin groups a migration creates, restored after a transactional test flushed them."""
+    marker = request.node.get_closest_marker("django_db")
+    names = set(request.fixturenames)
+    if not marker and not _DATABASE_FIXTURES & names:
+        return
+    transactional = bool(marker and marker.kwargs.get("transaction")) or bool({"transactional_db", "live_server"} & names)
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    from django.apps import apps
+    from django.contrib.auth.models import Group
+
+    from vitiweb.roles import ROLE_PERMISSIONS, sync_roles
+
+    if Group.objects.filter(name__in=ROLE_PERMISSIONS).count() < len(ROLE_PERMISSIONS):
+        sync_roles(apps)
+
 
 @pytest.fixture
 def make_cluster(db):

@@ -7,7 +7,9 @@ every consumer re-reads what its user may see. Group names follow DESIGN.md:
 """
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -36,11 +38,24 @@ def _send(messages: dict[str, dict]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    for group, message in messages.items():
-        try:
-            async_to_sync(layer.group_send)(group, message)
-        except Exception:  # a lost live update must never fail a sync; pages converge on reconnect
-            logger.exception("could not publish to group %s", group)
+
+    async def send_all():
+        for group, message in messages.items():
+            try:
+                await layer.group_send(group, message)
+            except Exception:  # a lost live update must never fail a sync; pages converge on their own
+                logger.exception("could not publish to group %s", group)
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        async_to_sync(send_all)()
+        return
+    # Called from a thread that runs an event loop (an async view, a test driving a browser):
+    # async_to_sync cannot nest there, so send from a helper thread.
+    sender = threading.Thread(target=async_to_sync(send_all), name="live-publish")
+    sender.start()
+    sender.join(5)
 
 
 def publish_object_changes(cluster_id: int, kind: str, changes: Iterable[tuple[str, int]]) -> None:

@@ -22,6 +22,8 @@ from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VITIWEB_VAR_DIR", BASE_DIR / "var"))
+# Local state (the SQLite file, the sandbox kubeconfig) lives here; a fresh clone has none yet.
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 
 def env_flag(name: str, default: bool) -> bool:

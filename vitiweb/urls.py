@@ -1,12 +1,21 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
-from vitiweb import views
+from vitiweb.views import assets, clusters, overview, search
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("", overview.home, name="home"),
+    path("search/", search.search, name="search"),
+    path("clusters/", clusters.cluster_list, name="cluster_list"),
+    path("clusters/add/", clusters.cluster_add, name="cluster_add"),
+    path("clusters/<int:pk>/", clusters.cluster_detail, name="cluster_detail"),
+    path("assets/plotly-<str:version>.min.js", assets.plotly_js, name="plotly_js"),
+    path("", include("stacks.urls")),
+    path("", include("providers.urls")),
+    path("", include("machines.urls")),
+    path("topology/", include("vitiweb.topology.urls")),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
 ]

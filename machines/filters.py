@@ -1,0 +1,54 @@
+"""Filters of the machine list."""
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Q
+
+from machines.models import Machine
+from providers.models import MachineProvider
+from vitiweb.filters import MirroredObjectFilterSet, distinct_values, fill_choices
+
+
+def on_providers(queryset, providers: MachineProvider.objects):
+    """Machines whose ``machineProvider`` names one of ``providers`` in the machine's own cluster.
+
+    A machine's provider namespace defaults to the machine's namespace, as
+    Kubernetes references do.
+    """
+    condition = Q()
+    for cluster_id, namespace, name in providers.values_list("cluster_id", "namespace", "name"):
+        condition |= Q(cluster_id=cluster_id, provider_name=name) & (
+            Q(provider_namespace=namespace) | Q(provider_namespace="", namespace=namespace)
+        )
+    return queryset.filter(condition) if condition else queryset.none()
+
+
+class MachineFilterSet(MirroredObjectFilterSet):
+    # Name and labels only: both have trigram indexes (see migration 0003); the
+    # provider, instance type and image have filters of their own.
+    search_fields = ()
+
+    provider = django_filters.CharFilter(field_name="provider_name", label="Provider",
+                                         widget=django_filters.widgets.forms.TextInput(attrs={"placeholder": "any"}))
+    provider_type = django_filters.ChoiceFilter(method="filter_provider_type", label="Provider type",
+                                                empty_label="Any provider type")
+    region = django_filters.ChoiceFilter(method="filter_region", label="Region", empty_label="Any region")
+    instance_type = django_filters.ChoiceFilter(field_name="instance_type", label="Instance type",
+                                                empty_label="Any instance type")
+
+    class Meta:
+        model = Machine
+        fields = ["q", "cluster", "namespace", "provider", "provider_type", "region", "instance_type", "phase", "ready",
+                  "label"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        fill_choices(self, ("instance_type",))
+        self.filters["provider_type"].extra["choices"] = [(v, v) for v in distinct_values(MachineProvider, "provider_type")]
+        self.filters["region"].extra["choices"] = [(v, v) for v in distinct_values(MachineProvider, "region")]
+
+    def filter_provider_type(self, queryset, name, value):
+        return on_providers(queryset, MachineProvider.objects.filter(provider_type=value))
+
+    def filter_region(self, queryset, name, value):
+        return on_providers(queryset, MachineProvider.objects.filter(region=value))

@@ -1,0 +1,37 @@
+"""Filters of the machine provider and Kubernetes provider lists."""
+from __future__ import annotations
+
+import django_filters
+
+from providers.models import KubernetesProvider, MachineProvider
+from vitiweb.filters import MirroredObjectFilterSet, fill_choices
+
+
+class ProviderFilterSet(MirroredObjectFilterSet):
+    search_fields = ("region", "provider_type")
+    choice_columns = ("provider_type", "region")
+
+    provider_type = django_filters.ChoiceFilter(field_name="provider_type", label="Provider type",
+                                                empty_label="Any provider type")
+    region = django_filters.ChoiceFilter(field_name="region", label="Region", empty_label="Any region")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        fill_choices(self, self.choice_columns)
+
+
+class MachineProviderFilterSet(ProviderFilterSet):
+    class Meta:
+        model = MachineProvider
+        fields = ["q", "cluster", "namespace", "provider_type", "region", "phase", "ready", "label"]
+
+
+class KubernetesProviderFilterSet(ProviderFilterSet):
+    search_fields = ("region", "provider_type", "version")
+    choice_columns = ("provider_type", "region", "version")
+
+    version = django_filters.ChoiceFilter(field_name="version", label="Kubernetes version", empty_label="Any version")
+
+    class Meta:
+        model = KubernetesProvider
+        fields = ["q", "cluster", "namespace", "provider_type", "version", "region", "phase", "ready", "label"]

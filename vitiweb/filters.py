@@ -1,0 +1,182 @@
+"""Filters every kind shares: cluster, namespace, phase, readiness, search, label selector.
+
+Each app's ``filters.py`` extends ``MirroredObjectFilterSet`` with its own
+columns (region, role, provider type...). Filter values come from the URL,
+so a filtered view is a link that can be bookmarked and shared.
+"""
+from __future__ import annotations
+
+import re
+
+import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.db.models import Q, TextField
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
+
+from vitiweb.models import Cluster
+
+READY_CHOICES = (("true", "Ready"), ("false", "Not ready"), ("unknown", "Unknown"))
+
+# A label key: optional DNS prefix and a name (Kubernetes' syntax, loosely).
+_KEY = r"[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?"
+_VALUE = r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?"
+_REQUIREMENT = re.compile(
+    rf"""^\s*(?:
+        (?P<neg>!)\s*(?P<nkey>{_KEY})                                   # !key
+      | (?P<skey>{_KEY})\s*(?P<setop>in|notin)\s*\((?P<values>[^)]*)\)  # key in (a,b)
+      | (?P<key>{_KEY})\s*(?P<op>==|=|!=)\s*(?P<value>{_VALUE})         # key=value
+      | (?P<ekey>{_KEY})                                                # key
+    )\s*$""",
+    re.VERBOSE,
+)
+
+
+def split_selector(text: str) -> list[str]:
+    """Requirements of a selector: commas separate them, except inside parentheses."""
+    parts, depth, current = [], 0, []
+    for char in text:
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        if char == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return [part for part in (p.strip() for p in parts) if part]
+
+
+def parse_label_selector(text: str) -> list[tuple[str, str, list[str]]]:
+    """``a=b,c!=d,e,!f,g in (h,i)`` -> [(op, key, values)] with op one of = != exists !exists in notin."""
+    requirements = []
+    for part in split_selector(text or ""):
+        match = _REQUIREMENT.match(part)
+        if not match:
+            raise ValidationError(f"not a label selector requirement: {part!r}")
+        if match["neg"]:
+            requirements.append(("!exists", match["nkey"], []))
+        elif match["setop"]:
+            values = [v.strip() for v in match["values"].split(",") if v.strip()]
+            if not values:
+                raise ValidationError(f"{part!r}: give at least one value")
+            requirements.append((match["setop"], match["skey"], values))
+        elif match["op"]:
+            requirements.append(("!=" if match["op"] == "!=" else "=", match["key"], [match["value"] or ""]))
+        else:
+            requirements.append(("exists", match["ekey"], []))
+    return requirements
+
+
+def label_selector_q(queryset, text: str):
+    """Apply a Kubernetes label selector to a queryset of mirrored objects."""
+    for index, (op, key, values) in enumerate(parse_label_selector(text)):
+        alias = f"_label_{index}"
+        if connection.vendor == "postgresql" and op in ("=", "in"):
+            # Containment (@>) is what a GIN index on labels answers (machines migration 0003).
+            condition = Q()
+            for value in values:
+                condition |= Q(labels__contains={key: value})
+            queryset = queryset.filter(condition)
+        elif op == "exists":
+            queryset = queryset.filter(labels__has_key=key)
+        elif op == "!exists":
+            queryset = queryset.exclude(labels__has_key=key)
+        else:
+            # KeyTextTransform takes the key whole, so dots, slashes and "__" in keys are safe; the cast
+            # makes the comparison a plain text one (a key transform's own lookups expect JSON values).
+            queryset = queryset.alias(**{alias: Cast(KeyTextTransform(key, "labels"), TextField())})
+            if op == "=":
+                queryset = queryset.filter(**{alias: values[0]})
+            elif op == "in":
+                queryset = queryset.filter(**{f"{alias}__in": values})
+            elif op == "!=":
+                # As in Kubernetes, objects without the label match too.
+                queryset = queryset.filter(~Q(**{alias: values[0]}) | Q(**{f"{alias}__isnull": True}))
+            else:  # notin
+                queryset = queryset.filter(~Q(**{f"{alias}__in": values}) | Q(**{f"{alias}__isnull": True}))
+    return queryset
+
+
+class LabelSelectorField(forms.CharField):
+    def validate(self, value):
+        super().validate(value)
+        parse_label_selector(value)
+
+
+class LabelSelectorFilter(django_filters.CharFilter):
+    field_class = LabelSelectorField
+
+    def filter(self, qs, value):
+        return label_selector_q(qs, value) if value else qs
+
+
+class MirroredObjectFilterSet(django_filters.FilterSet):
+    """The filters of every kind; ``search_fields`` lists what ``q`` looks in besides the name."""
+
+    search_fields: tuple[str, ...] = ()
+
+    q = django_filters.CharFilter(method="search", label="Search",
+                                  widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name, label, region"}))
+    cluster = django_filters.ModelChoiceFilter(
+        queryset=Cluster.objects.only("name").order_by("name"), to_field_name="name", empty_label="All clusters"
+    )
+    namespace = django_filters.CharFilter(label="Namespace", widget=forms.TextInput(attrs={"placeholder": "any"}))
+    phase = django_filters.ChoiceFilter(empty_label="Any phase")
+    ready = django_filters.ChoiceFilter(choices=READY_CHOICES, method="filter_ready", label="Readiness",
+                                        empty_label="Any readiness")
+    label = LabelSelectorFilter(label="Label selector", widget=forms.TextInput(
+        attrs={"placeholder": "vitistack.io/environment=production", "spellcheck": "false"}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.filters["phase"].extra["choices"] = [(p, p) for p in distinct_values(self.queryset.model, "phase")]
+
+    def filter_ready(self, queryset, name, value):
+        return queryset.filter(ready={"true": True, "false": False, "unknown": None}[value])
+
+    def search(self, queryset, name, value):
+        condition = Q(name__icontains=value)
+        for field in self.search_fields:
+            condition |= Q(**{f"{field}__icontains": value})
+        # Label keys and values, as text: "production" finds environment=production.
+        return queryset.alias(_labels_text=Cast("labels", TextField())).filter(
+            condition | Q(_labels_text__icontains=value)
+        )
+
+
+def distinct_values(model, field_name: str) -> list[str]:
+    """The non-empty values of an indexed column, in order.
+
+    On PostgreSQL a recursive query hops through the column's index from one
+    value to the next (a "loose index scan"), so the cost follows the number
+    of distinct values (a handful of phases) rather than the number of rows.
+    """
+    column = model._meta.get_field(field_name).column
+    if connection.vendor == "postgresql":
+        quote = connection.ops.quote_name
+        table, column = quote(model._meta.db_table), quote(column)
+        sql = (
+            f"WITH RECURSIVE hop(value) AS ("
+            f"  (SELECT {column} FROM {table} WHERE {column} > '' ORDER BY {column} LIMIT 1)"
+            f"  UNION ALL"
+            f"  SELECT (SELECT {column} FROM {table} WHERE {column} > hop.value ORDER BY {column} LIMIT 1)"
+            f"  FROM hop WHERE hop.value IS NOT NULL"
+            f") SELECT value FROM hop WHERE value IS NOT NULL"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            return [row[0] for row in cursor.fetchall()]
+    values = model.objects.order_by(field_name).values_list(field_name, flat=True).distinct()
+    return [value for value in values if value]
+
+
+def fill_choices(filterset, names: tuple[str, ...], model=None) -> None:
+    """Set the choices of ``names`` to the distinct values of those columns."""
+    model = model or filterset.queryset.model
+    for name in names:
+        filterset.filters[name].extra["choices"] = [(v, v) for v in distinct_values(model, filterset.filters[name].field_name)]

@@ -1,0 +1,1 @@
+"""The topology explorer: graphs over the reference table, layered layouts, Plotly figures."""

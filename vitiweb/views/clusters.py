@@ -1,0 +1,136 @@
+"""Cluster pages: the list, one cluster's sync state and discovery, and adding one (Admin)."""
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import Count
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils.dateparse import parse_datetime
+from django_htmx.http import HttpResponseClientRedirect
+
+from vitiweb.forms import ClusterAddForm
+from vitiweb.kinds import all_models
+from vitiweb.kube.clients import api_client_from_kubeconfig
+from vitiweb.kube.discovery import connection_test
+from vitiweb.kube.errors import KubeError
+from vitiweb.kube.kubeconfig import credential_kinds, dump_kubeconfig, resolve_context
+from vitiweb.models import Cluster, JournalEntry, Reference
+from vitiweb.overview import PROBLEM_PHASES
+from vitiweb.sync.clusters import record_connection_test, register_cluster
+from vitiweb.ui import render_page, require_permission, url_name
+
+CONNECTION_TEST_TIMEOUT = 5.0
+
+
+def _counts_by_cluster() -> dict[int, list]:
+    """{cluster pk: [(label, count, list url)]} with one grouped query per kind."""
+    counts: dict[int, list] = {}
+    for model in all_models():
+        per_cluster = dict(model.objects.order_by().values_list("cluster_id").annotate(n=Count("*")))
+        for pk in per_cluster:
+            counts.setdefault(pk, [])
+        for pk, items in counts.items():
+            items.append((model._meta.verbose_name_plural.capitalize(), per_cluster.get(pk, 0),
+                          reverse(url_name(model, "list"))))
+    return counts
+
+
+@require_permission("vitiweb.view_cluster")
+def cluster_list(request):
+    clusters = list(Cluster.objects.defer("credentials_encrypted").order_by("name"))
+    counts = _counts_by_cluster()
+    for cluster in clusters:
+        cluster.kind_counts = counts.get(cluster.pk, [])
+        cluster.object_total = sum(n for _, n, _ in cluster.kind_counts)
+    return render_page(request, "vitiweb/cluster_list.html", {"clusters": clusters})
+
+
+@require_permission("vitiweb.view_cluster")
+def cluster_detail(request, pk):
+    cluster = get_object_or_404(Cluster, pk=pk)
+    kinds = []
+    for model in all_models():
+        rows = list(model.objects.filter(cluster=cluster).order_by().values("phase", "ready").annotate(n=Count("*")))
+        kinds.append({
+            "label": model._meta.verbose_name_plural.capitalize(),
+            "kind": model.KIND,
+            "list_url": f"{reverse(url_name(model, 'list'))}?cluster={cluster.name}",
+            "total": sum(r["n"] for r in rows),
+            "not_ready": sum(r["n"] for r in rows if r["ready"] is False or r["phase"] in PROBLEM_PHASES),
+            "phases": sorted(((r["phase"] or "(none)", r["n"]) for r in rows), key=lambda p: -p[1]),
+            "discovered": (cluster.discovered_kinds or {}).get(model.KIND) if isinstance(cluster.discovered_kinds, dict) else None,
+            "state": (cluster.kind_states or {}).get(model.KIND) if isinstance(cluster.kind_states, dict) else None,
+        })
+    broken = Reference.objects.filter(source_cluster=cluster).exclude(state=Reference.State.RESOLVED)
+    context = {
+        "cluster": cluster,
+        "kinds": kinds,
+        "permissions": _permission_rows(cluster.permissions),
+        "broken_count": broken.count(),
+        "journal": JournalEntry.objects.filter(cluster=cluster).only(
+            "kind", "namespace", "name", "action", "changed_by", "recorded_at", "resource_version")[:15],
+    }
+    return render_page(request, "vitiweb/cluster_detail.html", context)
+
+
+def _permission_rows(permissions) -> dict:
+    """Cluster.permissions as the registry records it: {tested_at, ok, problems, kinds: {kind: {verb: bool}}, secrets}."""
+    permissions = permissions if isinstance(permissions, dict) else {}
+    kinds = permissions.get("kinds") if isinstance(permissions.get("kinds"), dict) else {}
+    verbs = sorted({verb for access in kinds.values() if isinstance(access, dict) for verb in access})
+    return {
+        "tested_at": parse_datetime(permissions["tested_at"]) if isinstance(permissions.get("tested_at"), str) else None,
+        "ok": permissions.get("ok"),
+        "problems": [p for p in permissions.get("problems") or [] if isinstance(p, str)],
+        "verbs": verbs,
+        "kinds": [(kind, [(access if isinstance(access, dict) else {}).get(verb) for verb in verbs])
+                  for kind, access in sorted(kinds.items())],
+        "secrets": permissions.get("secrets"),
+        "recorded": bool(permissions),
+    }
+
+
+def run_connection_test(kubeconfig: dict, context: str | None):
+    """(report, error text): the kube layer's connection test for one context, exec plugins and file paths refused."""
+    try:
+        client = api_client_from_kubeconfig(kubeconfig, context, allow_exec=False, allow_file_references=False)
+    except KubeError as exc:
+        return None, str(exc)
+    try:
+        return connection_test(client, timeout=CONNECTION_TEST_TIMEOUT), ""
+    finally:
+        client.close()
+
+
+@require_permission("vitiweb.add_cluster")
+def cluster_add(request):
+    """Test a kubeconfig's connection, then save it: the secret part encrypted, never shown again."""
+    form = ClusterAddForm(request.POST or None, request.FILES or None)
+    context = {"form": form, "report": None, "test_error": "", "tested": False}
+    if request.method == "POST" and form.is_valid():
+        kubeconfig = form.cleaned_data["kubeconfig"]
+        resolved = resolve_context(kubeconfig)
+        report, error = run_connection_test(kubeconfig, resolved.name)
+        context.update(
+            tested=True, report=report, test_error=error or (report.error if report else ""),
+            resolved=resolved, contexts=form.cleaned_data["contexts"],
+            credential_kinds=credential_kinds(kubeconfig).get(resolved.user_name or "", []),
+        )
+        reachable = bool(report and report.reachable and not report.error)
+        if request.POST.get("action") == "save":
+            if reachable or form.cleaned_data["save_unreachable"]:
+                cluster = _save_cluster(form.cleaned_data["name"], kubeconfig, resolved, report)
+                if request.htmx:
+                    return HttpResponseClientRedirect(reverse("cluster_detail", args=[cluster.pk]))
+                return redirect("cluster_detail", pk=cluster.pk)
+            form.add_error("save_unreachable", "The connection test failed: fix the kubeconfig, or tick this box to save anyway.")
+    return render_page(request, "vitiweb/cluster_add.html", context, {"connection-test": "vitiweb/_connection_test.html"})
+
+
+def _save_cluster(name, kubeconfig, resolved, report) -> Cluster:
+    """Register through the sync engine's registry (public part as JSON, secrets encrypted) and record the test."""
+    with transaction.atomic():
+        cluster = register_cluster(name, kubeconfig=dump_kubeconfig(kubeconfig), context=resolved.name)
+        if report is not None:
+            record_connection_test(cluster, report)
+    return cluster

@@ -1,0 +1,15 @@
+from django.contrib.auth.decorators import login_required
+
+from vitiweb.overview import fleet_overview
+from vitiweb.ui import render_page
+
+
+@login_required
+def home(request):
+    """The fleet at a glance: clusters, counts, charts, and what needs attention."""
+    context = fleet_overview()
+    return render_page(request, "vitiweb/overview.html", context, {
+        "attention": "vitiweb/_attention.html",
+        "clusters": "vitiweb/_cluster_cards.html",
+        "kind-summaries": "vitiweb/_kind_summaries.html",
+    })
