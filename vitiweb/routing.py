@@ -1,3 +1,8 @@
 """Websocket routes."""
+from django.urls import path
 
-websocket_urlpatterns: list = []
+from vitiweb.consumers import LiveConsumer
+
+websocket_urlpatterns = [
+    path("ws/live/", LiveConsumer.as_asgi()),
+]

@@ -228,7 +228,8 @@ class ObjectDetailView(KindMixin, PermissionRequiredMixin, View):
         context = {**self.kind_context(), "object": obj, "tab": self.tab, "tab_template": self.tab_templates[self.tab],
                    "tabs": self.tab_links(obj), "recommended": recommended_metadata(obj)}
         context.update(getattr(self, f"{self.tab}_context")(obj))
-        return render_page(request, self.template_name, context, {"tab-panel": self.tab_templates[self.tab]})
+        return render_page(request, self.template_name, context,
+                           {"tab-panel": self.tab_templates[self.tab], "object-head": "vitiweb/_detail_head.html"})
 
     def tab_links(self, obj) -> list[dict]:
         return [

@@ -48,6 +48,7 @@
   document.addEventListener("DOMContentLoaded", function () { draw(); });
   document.addEventListener("htmx:afterSettle", function (event) { draw(event.target); });
   document.addEventListener("vitiweb:theme", function () { draw(); });
+  document.addEventListener("vitiweb:region-swapped", function (event) { draw(event.detail.target); });
   if (window.matchMedia) {
     window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", function () { draw(); });
   }

@@ -1,36 +1,19 @@
 """Two sync worker processes share the fleet through the database, and take over from each other."""
-import os
 import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from machines.models import Machine
+from tests.processes import manage, stop
 from tests.sync.conftest import machine, wait_for
 from vitiweb.models import Cluster
 from vitiweb.sync.clusters import register_cluster
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def database_url() -> str:
-    settings = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{settings['NAME']}"
-    password = f":{settings['PASSWORD']}" if settings.get("PASSWORD") else ""
-    return f"postgres://{settings['USER']}{password}@{settings['HOST'] or '127.0.0.1'}:{settings['PORT'] or 5432}/{settings['NAME']}"
-
-
 def start_worker(name):
-    env = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "vitiweb.settings"}
-    return subprocess.Popen(
-        [sys.executable, "manage.py", "sync", "--name", name, "--lease-seconds", "4", "--tick-seconds", "0.5"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
+    return manage("sync", "--name", name, "--lease-seconds", "4", "--tick-seconds", "0.5")
 
 
 def holders():
@@ -66,9 +49,4 @@ def test_two_worker_processes_share_the_fleet_and_one_takes_over_when_the_other_
                  message="the change seen in both registrations of that sandbox")
     finally:
         for process in workers.values():
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            stop(process)

@@ -16,6 +16,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from vitiweb.sections import humanize_key
+from urllib.parse import urlencode
+
+from vitiweb.live_regions import live_page
 
 register = template.Library()
 
@@ -203,3 +206,14 @@ def role_names(user) -> str:
     if getattr(user, "is_superuser", False):
         return "Superuser"
     return ", ".join(group.name for group in user.groups.all()) or "No role"
+
+
+@register.inclusion_tag("vitiweb/_live.html", takes_context=True)
+def live_connection(context) -> dict:
+    """The websocket that keeps this page's live regions current (nothing on pages that follow nothing)."""
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if request is None or not getattr(user, "is_authenticated", False):
+        return {"page": None}
+    page = live_page(request.get_full_path())
+    return {"page": page, "socket_url": f"/ws/live/?{urlencode({'page': page.path})}" if page else ""}

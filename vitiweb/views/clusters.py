@@ -70,7 +70,7 @@ def cluster_detail(request, pk):
         "journal": JournalEntry.objects.filter(cluster=cluster).only(
             "kind", "namespace", "name", "action", "changed_by", "recorded_at", "resource_version")[:15],
     }
-    return render_page(request, "vitiweb/cluster_detail.html", context)
+    return render_page(request, "vitiweb/cluster_detail.html", context, {"cluster-page": "vitiweb/_cluster_page.html"})
 
 
 def _permission_rows(permissions) -> dict:

@@ -12,4 +12,5 @@ def home(request):
         "attention": "vitiweb/_attention.html",
         "clusters": "vitiweb/_cluster_cards.html",
         "kind-summaries": "vitiweb/_kind_summaries.html",
+        "overview-charts": "vitiweb/_overview_charts.html",
     })

@@ -1,0 +1,131 @@
+"""The live websocket: who may subscribe to what, coalescing, and convergence when messages are lost."""
+import asyncio
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth import get_user_model
+
+from machines.models import Machine
+from tests import factories
+from vitiweb.asgi import application
+from vitiweb.consumers import LiveConsumer
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+
+@pytest.fixture
+def fleet(transactional_db):
+    cluster = factories.make_cluster("prod")
+    factories.mirror(cluster, factories.k8s_object("Machine", "m1", spec={"machineProvider": {"name": "ec2"}},
+                                                   status=factories.status("Provisioning")))
+    return cluster
+
+
+def connect(user, page, consumer=LiveConsumer):
+    communicator = WebsocketCommunicator(consumer.as_asgi(), f"/ws/live/?page={page}")
+    communicator.scope["user"] = user
+    return communicator
+
+
+async def set_phase(name, phase):
+    await sync_to_async(Machine.objects.filter(name=name).update)(phase=phase, status={"phase": phase})
+
+
+async def test_an_anonymous_visitor_is_refused(fleet):
+    from django.contrib.auth.models import AnonymousUser
+
+    connected, code = await connect(AnonymousUser(), "/machines/").connect()
+    assert (connected, code) == (False, 4401)
+
+
+async def test_a_foreign_origin_is_refused(fleet):
+    communicator = WebsocketCommunicator(
+        application, "/ws/live/?page=/machines/", headers=[(b"origin", b"https://evil.example"), (b"host", b"127.0.0.1")]
+    )
+    connected, _ = await communicator.connect()
+    assert not connected
+
+
+async def test_a_user_without_permission_to_see_the_page_cannot_follow_it(fleet):
+    nobody = await sync_to_async(get_user_model().objects.create_user)("nobody", password="x-pw-12345")
+    connected, code = await connect(nobody, "/machines/").connect()
+    assert (connected, code) == (False, 4403)
+
+
+async def test_a_page_that_follows_nothing_is_refused(fleet):
+    viewer = await sync_to_async(factories.viewer)()
+    connected, code = await connect(viewer, "/search/?q=x").connect()
+    assert (connected, code) == (False, 4404)
+
+
+async def test_on_connect_the_page_gets_its_regions_so_a_reconnect_catches_up(fleet):
+    viewer = await sync_to_async(factories.viewer)()
+    communicator = connect(viewer, "/machines/?phase=Provisioning")
+    assert (await communicator.connect())[0]
+    first = await communicator.receive_from(timeout=5)
+    assert '<div id="results" hx-swap-oob="innerHTML">' in first and "m1" in first
+    await communicator.disconnect()
+
+
+async def test_a_burst_of_changes_sends_one_message_with_the_latest_state(fleet):
+    viewer = await sync_to_async(factories.viewer)()
+    communicator = connect(viewer, "/machines/")
+    await communicator.connect()
+    await communicator.receive_from(timeout=5)
+    await set_phase("m1", "Running")
+    layer = get_channel_layer()
+    for _ in range(1000):
+        await layer.group_send("machine-list", {"type": "objects.changed", "kind": "Machine", "cluster": fleet.pk,
+                                                "changes": {"updated": [1]}})
+    message = await communicator.receive_from(timeout=5)
+    assert "Running" in message and 'id="live-signal"' in message
+    assert await communicator.receive_nothing(timeout=1.0)  # a thousand changes, one message
+    await communicator.disconnect()
+
+
+async def test_a_page_converges_even_when_every_message_is_lost(fleet):
+    class QuickResync(LiveConsumer):
+        resync = 0.5
+
+    viewer = await sync_to_async(factories.viewer)()
+    communicator = connect(viewer, "/machines/", consumer=QuickResync)
+    await communicator.connect()
+    await communicator.receive_from(timeout=5)
+    await set_phase("m1", "Failed")  # changed, and nobody told the channel layer
+    message = await communicator.receive_from(timeout=5)
+    assert "Failed" in message
+    await communicator.disconnect()
+
+
+async def test_unchanged_regions_are_not_sent_again(fleet):
+    class QuickResync(LiveConsumer):
+        resync = 0.3
+
+    viewer = await sync_to_async(factories.viewer)()
+    communicator = connect(viewer, "/machines/", consumer=QuickResync)
+    await communicator.connect()
+    await communicator.receive_from(timeout=5)
+    assert await communicator.receive_nothing(timeout=1.0)
+    await communicator.disconnect()
+
+
+async def test_a_detail_page_follows_its_object_and_is_closed_when_it_is_deleted(fleet):
+    viewer = await sync_to_async(factories.viewer)()
+    machine = await sync_to_async(Machine.objects.get)(name="m1")
+    communicator = connect(viewer, f"/machines/{machine.pk}/")
+    await communicator.connect()
+    first = await communicator.receive_from(timeout=5)
+    assert 'id="object-head"' in first and 'id="tab-panel"' in first
+    await set_phase("m1", "Running")
+    await get_channel_layer().group_send(f"machine-{machine.pk}", {"type": "object.changed", "kind": "Machine",
+                                                                   "cluster": fleet.pk, "action": "updated",
+                                                                   "pk": machine.pk})
+    assert "Running" in await communicator.receive_from(timeout=5)
+    await sync_to_async(Machine.objects.filter(pk=machine.pk).delete)()
+    await get_channel_layer().group_send(f"machine-{machine.pk}", {"type": "object.changed", "kind": "Machine",
+                                                                   "cluster": fleet.pk, "action": "deleted",
+                                                                   "pk": machine.pk})
+    output = await communicator.receive_output(timeout=5)
+    assert output == {"type": "websocket.close", "code": 4403}

@@ -1,0 +1,152 @@
+"""The websocket that keeps open pages equal to the database.
+
+A page connects to ``/ws/live/?page=<its path and query>``. The consumer
+checks the user may see that page (by rendering it with the user's
+permissions), joins the groups the page follows, and sends the page's live
+regions as htmx out-of-band fragments:
+
+- at once on connect, so a page that reconnects catches up on what it missed;
+- after a change announced to its groups, at most once per ``WINDOW``
+  seconds however many changes arrive (coalescing: the latest state only);
+- every ``RESYNC`` seconds in any case, because the channel layer delivers at
+  most once (channels-redis drops messages to a full channel): a page whose
+  message was lost still converges on the database's state.
+
+A region is sent only when its HTML differs from what this connection last
+sent. Renders are shared by connections of the same user showing the same
+page within one window, so a crowd watching the fleet costs one render.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.utils.html import escape
+
+from vitiweb.live_regions import RegionUnavailable, live_page, render_region
+
+WINDOW = 0.25
+RESYNC = 15.0
+
+#: (user pk, page, region) -> (rendered at, html): renders shared across connections for one window.
+_render_cache: dict[tuple, tuple[float, str]] = {}
+
+
+def _render(user, path: str, region: str) -> str:
+    key = (user.pk, path, region)
+    now = time.monotonic()
+    cached = _render_cache.get(key)
+    if cached and now - cached[0] < WINDOW:
+        return cached[1]
+    html = render_region(user, path, region)
+    _render_cache[key] = (now, html)
+    if len(_render_cache) > 2000:
+        for stale in [k for k, (at, _) in _render_cache.items() if now - at >= WINDOW]:
+            _render_cache.pop(stale, None)
+    return html
+
+
+class LiveConsumer(AsyncWebsocketConsumer):
+    window = WINDOW
+    resync = RESYNC
+
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        self.page = live_page((query.get("page") or [""])[0])
+        if self.page is None:
+            await self.close(code=4404)
+            return
+        self.user = user
+        self.sent: dict[str, str] = {}
+        self.changed_kinds: set[str] = set()
+        try:
+            # Rendering is also the permission check: what the page would refuse, the socket refuses.
+            first = await self._render_regions()
+        except RegionUnavailable:
+            await self.close(code=4403)
+            return
+        await self.accept()
+        for group in self.page.groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self._flush_task: asyncio.Task | None = None
+        self._resync_task = asyncio.ensure_future(self._resync_forever())
+        await self._send_changed(first)
+
+    async def disconnect(self, code):
+        for task in (getattr(self, "_resync_task", None), getattr(self, "_flush_task", None)):
+            if task is not None:
+                task.cancel()
+        handle = getattr(self, "_flush_handle", None)
+        if handle is not None:
+            handle.cancel()
+        for group in getattr(self, "page", None).groups if getattr(self, "page", None) else ():
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        """Browsers only listen; anything they send is ignored."""
+
+    # -- messages from vitiweb.live ------------------------------------------------------------------
+
+    async def objects_changed(self, message):
+        self._note(message.get("kind"))
+
+    async def object_changed(self, message):
+        self._note(message.get("kind"))
+
+    async def cluster_changed(self, message):
+        self._note(None)
+
+    def _note(self, kind: str | None) -> None:
+        if kind:
+            self.changed_kinds.add(kind)
+        if self._flush_handle is None and (self._flush_task is None or self._flush_task.done()):
+            loop = asyncio.get_running_loop()
+            self._flush_handle = loop.call_later(self.window, self._start_flush)
+
+    def _start_flush(self) -> None:
+        self._flush_handle = None
+        self._flush_task = asyncio.ensure_future(self._flush())
+
+    async def _flush(self) -> None:
+        try:
+            fragments = await self._render_regions()
+        except RegionUnavailable:
+            await self.close(code=4403)  # the object went away or the user lost the permission
+            return
+        await self._send_changed(fragments, signal=True)
+
+    async def _resync_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.resync)
+            await self._flush()
+
+    # -- rendering -------------------------------------------------------------------------------
+
+    @database_sync_to_async
+    def _render_regions(self) -> dict[str, str]:
+        return {region: _render(self.user, self.page.path, region) for region in self.page.regions}
+
+    async def _send_changed(self, fragments: dict[str, str], signal: bool = False) -> None:
+        parts = [
+            f'<div id="{region}" hx-swap-oob="innerHTML">{html}</div>'
+            for region, html in fragments.items()
+            if self.sent.get(region) != html
+        ]
+        self.sent.update(fragments)
+        kinds, self.changed_kinds = self.changed_kinds, set()
+        if signal and (kinds or parts):
+            # Pages that draw themselves (charts, topology) listen for this and refetch.
+            parts.append(
+                f'<div id="live-signal" hx-swap-oob="innerHTML"><span data-kinds="{escape(",".join(sorted(kinds)))}"'
+                f' data-at="{time.time():.3f}"></span></div>'
+            )
+        if parts:
+            await self.send(text_data="\n".join(parts))

@@ -1,0 +1,94 @@
+"""Which parts of which pages follow the clusters live, and how they are rendered.
+
+A live page is one whose URL name is listed here, with the channel-layer
+groups it follows and the ids of its live regions. A region is rendered by
+calling the page's own view as htmx would (``HX-Target: <region id>``), so a
+push carries exactly the fragment a click would fetch, produced by the same
+template and the same permission checks.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.test import RequestFactory
+from django.urls import Resolver404, resolve
+from django_htmx.middleware import HtmxDetails
+
+from vitiweb import live
+from vitiweb.kinds import KINDS, model_for
+
+_LIST_REGIONS = ("results",)
+_DETAIL_REGIONS = ("object-head", "tab-panel")
+_OVERVIEW_REGIONS = ("kind-summaries", "attention", "overview-charts", "clusters")
+
+
+@dataclass(frozen=True)
+class LivePage:
+    path: str  # path and query string, as the browser shows it
+    groups: tuple[str, ...]
+    regions: tuple[str, ...]
+
+
+def _kind_pages() -> dict[str, tuple]:
+    pages = {}
+    for kind in KINDS:
+        name = model_for(kind)._meta.model_name
+        pages[f"{name}_list"] = (lambda kwargs, kind=kind: (live.list_group(kind),), _LIST_REGIONS)
+        for tab in ("detail", "yaml", "history"):
+            pages[f"{name}_{tab}"] = (lambda kwargs, kind=kind: (live.object_group(kind, kwargs["pk"]),), _DETAIL_REGIONS)
+    return pages
+
+
+def _pages() -> dict[str, tuple]:
+    return {
+        "home": (lambda kwargs: (live.FLEET,), _OVERVIEW_REGIONS),
+        "cluster_detail": (lambda kwargs: (live.cluster_group(kwargs["pk"]),), ("cluster-page",)),
+        # The topology draws itself; a push only signals that objects changed.
+        "topology:index": (lambda kwargs: (live.FLEET,), ()),
+        "topology:view": (lambda kwargs: (live.FLEET,), ()),
+        "topology:findings": (lambda kwargs: (live.FLEET,), ()),
+        **_kind_pages(),
+    }
+
+
+def live_page(path: str) -> LivePage | None:
+    """The live description of the page at ``path`` (with its query), or None if it does not follow anything."""
+    parts = urlsplit(path)
+    if not parts.path.startswith("/") or parts.scheme or parts.netloc:
+        return None
+    try:
+        match = resolve(parts.path)
+    except Resolver404:
+        return None
+    entry = _pages().get(match.view_name)
+    if entry is None:
+        return None
+    groups, regions = entry
+    return LivePage(path=path, groups=groups(match.kwargs), regions=regions)
+
+
+class RegionUnavailable(Exception):
+    """The user may not see the page (or it is gone): no subscription."""
+
+
+def render_region(user, path: str, region: str | None) -> str:
+    """The region's HTML as the page's view renders it for ``user`` (the whole response without a region)."""
+    request = RequestFactory().get(path, HTTP_HX_REQUEST="true", **({"HTTP_HX_TARGET": region} if region else {}))
+    request.user = user
+    request.htmx = HtmxDetails(request)
+    request.csp_nonce = ""  # fragments carry no inline scripts
+    match = resolve(urlsplit(path).path)
+    try:
+        response = match.func(request, *match.args, **match.kwargs)
+    except Http404 as exc:
+        raise RegionUnavailable("not found") from exc
+    except PermissionDenied as exc:
+        raise RegionUnavailable("permission denied") from exc
+    if response.status_code != 200:
+        raise RegionUnavailable(f"the page answered {response.status_code}")
+    if hasattr(response, "render"):
+        response.render()
+    return response.content.decode()
