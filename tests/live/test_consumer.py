@@ -1,5 +1,4 @@
 """The live websocket: who may subscribe to what, coalescing, and convergence when messages are lost."""
-import asyncio
 
 import pytest
 from asgiref.sync import sync_to_async

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from django import template
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from vitiweb.sections import humanize_key
-from urllib.parse import urlencode
-
 from vitiweb.live_regions import live_page
+from vitiweb.sections import humanize_key
 
 register = template.Library()
 
