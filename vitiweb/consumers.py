@@ -26,27 +26,30 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils.html import escape
 
-from vitiweb.live_regions import RegionUnavailable, live_page, render_region
+from vitiweb.live_regions import RegionUnavailable, live_page, render_regions
 
 WINDOW = 0.25
 RESYNC = 15.0
 
-#: (user pk, page, region) -> (rendered at, html): renders shared across connections for one window.
-_render_cache: dict[tuple, tuple[float, str]] = {}
+#: (user pk, page) -> (rendered at, wall-clock time the database was read, {region: html}):
+#: renders shared by the connections of one user on one page, for one window.
+_render_cache: dict[tuple, tuple[float, float, dict[str, str]]] = {}
 
 
-def _render(user, path: str, region: str) -> str:
-    key = (user.pk, path, region)
+def _render(user, page) -> tuple[float, dict[str, str]]:
+    """(wall-clock time the database was read, {region: html}) of a page's live regions."""
+    key = (user.pk, page.path)
     now = time.monotonic()
     cached = _render_cache.get(key)
     if cached and now - cached[0] < WINDOW:
-        return cached[1]
-    html = render_region(user, path, region)
-    _render_cache[key] = (now, html)
-    if len(_render_cache) > 2000:
-        for stale in [k for k, (at, _) in _render_cache.items() if now - at >= WINDOW]:
+        return cached[1], cached[2]
+    read_at = time.time()
+    regions = render_regions(user, page.path, page.regions)
+    _render_cache[key] = (now, read_at, regions)
+    if len(_render_cache) > 1000:
+        for stale in [k for k, (at, _, _) in _render_cache.items() if now - at >= WINDOW]:
             _render_cache.pop(stale, None)
-    return html
+    return read_at, regions
 
 
 class LiveConsumer(AsyncWebsocketConsumer):
@@ -64,6 +67,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.close(code=4404)
             return
         self.user = user
+        self.permitted = False
         self.sent: dict[str, str] = {}
         self.changed_kinds: set[str] = set()
         try:
@@ -131,10 +135,16 @@ class LiveConsumer(AsyncWebsocketConsumer):
     # -- rendering -------------------------------------------------------------------------------
 
     @database_sync_to_async
-    def _render_regions(self) -> dict[str, str]:
-        return {region: _render(self.user, self.page.path, region) for region in self.page.regions}
+    def _render_regions(self) -> tuple[float, dict[str, str]]:
+        if not self.page.regions and self.permitted:
+            return time.time(), {}  # a self-drawing page: only the signal is sent
+        rendered = _render(self.user, self.page)
+        self.permitted = True
+        return rendered
 
-    async def _send_changed(self, fragments: dict[str, str], signal: bool = False) -> None:
+    async def _send_changed(self, rendered: tuple[float, dict[str, str]], signal: bool = False) -> None:
+        # The page now shows the database as it was when these regions were read.
+        as_of, fragments = rendered
         parts = [
             f'<div id="{region}" hx-swap-oob="innerHTML">{html}</div>'
             for region, html in fragments.items()
@@ -146,7 +156,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             # Pages that draw themselves (charts, topology) listen for this and refetch.
             parts.append(
                 f'<div id="live-signal" hx-swap-oob="innerHTML"><span data-kinds="{escape(",".join(sorted(kinds)))}"'
-                f' data-at="{time.time():.3f}"></span></div>'
+                f' data-as-of="{as_of:.3f}"></span></div>'
             )
         if parts:
             await self.send(text_data="\n".join(parts))

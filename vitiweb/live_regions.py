@@ -74,12 +74,13 @@ class RegionUnavailable(Exception):
     """The user may not see the page (or it is gone): no subscription."""
 
 
-def render_region(user, path: str, region: str | None) -> str:
-    """The region's HTML as the page's view renders it for ``user`` (the whole response without a region)."""
-    request = RequestFactory().get(path, HTTP_HX_REQUEST="true", **({"HTTP_HX_TARGET": region} if region else {}))
+def render_regions(user, path: str, regions: tuple[str, ...]) -> dict[str, str]:
+    """Each region's HTML as the page's view renders it for ``user``, from one call of the view."""
+    request = RequestFactory().get(path, HTTP_HX_REQUEST="true")
     request.user = user
     request.htmx = HtmxDetails(request)
     request.csp_nonce = ""  # fragments carry no inline scripts
+    request.live_regions = regions
     match = resolve(urlsplit(path).path)
     try:
         response = match.func(request, *match.args, **match.kwargs)
@@ -89,6 +90,4 @@ def render_region(user, path: str, region: str | None) -> str:
         raise RegionUnavailable("permission denied") from exc
     if response.status_code != 200:
         raise RegionUnavailable(f"the page answered {response.status_code}")
-    if hasattr(response, "render"):
-        response.render()
-    return response.content.decode()
+    return getattr(response, "regions", {})

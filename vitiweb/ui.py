@@ -23,6 +23,7 @@ from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.http import content_disposition_header
@@ -48,12 +49,28 @@ OUTGOING_SHOWN = 200
 HISTORY_SHOWN = 50
 
 
+class RegionsResponse(HttpResponse):
+    """Several fragments of one page, rendered from one context (for live updates)."""
+
+    def __init__(self, regions: dict[str, str]):
+        super().__init__()
+        self.regions = regions
+
+
 def render_page(request, template: str, context: dict, fragments: dict[str, str] | None = None, status: int = 200):
     """The whole page, or, to an htmx request, the fragment its ``HX-Target`` names.
 
     ``fragments`` maps an element id to the template rendering that element;
-    a boosted navigation or a history restore gets the whole page.
+    a boosted navigation or a history restore gets the whole page. The live
+    updater asks for several regions at once (``request.live_regions``) and
+    gets them all from one evaluation of the view.
     """
+    live_regions = getattr(request, "live_regions", None)
+    if live_regions is not None:
+        return RegionsResponse({
+            region: render_to_string(fragments[region], context, request)
+            for region in live_regions if region in (fragments or {})
+        })
     htmx = getattr(request, "htmx", None)
     if htmx and not htmx.boosted and not htmx.history_restore_request and fragments:
         fragment = fragments.get(htmx.target or "")
