@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "stacks",
     "providers",
     "machines",
+    "vitiweb.editing",
 ]
 
 MIDDLEWARE = [

@@ -50,7 +50,7 @@ async def client(url, cookie, origin, received, stop):
             while not stop.is_set():
                 try:
                     message = await ws.receive(timeout=0.5)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     continue
                 if message.type != aiohttp.WSMsgType.TEXT:
                     break
