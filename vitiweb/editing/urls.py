@@ -1,0 +1,28 @@
+"""URLs of the write path. Per kind: ``<model>_create``, ``<model>_edit``, ``<model>_export``."""
+from django.urls import path
+
+from vitiweb.editing import views
+from vitiweb.kinds import KIND_MODELS
+
+_PLURALS = {"Vitistack": "vitistacks", "MachineProvider": "machineproviders",
+            "KubernetesProvider": "kubernetesproviders", "Machine": "machines"}
+
+urlpatterns = [
+    path("apply/", views.manifest_bulk_apply, name="manifest_bulk_apply"),
+    path("apply/runs/<int:pk>/", views.applyrun_detail, name="applyrun_detail"),
+    path("editing/<str:plural>/preview/", views.manifest_preview, name="manifest_preview"),
+    path("editing/<str:plural>/dry-run/", views.manifest_dry_run, name="manifest_dry_run"),
+    path("editing/<str:plural>/apply/", views.manifest_apply, name="manifest_apply"),
+    path("editing/locate/", views.manifest_locate, name="manifest_locate"),
+    path("secrets/new/", views.secret_create, name="secret_create"),
+    path("audit/", views.auditentry_list, name="auditentry_list"),
+    path("audit/<int:pk>/", views.auditentry_detail, name="auditentry_detail"),
+    path("export/fleet.zip", views.export_zip, name="export_zip"),
+]
+for kind in KIND_MODELS:
+    plural, model_name = _PLURALS[kind], kind.lower()
+    urlpatterns += [
+        path(f"{plural}/new/", views.manifest_editor, {"plural": plural}, name=f"{model_name}_create"),
+        path(f"{plural}/<int:pk>/edit/", views.manifest_editor, {"plural": plural}, name=f"{model_name}_edit"),
+        path(f"{plural}/<int:pk>/export.yaml", views.object_export, {"plural": plural}, name=f"{model_name}_export"),
+    ]
