@@ -12,7 +12,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-
 from vitiweb.models import KnownSecret, Reference
 
 SECRET = "Secret"
