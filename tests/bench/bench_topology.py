@@ -8,11 +8,9 @@ through the sync's own path (``apply_snapshot``). Measures, on the server:
 the time to build each view's figure (graph, layout, Plotly JSON) and the full
 page, the size of the figure sent to the browser, and the time of all checks.
 
-Run (PostgreSQL; the database is created and migrated first):
+Run (PostgreSQL; its database, vitiweb_bench_topology by default, is created and migrated here):
 
-    psql -h 127.0.0.1 -U postgres -c 'CREATE DATABASE vitiweb_bench'   # once
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/vitiweb_bench .venv/bin/python manage.py migrate
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/vitiweb_bench .venv/bin/python tests/bench/bench_topology.py
+    .venv/bin/python tests/bench/bench_topology.py
 
 The fleet is generated once and reused (``--reload`` rebuilds it). Aims: each
 view under 500 ms, all checks under 2 s.
@@ -30,10 +28,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vitiweb.settings")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver")
+# Its own database by default, so it neither touches the development SQLite file nor races other benchmarks.
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/vitiweb_bench_topology")
+from tests.bench.bench_sync import ensure_database  # noqa: E402
+
+ensure_database(os.environ["DATABASE_URL"])
 
 import django  # noqa: E402
 
 django.setup()
+from django.core.management import call_command  # noqa: E402
+
+call_command("migrate", verbosity=0)
 
 from django.contrib.auth.models import User  # noqa: E402
 from django.core.cache import cache  # noqa: E402
@@ -253,7 +259,7 @@ def main():
                  "/topology/findings/", f"/topology/panel/Vitistack/{regional}/"):
         median, best, response = timed(lambda path=path: client.get(path))
         print(f"  {path:60} {response.status_code} median {median:6.0f} ms  {len(response.content) / 1024:8.1f} KB")
-    print("\ncommand: DATABASE_URL=postgres://postgres@127.0.0.1:5432/vitiweb_bench .venv/bin/python "
+    print("\ncommand: DATABASE_URL=postgres://postgres@127.0.0.1:5432/vitiweb_bench_topology .venv/bin/python "
           "tests/bench/bench_topology.py")
 
 
