@@ -3,6 +3,21 @@ import pytest
 
 pytest_plugins = ["vitiweb.sandbox.pytest_plugin"]
 
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _celery_runs_tasks_in_process():
+    """Tasks run where they are sent, as in the embedded default.
+
+    CI sets REDIS_URL (PostgreSQL and Redis for everything else) but runs no
+    Celery worker; a task sent to the broker would never run.
+    """
+    from vitiweb.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+
+
 _DATABASE_FIXTURES = {"db", "transactional_db", "live_server", "django_db_reset_sequences"}
 
 

@@ -14,6 +14,13 @@ from vitiweb.consumers import LiveConsumer
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
 
+@pytest.fixture(autouse=True)
+def in_memory_layer(settings):
+    """The consumer's logic under test, on an in-process layer: each async test runs its own event loop,
+    which a Redis layer's connections must not outlive (Redis is covered across processes in tests/e2e)."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
 @pytest.fixture
 def fleet(transactional_db):
     cluster = factories.make_cluster("prod")
