@@ -12,6 +12,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from django.db.models import F, Q
+
 from vitiweb.models import KnownSecret, Reference
 
 SECRET = "Secret"
@@ -103,11 +105,18 @@ def resolve(references: Iterable[Reference]) -> list[Reference]:
     for reference in references:
         wanted[reference.target_kind].add((reference.target_namespace, reference.target_name))
     candidates = {kind: _candidates(kind, addresses) for kind, addresses in wanted.items()}
+    by_cluster = {
+        (kind, address): {row["cluster_id"]: row for row in rows}
+        for kind, found in candidates.items()
+        for address, rows in found.items()
+    }
+    offered_by_target: dict[tuple, set[str]] = {}
 
     for reference in references:
-        matches = candidates[reference.target_kind].get((reference.target_namespace, reference.target_name), [])
-        local = [row for row in matches if row["cluster_id"] == reference.source_cluster_id]
-        chosen = local or matches
+        address_key = (reference.target_namespace, reference.target_name)
+        matches = candidates[reference.target_kind].get(address_key, [])
+        local = by_cluster.get((reference.target_kind, address_key), {}).get(reference.source_cluster_id)
+        chosen = [local] if local else matches
         address = f"{reference.target_kind} {reference.target_namespace}/{reference.target_name}"
         reference.target_id = reference.target_cluster_id = None
         if not chosen:
@@ -122,7 +131,10 @@ def resolve(references: Iterable[Reference]) -> list[Reference]:
         reference.state, reference.detail = Reference.State.RESOLVED, ""
         if reference.target_entry:
             entry_kind = reference.attributes.get("entry")
-            offered = _kind_model(reference.target_kind).declared_entries(target["spec"] or {}, entry_kind)
+            key = (reference.target_kind, target["id"], entry_kind)
+            if key not in offered_by_target:
+                offered_by_target[key] = _kind_model(reference.target_kind).declared_entries(target["spec"] or {}, entry_kind)
+            offered = offered_by_target[key]
             if reference.target_entry not in offered:
                 reference.state = Reference.State.DANGLING
                 reference.detail = (
@@ -158,20 +170,43 @@ def rebuild_outgoing(model, objects) -> None:
     Reference.objects.bulk_create(resolve(rows), batch_size=_CHUNK)
 
 
-def reresolve_incoming(kind: str, addresses: Iterable[tuple[str, str]]) -> None:
+def reresolve_incoming(
+    kind: str,
+    addresses: Iterable[tuple[str, str]],
+    cluster_id: int | None = None,
+    changed_ids: dict[tuple[str, str], int] | None = None,
+) -> None:
     """Re-resolve references pointing at these (namespace, name) addresses of ``kind``.
 
     Called whenever such objects appear, change or disappear, so a dangling
-    reference resolves when its target arrives (and the reverse). Only
-    references whose resolution changed are written, one UPDATE per outcome.
+    reference resolves when its target arrives (and the reverse). With the
+    ``cluster_id`` where that happened, references that stay as they are are
+    not even read: one whose target is in its own cluster keeps it (the
+    referrer's cluster wins) unless it is from this cluster or points at one
+    of the ``changed_ids`` (objects whose spec changed or that are gone).
+    Only references whose resolution changed are written, one UPDATE per outcome.
     """
     addresses = set(addresses)
+    changed_ids = changed_ids or {}
     names = sorted({name for _, name in addresses})
     pointing = []
     for start in range(0, len(names), _CHUNK):
+        chunk = names[start : start + _CHUNK]
+        chunk_names = set(chunk)
+        queryset = Reference.objects.filter(target_kind=kind, target_name__in=chunk)
+        if cluster_id is not None:
+            # Found in the referrer's own cluster (resolved, or with an undeclared entry): local wins.
+            stays = Q(target_cluster=F("source_cluster"))
+            ids = [pk for (_, name), pk in changed_ids.items() if name in chunk_names]
+            if ids:
+                stays &= ~Q(target_id__in=ids)
+            queryset = queryset.filter(Q(source_cluster_id=cluster_id) | ~stays)
         pointing.extend(
             reference
-            for reference in Reference.objects.filter(target_kind=kind, target_name__in=names[start : start + _CHUNK])
+            for reference in queryset.only(
+                "id", "source_cluster_id", "target_kind", "target_namespace", "target_name", "target_entry",
+                "attributes", *_RESOLUTION,
+            )
             if (reference.target_namespace, reference.target_name) in addresses
         )
     before = {reference.pk: tuple(getattr(reference, f) for f in _RESOLUTION) for reference in pointing}

@@ -216,7 +216,10 @@ def _upsert(model, cluster: Cluster, objects: list[dict], existing: dict, change
     rebuild_outgoing(model, rebuilt)
     if hasattr(model, "after_upsert"):
         model.after_upsert(rebuilt)
-    reresolve_incoming(model.KIND, spec_changed)
+    reresolve_incoming(
+        model.KIND, spec_changed, cluster_id=cluster.pk,
+        changed_ids={(i.namespace, i.name): i.pk for i in rebuilt},
+    )
     return summary
 
 
@@ -238,7 +241,10 @@ def _delete(model, cluster: Cluster, rows: list[dict], changed_by: str) -> Summa
         batch_size=500,
     )
     delete_outgoing(model.KIND, ids)
-    reresolve_incoming(model.KIND, [(row["namespace"], row["name"]) for row in rows])
+    reresolve_incoming(
+        model.KIND, [(row["namespace"], row["name"]) for row in rows], cluster_id=cluster.pk,
+        changed_ids={(row["namespace"], row["name"]): row["id"] for row in rows},
+    )
     summary.deleted = ids
     return summary
 
@@ -322,4 +328,4 @@ def replace_known_secrets(cluster: Cluster, secrets: set[tuple[str, str]]) -> No
         KnownSecret.objects.filter(cluster=cluster, namespace=namespace, name=name).delete()
     KnownSecret.objects.bulk_create([KnownSecret(cluster=cluster, namespace=ns, name=name) for ns, name in new])
     if gone or new:
-        reresolve_incoming(SECRET, gone | new)
+        reresolve_incoming(SECRET, gone | new, cluster_id=cluster.pk)
