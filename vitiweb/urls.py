@@ -18,5 +18,6 @@ urlpatterns = [
     path("topology/", include("vitiweb.topology.urls")),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/", include("vitiweb.api_urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,89 @@
+"""The REST API (DRF): read-only access to everything the dashboard mirrors.
+
+Each kind's endpoint is declared in its app's ``api/`` with the same filter
+set its list page uses, so ``/api/v1/machines/?phase=Failed&label=env=prod``
+answers what ``/machines/?phase=Failed&label=env=prod`` shows. Writes go to
+clusters through the apply path (the forms), never through this API.
+"""
+from __future__ import annotations
+
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework import permissions, serializers, viewsets
+
+from vitiweb.models import Cluster, Reference
+
+
+class ReadPermission(permissions.DjangoModelPermissions):
+    """Reading needs the model's view permission too (DRF asks for none by default)."""
+
+    perms_map = {**permissions.DjangoModelPermissions.perms_map, "GET": ["%(app_label)s.view_%(model_name)s"],
+                 "HEAD": ["%(app_label)s.view_%(model_name)s"]}
+
+
+class MirroredObjectSerializer(serializers.ModelSerializer):
+    cluster = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    manifest = serializers.SerializerMethodField(help_text="The object as the cluster holds it.")
+
+    common_fields = (
+        "id", "cluster", "api_version", "kind", "namespace", "name", "uid", "resource_version", "generation",
+        "labels", "annotations", "phase", "ready", "message", "created_at", "synced_at", "spec", "status", "manifest",
+    )
+
+    def get_manifest(self, obj) -> dict:
+        return obj.as_manifest()
+
+
+def object_viewset(model_class, filterset, extra_fields: tuple[str, ...] = ()):
+    """A read-only endpoint for one kind, filtered as its list page is."""
+    serializer = type(
+        f"{model_class.__name__}Serializer",
+        (MirroredObjectSerializer,),
+        {"Meta": type("Meta", (), {"model": model_class, "fields": MirroredObjectSerializer.common_fields + extra_fields})},
+    )
+    return type(
+        f"{model_class.__name__}ViewSet",
+        (viewsets.ReadOnlyModelViewSet,),
+        {
+            "queryset": model_class.objects.select_related("cluster").order_by("cluster__name", "namespace", "name", "pk"),
+            "serializer_class": serializer,
+            "filter_backends": [DjangoFilterBackend],
+            "filterset_class": filterset,
+            "permission_classes": [ReadPermission],
+            "__doc__": f"{model_class.KIND} objects mirrored from every cluster (read-only).",
+        },
+    )
+
+
+class ClusterSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Cluster
+        # Never the credentials: not the encrypted blob, not the kubeconfig.
+        fields = ("id", "name", "source", "server", "context", "state", "server_version", "discovered_kinds",
+                  "permissions", "kind_states", "last_sync_at", "last_event_at", "lag_ms", "last_error",
+                  "last_error_at")
+
+
+class ClusterViewSet(viewsets.ReadOnlyModelViewSet):
+    """Registered clusters and their sync state."""
+
+    queryset = Cluster.objects.order_by("name")
+    serializer_class = ClusterSerializer
+    permission_classes = [ReadPermission]
+
+
+class ReferenceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Reference
+        fields = ("id", "source_kind", "source_id", "source_cluster", "relation", "path", "target_kind",
+                  "target_namespace", "target_name", "target_entry", "target_id", "target_cluster", "state",
+                  "detail", "attributes")
+
+
+class ReferenceViewSet(viewsets.ReadOnlyModelViewSet):
+    """The reference graph: one row per relationship an object declares."""
+
+    queryset = Reference.objects.order_by("pk")
+    serializer_class = ReferenceSerializer
+    permission_classes = [ReadPermission]
+    filter_backends = [DjangoFilterBackend]
+    filterset_fields = ("state", "relation", "source_kind", "source_id", "target_kind", "target_id", "source_cluster")
