@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from vitiweb.views import assets, clusters, overview, search
 
@@ -20,4 +22,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/", include("vitiweb.api_urls")),
     path("admin/", admin.site.urls),
+    # Browsers and the API's browsable pages ask for /favicon.ico whatever the page links.
+    path("favicon.ico", RedirectView.as_view(url=static("vitiweb/favicon.svg"), permanent=True)),
 ]

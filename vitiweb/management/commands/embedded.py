@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand
 from vitiweb import tasks
 from vitiweb.models import Cluster
 from vitiweb.sandbox import cli as sandbox_cli
-from vitiweb.sync.clusters import register_cluster
+from vitiweb.sync.clusters import check_connection, register_cluster
 from vitiweb.sync.worker import Worker
 
 
@@ -40,8 +40,9 @@ class Command(BaseCommand):
             },
             out=lambda line: self.stdout.write(f"[sandbox] {line}"),
         )
-        register_cluster("sandbox", kubeconfig_path=str(var / "sandbox.kubeconfig"), context=fleet[0].name,
-                         source=Cluster.Source.SANDBOX)
+        cluster = register_cluster("sandbox", kubeconfig_path=str(var / "sandbox.kubeconfig"), context=fleet[0].name,
+                                   source=Cluster.Source.SANDBOX)
+        check_connection(cluster)
         worker = Worker(tick_seconds=2.0)
         worker.start()
         stop = threading.Event()
