@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import django_filters
 from django.db.models import Q
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from machines.models import Machine
 from providers.models import MachineProvider
@@ -47,8 +49,10 @@ class MachineFilterSet(MirroredObjectFilterSet):
         self.filters["provider_type"].extra["choices"] = [(v, v) for v in distinct_values(MachineProvider, "provider_type")]
         self.filters["region"].extra["choices"] = [(v, v) for v in distinct_values(MachineProvider, "region")]
 
+    @extend_schema_field(OpenApiTypes.STR)  # the API schema: choices come from the database at request time
     def filter_provider_type(self, queryset, name, value):
         return on_providers(queryset, MachineProvider.objects.filter(provider_type=value))
 
+    @extend_schema_field(OpenApiTypes.STR)
     def filter_region(self, queryset, name, value):
         return on_providers(queryset, MachineProvider.objects.filter(region=value))
