@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from vitiweb.models import AuditEntry, Cluster, JournalEntry, KnownSecret, Reference
+from vitiweb.models import AuditEntry, Cluster, JournalEntry, KnownSecret, Reference, SyncWorker
 
 
 class MirroredObjectAdmin(admin.ModelAdmin):
@@ -59,3 +59,9 @@ class KnownSecretAdmin(admin.ModelAdmin):
     list_display = ("name", "namespace", "cluster")
     list_filter = ("cluster",)
     search_fields = ("name", "namespace")
+
+
+@admin.register(SyncWorker)
+class SyncWorkerAdmin(admin.ModelAdmin):
+    list_display = ("name", "heartbeat_at", "started_at")
+    readonly_fields = ("name", "heartbeat_at", "started_at")
