@@ -102,3 +102,17 @@ def test_a_requested_resync_relists_the_cluster_once(fleet):
     a.tick()
     assert a.syncs[fleet[1].pk].relists == 1
     assert a.syncs[fleet[0].pk].relists == 0
+
+
+def test_a_cluster_registered_again_with_new_credentials_is_reconnected(fleet):
+    a = worker("a")
+    a.tick()
+    before = a.syncs[fleet[0].pk]
+    a.tick()
+    assert a.syncs[fleet[0].pk] is before  # nothing changed: the same sync goes on
+    cluster = Cluster.objects.get(pk=fleet[0].pk)
+    cluster.set_credentials('{"users": {"u": {"token": "rotated"}}}')
+    cluster.save()
+    a.tick()
+    assert a.syncs[fleet[0].pk] is not before and not before.alive and a.syncs[fleet[0].pk].alive
+    assert a.syncs[fleet[1].pk].alive

@@ -10,6 +10,7 @@ it, so a worker that joins gets work.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import os
@@ -33,6 +34,17 @@ def default_worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
+def connection_settings(pks) -> dict[int, str]:
+    """A digest of how to reach each cluster (server, context, kubeconfig, encrypted credentials)."""
+    digests = {}
+    for pk, source, server, context, public, secret in Cluster.objects.filter(pk__in=pks).values_list(
+        "pk", "source", "server", "context", "kubeconfig_public", "credentials_encrypted"
+    ):
+        material = repr((source, server, context, sorted(public.items()) if isinstance(public, dict) else public))
+        digests[pk] = hashlib.sha256(material.encode() + bytes(secret or b"")).hexdigest()
+    return digests
+
+
 class Worker:
     def __init__(
         self,
@@ -51,6 +63,8 @@ class Worker:
         self.timing = timing
         self._sync_factory = sync_factory or (lambda pk: ClusterSync(pk, timing=self.timing))
         self.syncs: dict[int, ClusterSync] = {}
+        # What each running sync connected with, to notice a cluster re-registered under it.
+        self._connection_of: dict[int, str] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -138,10 +152,16 @@ class Worker:
         for pk in list(self.syncs):
             if pk not in held:
                 self.syncs.pop(pk).stop()
+        connections = connection_settings(held)
         for pk in held:
             sync = self.syncs.get(pk)
+            if sync is not None and self._connection_of.get(pk) != connections.get(pk):
+                # Re-registered with another server or new credentials: connect afresh.
+                self.syncs.pop(pk).stop()
+                sync = None
             if sync is None or not sync.alive:
                 self.syncs[pk] = sync = self._sync_factory(pk)
+                self._connection_of[pk] = connections.get(pk)
                 sync.start()
         self._serve_resync_requests(held)
 
