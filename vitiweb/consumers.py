@@ -152,8 +152,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
         ]
         self.sent.update(fragments)
         kinds, self.changed_kinds = self.changed_kinds, set()
-        if signal and (kinds or parts):
-            # Pages that draw themselves (charts, topology) listen for this and refetch.
+        # Pages that draw themselves (topology) hear of every change; others only when a region changed.
+        if signal and kinds and (parts or not self.page.regions):
             parts.append(
                 f'<div id="live-signal" hx-swap-oob="innerHTML"><span data-kinds="{escape(",".join(sorted(kinds)))}"'
                 f' data-as-of="{as_of:.3f}"></span></div>'

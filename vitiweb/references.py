@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import F, Q
 
+from vitiweb.bulk import insert_all
 from vitiweb.models import KnownSecret, Reference
 
 SECRET = "Secret"
@@ -167,7 +168,7 @@ def rebuild_outgoing(model, objects) -> None:
                     attributes=declared.attributes,
                 )
             )
-    Reference.objects.bulk_create(resolve(rows), batch_size=_CHUNK)
+    insert_all(Reference, resolve(rows))
 
 
 def reresolve_incoming(

@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.utils.dateparse import parse_datetime
 
 from vitiweb import live
+from vitiweb.bulk import insert_all, upsert_all
 from vitiweb.kinds import model_for
 from vitiweb.models import Cluster, JournalEntry, KnownSecret
 from vitiweb.references import SECRET, delete_outgoing, rebuild_outgoing, reresolve_incoming
@@ -203,11 +204,8 @@ def _upsert(model, cluster: Cluster, objects: list[dict], existing: dict, change
     update_fields = [
         f.name for f in model._meta.concrete_fields if f.name not in {"id", "cluster", "namespace", "name"}
     ]
-    model.objects.bulk_create(
-        instances, batch_size=500, update_conflicts=True,
-        unique_fields=["cluster", "namespace", "name"], update_fields=update_fields,
-    )
-    JournalEntry.objects.bulk_create(journal, batch_size=500)
+    upsert_all(model, instances, ["cluster", "namespace", "name"], update_fields)
+    insert_all(JournalEntry, journal)
     for instance, entry in zip(instances, journal, strict=True):
         (summary.created if entry.action == JournalEntry.Action.CREATED else summary.updated).append(instance.pk)
 
@@ -230,7 +228,8 @@ def _delete(model, cluster: Cluster, rows: list[dict], changed_by: str) -> Summa
     ids = [row["id"] for row in rows]
     for start in range(0, len(ids), 500):
         model.objects.filter(id__in=ids[start : start + 500]).delete()
-    JournalEntry.objects.bulk_create(
+    insert_all(
+        JournalEntry,
         [
             JournalEntry(
                 cluster=cluster, kind=model.KIND, namespace=row["namespace"], name=row["name"], uid=row["uid"],
@@ -238,7 +237,6 @@ def _delete(model, cluster: Cluster, rows: list[dict], changed_by: str) -> Summa
             )
             for row in rows
         ],
-        batch_size=500,
     )
     delete_outgoing(model.KIND, ids)
     reresolve_incoming(
