@@ -40,6 +40,21 @@ def _roles(request):
 
 
 @pytest.fixture
+def pinned_findings(monkeypatch):
+    """Integrity findings recomputed only when asked (call the fixture's value after changing the fleet).
+
+    Pages show findings cached by a fingerprint of the fleet that is re-read every few
+    seconds: a fixed cost, but one that falls on whichever request comes after the
+    re-read. Query-count tests pin it, so they count what grows with the rows.
+    """
+    from vitiweb import integrity
+
+    monkeypatch.setattr(integrity, "FINGERPRINT_SECONDS", 3600)
+    integrity.forget_fingerprint()
+    return integrity.forget_fingerprint
+
+
+@pytest.fixture
 def make_cluster(db):
     from vitiweb.models import Cluster
 

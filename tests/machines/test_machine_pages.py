@@ -6,7 +6,6 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from tests.factories import fleet, k8s_object, make_cluster, mirror, status, viewer
-from vitiweb import integrity
 
 pytestmark = pytest.mark.django_db
 
@@ -164,11 +163,7 @@ def test_history_shows_each_change_as_a_diff(client, data):
     assert "spec.instanceType" in html and "<del>&quot;m5.large&quot;</del>" in html and "<ins>&quot;m5.xlarge&quot;</ins>" in html
 
 
-def test_detail_query_count_does_not_grow_with_the_machines_on_the_provider(client, data, monkeypatch):
-    # The findings shown on the page are recomputed when the fleet changes, and their fingerprint is
-    # re-read every few seconds: both are fixed costs, kept out of what this test counts.
-    monkeypatch.setattr(integrity, "FINGERPRINT_SECONDS", 3600)
-
+def test_detail_query_count_does_not_grow_with_the_machines_on_the_provider(client, data, pinned_findings):
     def count():
         with CaptureQueriesContext(connection) as queries:
             assert client.get(data.provider.get_absolute_url()).status_code == 200
@@ -178,7 +173,7 @@ def test_detail_query_count_does_not_grow_with_the_machines_on_the_provider(clie
     few = count()
     mirror(data.east, *[k8s_object("Machine", f"more-{i}", spec={"machineProvider": {"name": "aws-ec2-provider"},
                                                                   "instanceType": "m5.large"}) for i in range(60)])
-    integrity.forget_fingerprint()
-    count()  # the findings of the changed fleet are computed once, then cached
+    pinned_findings()
+    count()  # the changed fleet's findings are computed once, then cached
     # At most one query per kind at the other end: fewer when the first rows shown are all machines.
     assert count() <= few
