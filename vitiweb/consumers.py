@@ -152,8 +152,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
         ]
         self.sent.update(fragments)
         kinds, self.changed_kinds = self.changed_kinds, set()
-        # Pages that draw themselves (topology) hear of every change; others only when a region changed.
-        if signal and kinds and (parts or not self.page.regions):
+        # Every flush after a change says so, with the time the database was read: pages that
+        # draw themselves (charts, topology) refetch on it.
+        if signal and kinds:
             parts.append(
                 f'<div id="live-signal" hx-swap-oob="innerHTML"><span data-kinds="{escape(",".join(sorted(kinds)))}"'
                 f' data-as-of="{as_of:.3f}"></span></div>'
