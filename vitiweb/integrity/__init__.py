@@ -109,6 +109,7 @@ class FindingIndex:
 
     def __init__(self, findings: list[Finding]):
         self.findings = findings
+        self._counts: dict[str, int] | None = None
         self.by_object: dict[str, list[Finding]] = defaultdict(list)
         for finding in findings:
             for obj in finding.objects:
@@ -122,8 +123,10 @@ class FindingIndex:
         return min((f.severity for f in found), key=SEVERITY_RANK.get) if found else None
 
     def counts(self) -> dict[str, int]:
-        counted = Counter(f.severity for f in self.findings)
-        return {severity: counted.get(severity, 0) for severity in SEVERITIES}
+        if self._counts is None:
+            counted = Counter(f.severity for f in self.findings)
+            self._counts = {severity: counted.get(severity, 0) for severity in SEVERITIES}
+        return dict(self._counts)
 
     def counts_by_check(self) -> list[tuple[str, str, int]]:
         counted = Counter(f.check for f in self.findings)
@@ -153,14 +156,26 @@ def forget_fingerprint() -> None:
     _last_fingerprint = (0.0, "")
 
 
+#: The index of the last fingerprint this process used: every page shows findings (the nav badge
+#: at least), and unpickling a large run from the cache on each request would cost more than the page.
+_last_index: tuple[str, FindingIndex] | None = None
+
+
 def current_findings() -> FindingIndex:
     """The checks' findings for the fleet as the database holds it now (cached by fingerprint)."""
-    key = _CACHE_KEY.format(current_fingerprint())
+    global _last_index
+    current = current_fingerprint()
+    remembered = _last_index
+    if remembered is not None and remembered[0] == current:
+        return remembered[1]
+    key = _CACHE_KEY.format(current)
     findings = cache.get(key)
     if findings is None:
         findings = run_checks()
         cache.set(key, findings, _CACHE_SECONDS)
-    return FindingIndex(findings)
+    index = FindingIndex(findings)
+    _last_index = (current, index)
+    return index
 
 
 def _titles() -> dict[str, str]:
