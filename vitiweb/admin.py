@@ -24,8 +24,9 @@ class ClusterAdmin(admin.ModelAdmin):
     list_filter = ("source", "state")
     search_fields = ("name", "server")
     exclude = ("credentials_encrypted",)
+    # Running a credential plugin on our hosts is granted from a shell (add_cluster --allow-exec) only.
     readonly_fields = (
-        "state", "server_version", "discovered_kinds", "permissions", "last_sync_at", "last_event_at",
+        "allow_exec", "state", "server_version", "discovered_kinds", "permissions", "last_sync_at", "last_event_at",
         "last_error", "last_error_at", "lease_holder", "lease_expires_at",
     )
 

@@ -31,6 +31,9 @@ class Cluster(models.Model):
     manifest_path = models.CharField(max_length=1000, blank=True)
     # The kubeconfig without credentials (server, names, flags): safe to show.
     kubeconfig_public = models.JSONField(default=dict, blank=True)
+    # Whether the kubeconfig may run its exec credential plugin (aws eks get-token, ...) on
+    # Vitiweb's hosts: only for clusters an administrator registered from a shell.
+    allow_exec = models.BooleanField(default=False)
     # The kubeconfig's secret parts (tokens, keys, CA data), Fernet-encrypted.
     credentials_encrypted = models.BinaryField(blank=True, default=b"", editable=False)
 

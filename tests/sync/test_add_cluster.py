@@ -79,3 +79,25 @@ def test_an_unknown_context_names_the_ones_there_are(sandbox, tmp_path):
     path = sandbox.write_kubeconfig(tmp_path / "kubeconfig")
     with pytest.raises(CommandError, match=r"context 'nope' not found in kubeconfig \(contexts: sandbox\)"):
         call_command("add_cluster", "x", "--kubeconfig", str(path), "--context", "nope")
+
+
+def test_an_exec_credential_plugin_runs_only_when_the_administrator_allows_it(sandbox_factory, tmp_path, capsys):
+    sandbox = sandbox_factory(token="token-from-the-plugin")
+    plugin = tmp_path / "get-token"
+    plugin.write_text(
+        "#!/bin/sh\n"
+        "echo '{\"apiVersion\": \"client.authentication.k8s.io/v1\", \"kind\": \"ExecCredential\","
+        " \"status\": {\"token\": \"token-from-the-plugin\"}}'\n"
+    )
+    plugin.chmod(0o755)
+    path = sandbox.write_kubeconfig(tmp_path / "kubeconfig")
+    config = yaml.safe_load(path.read_text())
+    config["users"][0]["user"] = {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": str(plugin),
+                                           "interactiveMode": "Never"}}
+    path.write_text(yaml.safe_dump(config))
+
+    with pytest.raises(CommandError, match="exec"):
+        call_command("add_cluster", "eks", "--kubeconfig", str(path))
+    call_command("add_cluster", "eks", "--kubeconfig", str(path), "--allow-exec")
+    assert "Connection test passed." in capsys.readouterr().out
+    assert Cluster.objects.get(name="eks").allow_exec is True

@@ -50,7 +50,7 @@ def api_client_for(cluster: Cluster, timeouts: clients.Timeouts | None = None):
         raise KubeconfigError(f"{cluster.name} is a manifest source, not a cluster")
     secret = orjson.loads(cluster.get_credentials()) if cluster.credentials_encrypted else {}
     config = merge_kubeconfig(cluster.kubeconfig_public, secret)
-    return clients.api_client_from_kubeconfig(config, cluster.context or None, **options)
+    return clients.api_client_from_kubeconfig(config, cluster.context or None, allow_exec=cluster.allow_exec, **options)
 
 
 def check_connection(cluster: Cluster, timeout: float = 5.0) -> ConnectionReport:
@@ -109,6 +109,7 @@ def register_cluster(
     kubeconfig_path: str | None = None,
     in_cluster: bool = False,
     source: str = Cluster.Source.KUBECONFIG,
+    allow_exec: bool = False,
 ) -> Cluster:
     """Create or update a cluster from a kubeconfig (text or file) or the in-cluster service account."""
     if in_cluster:
@@ -126,11 +127,12 @@ def register_cluster(
         public, secret, context_name = prepare_kubeconfig(kubeconfig, context, base_dir)
         server = public["clusters"][0]["cluster"].get("server", "")
         # Refuse now, not at the first sync, what a client could not be built from (exec plugins, bad keys).
-        clients.api_client_from_kubeconfig(merge_kubeconfig(public, secret), context_name).close()
+        clients.api_client_from_kubeconfig(merge_kubeconfig(public, secret), context_name, allow_exec=allow_exec).close()
     cluster, _ = Cluster.objects.get_or_create(name=name, defaults={"source": source})
     if cluster.source == Cluster.Source.MANIFESTS:
         raise KubeconfigError(f"{name} is a manifest source; choose another name for the cluster")
     cluster.source, cluster.server, cluster.context, cluster.kubeconfig_public = source, server, context_name, public
+    cluster.allow_exec = allow_exec
     cluster.set_credentials(orjson.dumps(secret).decode() if secret else "")
     cluster.save()
     return cluster
