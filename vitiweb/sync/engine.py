@@ -66,6 +66,19 @@ class Handover:
 LIST_GATE = threading.BoundedSemaphore(2)
 
 
+def discovered_kinds(discovery: dict) -> dict:
+    """What a cluster page shows of each kind's discovery (``Discovery.to_dict()``)."""
+    return {
+        kind: {key: info.get(key) for key in ("installed", "version", "plural", "scope", "problem")}
+        for kind, info in discovery["kinds"].items()
+    }
+
+
+def secret_names(items) -> set[tuple[str, str]]:
+    """(namespace, name) of listed Secrets: all the dashboard keeps of them."""
+    return {((item.get("metadata") or {}).get("namespace") or "", item["metadata"]["name"]) for item in items}
+
+
 def cluster_state(kind_states: dict[str, dict], discovery_error: str | None) -> str:
     """connected, degraded or unreachable, from the state of every kind's reflector."""
     if discovery_error:
@@ -228,8 +241,7 @@ class ClusterSync:
             # Without list permission on Secrets, existence cannot be checked; keep what is known.
             logger.info("cluster %s: cannot list secrets: %s", self.cluster_id, exc)
             return
-        names = {((item.get("metadata") or {}).get("namespace") or "", item["metadata"]["name"]) for item in items}
-        self._queue.put(("secrets", names))
+        self._queue.put(("secrets", secret_names(items)))
 
     # -- writer: the one thread that writes this cluster's rows --------------------------------------
 
@@ -342,10 +354,7 @@ class ClusterSync:
         if errors:
             fields.update(last_error="\n".join(errors), last_error_at=timezone.now())
         if discovery is not None:
-            fields["discovered_kinds"] = {
-                kind: {key: info.get(key) for key in ("installed", "version", "plural", "scope", "problem")}
-                for kind, info in discovery["kinds"].items()
-            }
+            fields["discovered_kinds"] = discovered_kinds(discovery)
         with transaction.atomic():
             Cluster.objects.filter(pk=cluster.pk).update(**fields)
             if state != cluster.state or state_changed:
@@ -372,14 +381,11 @@ def sync_once(cluster: Cluster, page_size: int = 500) -> dict[str, Summary]:
         api_client.close()
     results = {kind: apply_snapshot(cluster, kind, items) for kind, items in snapshots.items()}
     if secrets is not None:
-        replace_known_secrets(cluster, {((s["metadata"].get("namespace") or ""), s["metadata"]["name"]) for s in secrets})
+        replace_known_secrets(cluster, secret_names(secrets))
     with transaction.atomic():
         Cluster.objects.filter(pk=cluster.pk).update(
             state=Cluster.State.CONNECTED, last_sync_at=timezone.now(),
-            discovered_kinds={
-                kind: {key: info.get(key) for key in ("installed", "version", "plural", "scope", "problem")}
-                for kind, info in found.to_dict()["kinds"].items()
-            },
+            discovered_kinds=discovered_kinds(found.to_dict()),
         )
         live.publish_cluster_state(cluster.pk)
     return results
