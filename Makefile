@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup browser lint bench clean
+.PHONY: run test setup browser lint check bench clean
 
 $(INSTALLED): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,16 @@ test: setup browser
 
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+# The habits CI holds every change to (pre-commit runs the same): lint, format, no missing
+# migration, and Django's deployment checks with production values.
+check: lint setup
+	$(PY) manage.py makemigrations --check --dry-run
+	env -u DEBUG DEBUG=0 SECRET_KEY=ci-check-$$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n') \
+	  ALLOWED_HOSTS=vitiweb.example.com \
+	  VITIWEB_CREDENTIALS_KEYS=$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
+	  $(PY) manage.py check --deploy --fail-level WARNING
 
 bench: setup
 	for bench in tests/bench/bench_*.py; do $(PY) $$bench || exit 1; done

@@ -1,4 +1,5 @@
 """Filters of the machine list."""
+
 from __future__ import annotations
 
 import django_filters
@@ -30,23 +31,40 @@ class MachineFilterSet(MirroredObjectFilterSet):
     # provider, instance type and image have filters of their own.
     search_fields = ()
 
-    provider = django_filters.CharFilter(field_name="provider_name", label="Provider",
-                                         widget=django_filters.widgets.forms.TextInput(attrs={"placeholder": "any"}))
-    provider_type = django_filters.ChoiceFilter(method="filter_provider_type", label="Provider type",
-                                                empty_label="Any provider type")
+    provider = django_filters.CharFilter(
+        field_name="provider_name",
+        label="Provider",
+        widget=django_filters.widgets.forms.TextInput(attrs={"placeholder": "any"}),
+    )
+    provider_type = django_filters.ChoiceFilter(
+        method="filter_provider_type", label="Provider type", empty_label="Any provider type"
+    )
     region = django_filters.ChoiceFilter(method="filter_region", label="Region", empty_label="Any region")
-    instance_type = django_filters.ChoiceFilter(field_name="instance_type", label="Instance type",
-                                                empty_label="Any instance type")
+    instance_type = django_filters.ChoiceFilter(
+        field_name="instance_type", label="Instance type", empty_label="Any instance type"
+    )
 
     class Meta:
         model = Machine
-        fields = ["q", "cluster", "namespace", "provider", "provider_type", "region", "instance_type", "phase", "ready",
-                  "label"]
+        fields = [
+            "q",
+            "cluster",
+            "namespace",
+            "provider",
+            "provider_type",
+            "region",
+            "instance_type",
+            "phase",
+            "ready",
+            "label",
+        ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         fill_choices(self, ("instance_type",))
-        self.filters["provider_type"].extra["choices"] = [(v, v) for v in distinct_values(MachineProvider, "provider_type")]
+        self.filters["provider_type"].extra["choices"] = [
+            (v, v) for v in distinct_values(MachineProvider, "provider_type")
+        ]
         self.filters["region"].extra["choices"] = [(v, v) for v in distinct_values(MachineProvider, "region")]
 
     @extend_schema_field(OpenApiTypes.STR)  # the API schema: choices come from the database at request time

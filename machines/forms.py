@@ -1,12 +1,16 @@
 """The Machine form: instance types, images, subnets and security groups offered from its provider."""
+
 from vitiweb.editing.forms import ManifestForm, naming_slug
 
 
 class MachineForm(ManifestForm):
     kind = "Machine"
     sections = (
-        ("Provider and size", ("machineProvider", "instanceType", "machineImage"),
-         "Instance types and images are offered from the chosen machine provider."),
+        (
+            "Provider and size",
+            ("machineProvider", "instanceType", "machineImage"),
+            "Instance types and images are offered from the chosen machine provider.",
+        ),
         ("Networking", ("networking",), "Subnet and security groups come from the provider's networking."),
         ("SSH access", ("sshKeys",), "Public keys only."),
         ("Software", ("software",), "Packages to install and scripts to run."),
@@ -43,7 +47,11 @@ class MachineForm(ManifestForm):
 
     def naming_suggestion(self) -> str:
         role = self.spec_label("role") or self.label("role")
-        environment = self.label("environment") or self.spec_label("environment") or (self.data.get("metadata.namespace") or "").strip()
+        environment = (
+            self.label("environment")
+            or self.spec_label("environment")
+            or (self.data.get("metadata.namespace") or "").strip()
+        )
         if not (role and environment):
             return ""
         prefix = naming_slug(role, environment)

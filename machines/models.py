@@ -1,4 +1,5 @@
 """The Machine: one server on a machine provider."""
+
 from __future__ import annotations
 
 from django.db import models

@@ -1,4 +1,5 @@
 """A machine's spec as sections: placement, networking, access, software."""
+
 from __future__ import annotations
 
 from providers.models import MachineProvider
@@ -21,8 +22,11 @@ def provider_of(machine) -> MachineProvider | None:
     """The machine's provider in its own cluster, when we hold it."""
     return (
         MachineProvider.objects.only("name", "namespace", "spec", "cluster_id")
-        .filter(cluster_id=machine.cluster_id, namespace=machine.provider_namespace or machine.namespace,
-                name=machine.provider_name)
+        .filter(
+            cluster_id=machine.cluster_id,
+            namespace=machine.provider_namespace or machine.namespace,
+            name=machine.provider_name,
+        )
         .first()
     )
 
@@ -39,8 +43,12 @@ def machine_sections(machine) -> list[Section]:
     image = _entry(MachineProvider.machine_images(provider_spec), spec.take("machineImage"))
     pricing = as_dict(instance.get("pricing"))
     placement = [
-        ("Machine provider", f"{as_dict(spec.take('machineProvider')).get('namespace') or machine.namespace}/"
-                             f"{machine.provider_name}" if machine.provider_name else None),
+        (
+            "Machine provider",
+            f"{as_dict(spec.take('machineProvider')).get('namespace') or machine.namespace}/{machine.provider_name}"
+            if machine.provider_name
+            else None,
+        ),
         ("Instance type", machine.instance_type or None),
         ("vCPUs", instance.get("vcpus")),
         ("Memory", instance.get("memory")),
@@ -58,13 +66,20 @@ def machine_sections(machine) -> list[Section]:
         Section("Placement", [pairs(placement)]),
         block_section("Networking", spec.take("networking")),
         Section("SSH access", [table(spec.take("sshKeys"), [("name", "Name"), ("publicKey", "Public key")])]),
-        Section("Software", [
-            table(software.get("packages"), [("name", "Package"), ("version", "Version")], title="Packages"),
-            *[text(script.get("content"), title=f"Script {script.get('name') or ''}".strip())
-              for script in dicts(software.get("scripts"))],
-            fields(software, skip=("packages", "scripts")),
-        ]),
-        Section("Labels and annotations in the spec", [fields(spec.take("labels"), title="Labels"),
-                                                       fields(spec.take("annotations"), title="Annotations")]),
+        Section(
+            "Software",
+            [
+                table(software.get("packages"), [("name", "Package"), ("version", "Version")], title="Packages"),
+                *[
+                    text(script.get("content"), title=f"Script {script.get('name') or ''}".strip())
+                    for script in dicts(software.get("scripts"))
+                ],
+                fields(software, skip=("packages", "scripts")),
+            ],
+        ),
+        Section(
+            "Labels and annotations in the spec",
+            [fields(spec.take("labels"), title="Labels"), fields(spec.take("annotations"), title="Annotations")],
+        ),
     ]
     return build(spec, sections)

@@ -1,4 +1,5 @@
 """Columns of the machine list, as an operator reads a fleet of servers."""
+
 from vitiweb.ui import Column
 
 COLUMNS = [
@@ -12,5 +13,16 @@ COLUMNS = [
 ]
 
 #: Exactly what the row template reads.
-FIELDS = ("name", "namespace", "phase", "ready", "message", "created_at", "provider_name", "provider_namespace",
-          "instance_type", "machine_image", "cluster__name")
+FIELDS = (
+    "name",
+    "namespace",
+    "phase",
+    "ready",
+    "message",
+    "created_at",
+    "provider_name",
+    "provider_namespace",
+    "instance_type",
+    "machine_image",
+    "cluster__name",
+)

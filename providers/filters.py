@@ -1,4 +1,5 @@
 """Filters of the machine provider and Kubernetes provider lists."""
+
 from __future__ import annotations
 
 import django_filters
@@ -11,8 +12,9 @@ class ProviderFilterSet(MirroredObjectFilterSet):
     search_fields = ("region", "provider_type")
     choice_columns = ("provider_type", "region")
 
-    provider_type = django_filters.ChoiceFilter(field_name="provider_type", label="Provider type",
-                                                empty_label="Any provider type")
+    provider_type = django_filters.ChoiceFilter(
+        field_name="provider_type", label="Provider type", empty_label="Any provider type"
+    )
     region = django_filters.ChoiceFilter(field_name="region", label="Region", empty_label="Any region")
 
     def __init__(self, *args, **kwargs):

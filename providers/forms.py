@@ -1,4 +1,5 @@
 """The provider forms: generated from the CRDs; the chosen type's own block is the one shown."""
+
 from vitiweb.editing.forms import ManifestForm, naming_slug
 
 

@@ -1,5 +1,6 @@
 """Machine providers (clouds, instance types, failover, sharing) and
 Kubernetes providers (managed clusters with node groups)."""
+
 from __future__ import annotations
 
 import re
@@ -63,13 +64,20 @@ class MachineProvider(MirroredObject):
         for index, target in list_of_dicts(failover.get("targets")):
             refs.append(
                 object_reference(
-                    "failover-target", f"spec.failover.targets[{index}]", cls.KIND, target, namespace,
-                    priority=target.get("priority"), conditions=target.get("conditions"),
+                    "failover-target",
+                    f"spec.failover.targets[{index}]",
+                    cls.KIND,
+                    target,
+                    namespace,
+                    priority=target.get("priority"),
+                    conditions=target.get("conditions"),
                 )
             )
         for index, share in list_of_dicts(spec.get("shareWith")):
             refs.append(
-                object_reference("shared-with", f"spec.shareWith[{index}]", "Vitistack", share, namespace, name_key="vitistack")
+                object_reference(
+                    "shared-with", f"spec.shareWith[{index}]", "Vitistack", share, namespace, name_key="vitistack"
+                )
             )
         refs.extend(secret_references(spec, namespace))
         return [ref for ref in refs if ref]
@@ -124,13 +132,22 @@ class KubernetesProvider(MirroredObject):
         for path, group in cls.node_groups(spec):
             node_group = group.get("name")
             provider = object_reference(
-                "node-group-provider", f"{path}.machineProvider", MachineProvider.KIND, group.get("machineProvider"),
-                namespace, nodeGroup=node_group, instanceType=group.get("instanceType"),
+                "node-group-provider",
+                f"{path}.machineProvider",
+                MachineProvider.KIND,
+                group.get("machineProvider"),
+                namespace,
+                nodeGroup=node_group,
+                instanceType=group.get("instanceType"),
             )
             refs.append(provider)
             refs.append(
                 entry_reference(
-                    "instance-type", f"{path}.instanceType", provider, group.get("instanceType"), INSTANCE_TYPE,
+                    "instance-type",
+                    f"{path}.instanceType",
+                    provider,
+                    group.get("instanceType"),
+                    INSTANCE_TYPE,
                     nodeGroup=node_group,
                 )
             )

@@ -1,4 +1,5 @@
 """Provider specs as sections: instance types with pricing, images, node groups, add-ons, failover."""
+
 from __future__ import annotations
 
 from providers.models import KubernetesProvider, MachineProvider, hourly_price
@@ -25,15 +26,23 @@ def _price(key):
 def _security_groups(networking: dict) -> list:
     blocks = []
     for group in dicts(networking.get("securityGroups")):
-        blocks.append(table(group.get("rules"), [("protocol", "Protocol"), (first_of("port", "ports"), "Port(s)"),
-                                                 ("source", "Source")],
-                            title=f"Security group {group.get('name') or ''}".strip()))
+        blocks.append(
+            table(
+                group.get("rules"),
+                [("protocol", "Protocol"), (first_of("port", "ports"), "Port(s)"), ("source", "Source")],
+                title=f"Security group {group.get('name') or ''}".strip(),
+            )
+        )
     return blocks
 
 
 def _credentials(block: dict) -> list:
     ref = as_dict(as_dict(block.get("credentials")).get("secretRef"))
-    return [("Credentials (Secret)", f"{ref.get('namespace') or ''}/{ref.get('name')}".lstrip("/"))] if ref.get("name") else []
+    return (
+        [("Credentials (Secret)", f"{ref.get('namespace') or ''}/{ref.get('name')}".lstrip("/"))]
+        if ref.get("name")
+        else []
+    )
 
 
 def machineprovider_sections(provider) -> list[Section]:
@@ -45,28 +54,68 @@ def machineprovider_sections(provider) -> list[Section]:
     failover = as_dict(spec.take("failover"))
     placed = {"credentials", "instanceTypes", "machineImages", "networking", "storage"}
     sections = [
-        Section("Provider", [pairs([("Type", provider_type), ("Region", spec.take("region")), *_credentials(block)]),
-                             fields(block, skip=placed)]),
-        Section("Instance types", [table(MachineProvider.instance_types(provider.spec), [
-            ("name", "Name"), ("vcpus", "vCPUs"), ("memory", "Memory"), ("storage", "Storage"),
-            ("networkPerformance", "Network"), (_price("onDemand"), "On demand"), (_price("spot"), "Spot"),
-        ])], anchor="instance-types"),
-        Section("Machine images", [table(MachineProvider.machine_images(provider.spec), [
-            ("name", "Name"), ("imageId", "Image id"), ("operatingSystem", "OS"), ("version", "Version"),
-            ("architecture", "Architecture"),
-        ])], anchor="machine-images"),
+        Section(
+            "Provider",
+            [
+                pairs([("Type", provider_type), ("Region", spec.take("region")), *_credentials(block)]),
+                fields(block, skip=placed),
+            ],
+        ),
+        Section(
+            "Instance types",
+            [
+                table(
+                    MachineProvider.instance_types(provider.spec),
+                    [
+                        ("name", "Name"),
+                        ("vcpus", "vCPUs"),
+                        ("memory", "Memory"),
+                        ("storage", "Storage"),
+                        ("networkPerformance", "Network"),
+                        (_price("onDemand"), "On demand"),
+                        (_price("spot"), "Spot"),
+                    ],
+                )
+            ],
+            anchor="instance-types",
+        ),
+        Section(
+            "Machine images",
+            [
+                table(
+                    MachineProvider.machine_images(provider.spec),
+                    [
+                        ("name", "Name"),
+                        ("imageId", "Image id"),
+                        ("operatingSystem", "OS"),
+                        ("version", "Version"),
+                        ("architecture", "Architecture"),
+                    ],
+                )
+            ],
+            anchor="machine-images",
+        ),
         Section("Networking", [fields(networking, skip=("securityGroups",)), *_security_groups(networking)]),
         Section("Storage", [fields(block.get("storage")), fields(spec.take("storage"))]),
         block_section("Health check", spec.take("healthCheck")),
         block_section("Auto-scaling", spec.take("autoScaling")),
         block_section("Lifecycle", spec.take("lifecycle")),
-        Section("Failover", [
-            fields(failover, skip=("targets",)),
-            table(failover.get("targets"), [("name", "Target"), ("namespace", "Namespace"), ("priority", "Priority"),
-                                            ("conditions", "When")], title="Targets"),
-        ]),
-        Section("Shared with", [table(spec.take("shareWith"), [("vitistack", "Vitistack"), ("namespace", "Namespace")])],
-                anchor="sharing"),
+        Section(
+            "Failover",
+            [
+                fields(failover, skip=("targets",)),
+                table(
+                    failover.get("targets"),
+                    [("name", "Target"), ("namespace", "Namespace"), ("priority", "Priority"), ("conditions", "When")],
+                    title="Targets",
+                ),
+            ],
+        ),
+        Section(
+            "Shared with",
+            [table(spec.take("shareWith"), [("vitistack", "Vitistack"), ("namespace", "Namespace")])],
+            anchor="sharing",
+        ),
     ]
     return build(spec, sections)
 
@@ -102,19 +151,51 @@ def kubernetesprovider_sections(provider) -> list[Section]:
     column(machine_provider, "machineProvider")
 
     sections = [
-        Section("Provider", [pairs([("Type", provider_type), ("Kubernetes version", spec.take("version")),
-                                    ("Region", spec.take("region")), *_credentials(block)]),
-                             fields(block, skip=("credentials", "nodeGroups"))]),
-        Section("Node groups", [table(groups, [
-            ("name", "Name"), (machine_provider, "Machine provider"), ("instanceType", "Instance type"),
-            ("capacityType", "Capacity"), (scaling("minSize"), "Min"), (scaling("desiredSize"), "Desired"),
-            (scaling("maxSize"), "Max"), (cost, "Est. cost"),
-        ])], anchor="node-groups"),
+        Section(
+            "Provider",
+            [
+                pairs(
+                    [
+                        ("Type", provider_type),
+                        ("Kubernetes version", spec.take("version")),
+                        ("Region", spec.take("region")),
+                        *_credentials(block),
+                    ]
+                ),
+                fields(block, skip=("credentials", "nodeGroups")),
+            ],
+        ),
+        Section(
+            "Node groups",
+            [
+                table(
+                    groups,
+                    [
+                        ("name", "Name"),
+                        (machine_provider, "Machine provider"),
+                        ("instanceType", "Instance type"),
+                        ("capacityType", "Capacity"),
+                        (scaling("minSize"), "Min"),
+                        (scaling("desiredSize"), "Desired"),
+                        (scaling("maxSize"), "Max"),
+                        (cost, "Est. cost"),
+                    ],
+                )
+            ],
+            anchor="node-groups",
+        ),
         block_section("Networking", spec.take("networking")),
         block_section("Security", spec.take("security")),
-        Section("Add-ons", [table(spec.take("addons"), [("name", "Add-on"), ("version", "Version"),
-                                                        ("enabled", "Enabled"), ("config", "Configuration")])],
-                anchor="addons"),
+        Section(
+            "Add-ons",
+            [
+                table(
+                    spec.take("addons"),
+                    [("name", "Add-on"), ("version", "Version"), ("enabled", "Enabled"), ("config", "Configuration")],
+                )
+            ],
+            anchor="addons",
+        ),
         block_section("Monitoring", spec.take("monitoring")),
         block_section("Backup", spec.take("backup")),
     ]

@@ -1,4 +1,5 @@
 """Columns of the provider lists."""
+
 from vitiweb.ui import Column
 
 MACHINEPROVIDER_COLUMNS = [
@@ -9,8 +10,17 @@ MACHINEPROVIDER_COLUMNS = [
     Column("phase", "Phase", ("phase",)),
     Column("age", "Age", ("-created_at",), css="num"),
 ]
-MACHINEPROVIDER_FIELDS = ("name", "namespace", "phase", "ready", "message", "created_at", "provider_type", "region",
-                          "cluster__name")
+MACHINEPROVIDER_FIELDS = (
+    "name",
+    "namespace",
+    "phase",
+    "ready",
+    "message",
+    "created_at",
+    "provider_type",
+    "region",
+    "cluster__name",
+)
 
 KUBERNETESPROVIDER_COLUMNS = [
     Column("name", "Name", ("name",)),
@@ -22,5 +32,15 @@ KUBERNETESPROVIDER_COLUMNS = [
     Column("phase", "Phase", ("phase",)),
     Column("age", "Age", ("-created_at",), css="num"),
 ]
-KUBERNETESPROVIDER_FIELDS = ("name", "namespace", "phase", "ready", "message", "created_at", "provider_type",
-                             "version", "region", "cluster__name")
+KUBERNETESPROVIDER_FIELDS = (
+    "name",
+    "namespace",
+    "phase",
+    "ready",
+    "message",
+    "created_at",
+    "provider_type",
+    "version",
+    "region",
+    "cluster__name",
+)

@@ -31,8 +31,11 @@ class KubernetesProviderListView(ObjectListView):
 
     def base_queryset(self):
         # Counted in the same query as the page, not per row.
-        return super().base_queryset().annotate(nodegroup_count=Count("nodegroups"),
-                                                desired_nodes=Sum("nodegroups__desired_size"))
+        return (
+            super()
+            .base_queryset()
+            .annotate(nodegroup_count=Count("nodegroups"), desired_nodes=Sum("nodegroups__desired_size"))
+        )
 
 
 class KubernetesProviderDetailView(ObjectDetailView):

@@ -1,4 +1,5 @@
 """Filters of the Vitistack list."""
+
 from __future__ import annotations
 
 import django_filters

@@ -1,4 +1,5 @@
 """The Vitistack: a datacenter or region, with hierarchy, DR, edge and quotas."""
+
 from __future__ import annotations
 
 from django.db import models
@@ -43,13 +44,19 @@ class Vitistack(MirroredObject):
         ):
             for index, item in list_of_dicts(spec.get(field)):
                 refs.append(
-                    object_reference(relation, f"spec.{field}[{index}]", kind, item, namespace, priority=item.get("priority"))
+                    object_reference(
+                        relation, f"spec.{field}[{index}]", kind, item, namespace, priority=item.get("priority")
+                    )
                 )
         for index, item in list_of_dicts(spec.get("childVitistacks")):
             refs.append(object_reference("child", f"spec.childVitistacks[{index}]", cls.KIND, item, namespace))
         refs.append(
             object_reference(
-                "parent", "spec.parentVitistack", cls.KIND, spec.get("parentVitistack"), namespace,
+                "parent",
+                "spec.parentVitistack",
+                cls.KIND,
+                spec.get("parentVitistack"),
+                namespace,
                 inheritPolicies=spec.get("inheritPolicies"),
             )
         )
@@ -57,23 +64,39 @@ class Vitistack(MirroredObject):
         for index, target in list_of_dicts(dr.get("replicationTargets")):
             refs.append(
                 object_reference(
-                    "replication-target", f"spec.disasterRecovery.replicationTargets[{index}]", cls.KIND, target,
-                    namespace, mode=target.get("replicationMode"), rpo=target.get("rpo"), rto=target.get("rto"),
-                    region=target.get("region"), provider=target.get("provider"),
+                    "replication-target",
+                    f"spec.disasterRecovery.replicationTargets[{index}]",
+                    cls.KIND,
+                    target,
+                    namespace,
+                    mode=target.get("replicationMode"),
+                    rpo=target.get("rpo"),
+                    rto=target.get("rto"),
+                    region=target.get("region"),
+                    provider=target.get("provider"),
                 )
             )
-        refs.append(object_reference("primary", "spec.primaryVitistack", cls.KIND, spec.get("primaryVitistack"), namespace))
+        refs.append(
+            object_reference("primary", "spec.primaryVitistack", cls.KIND, spec.get("primaryVitistack"), namespace)
+        )
         edge = as_dict(spec.get("edgeManagement"))
         for index, location in list_of_dicts(edge.get("edgeLocations")):
             refs.append(
                 object_reference(
-                    "edge-location", f"spec.edgeManagement.edgeLocations[{index}]", cls.KIND, location, namespace,
-                    region=location.get("region"), maxMachines=location.get("maxMachines"),
+                    "edge-location",
+                    f"spec.edgeManagement.edgeLocations[{index}]",
+                    cls.KIND,
+                    location,
+                    namespace,
+                    region=location.get("region"),
+                    maxMachines=location.get("maxMachines"),
                     maxClusters=location.get("maxClusters"),
                 )
             )
         refs.append(
-            object_reference("management", "spec.managementVitistack", cls.KIND, spec.get("managementVitistack"), namespace)
+            object_reference(
+                "management", "spec.managementVitistack", cls.KIND, spec.get("managementVitistack"), namespace
+            )
         )
         refs.extend(secret_references(spec, namespace))
         return [ref for ref in refs if ref]

@@ -1,4 +1,5 @@
 """Columns of the Vitistack list."""
+
 from vitiweb.ui import Column
 
 COLUMNS = [
@@ -10,5 +11,16 @@ COLUMNS = [
     Column("phase", "Phase", ("phase",)),
     Column("age", "Age", ("-created_at",), css="num"),
 ]
-FIELDS = ("name", "namespace", "phase", "ready", "message", "created_at", "region", "role", "description",
-          "max_machines", "cluster__name")
+FIELDS = (
+    "name",
+    "namespace",
+    "phase",
+    "ready",
+    "message",
+    "created_at",
+    "region",
+    "role",
+    "description",
+    "max_machines",
+    "cluster__name",
+)

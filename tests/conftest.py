@@ -1,8 +1,8 @@
 """Shared fixtures. Test data goes through the same code paths the sync uses."""
+
 import pytest
 
 pytest_plugins = ["vitiweb.sandbox.pytest_plugin"]
-
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -28,7 +28,9 @@ def _roles(request):
     names = set(request.fixturenames)
     if not marker and not _DATABASE_FIXTURES & names:
         return
-    transactional = bool(marker and marker.kwargs.get("transaction")) or bool({"transactional_db", "live_server"} & names)
+    transactional = bool(marker and marker.kwargs.get("transaction")) or bool(
+        {"transactional_db", "live_server"} & names
+    )
     request.getfixturevalue("transactional_db" if transactional else "db")
     from django.apps import apps
     from django.contrib.auth.models import Group

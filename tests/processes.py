@@ -1,4 +1,5 @@
 """Running parts of Vitiweb as separate processes against the test database, as production does."""
+
 from __future__ import annotations
 
 import os
@@ -34,8 +35,14 @@ def manage(*args: str, **env: str) -> subprocess.Popen:
     """``manage.py ARGS`` in a new process sharing the test database."""
     environment = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "vitiweb.settings", **env}
     environment.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    return subprocess.Popen([sys.executable, "manage.py", *args], cwd=ROOT, env=environment,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for_port(port: int, timeout: float = 30.0) -> None:

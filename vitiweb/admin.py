@@ -26,15 +26,33 @@ class ClusterAdmin(admin.ModelAdmin):
     exclude = ("credentials_encrypted",)
     # Running a credential plugin on our hosts is granted from a shell (add_cluster --allow-exec) only.
     readonly_fields = (
-        "allow_exec", "state", "server_version", "discovered_kinds", "permissions", "last_sync_at", "last_event_at",
-        "last_error", "last_error_at", "lease_holder", "lease_expires_at",
+        "allow_exec",
+        "state",
+        "server_version",
+        "discovered_kinds",
+        "permissions",
+        "last_sync_at",
+        "last_event_at",
+        "last_error",
+        "last_error_at",
+        "lease_holder",
+        "lease_expires_at",
     )
 
 
 @admin.register(Reference)
 class ReferenceAdmin(admin.ModelAdmin):
-    list_display = ("source_kind", "source_id", "relation", "target_kind", "target_namespace", "target_name",
-                    "target_entry", "state", "detail")
+    list_display = (
+        "source_kind",
+        "source_id",
+        "relation",
+        "target_kind",
+        "target_namespace",
+        "target_name",
+        "target_entry",
+        "state",
+        "detail",
+    )
     list_filter = ("state", "relation", "source_kind", "target_kind")
     search_fields = ("target_name", "target_namespace", "detail")
 

@@ -5,6 +5,7 @@ set its list page uses, so ``/api/v1/machines/?phase=Failed&label=env=prod``
 answers what ``/machines/?phase=Failed&label=env=prod`` shows. Writes go to
 clusters through the apply path (the forms), never through this API.
 """
+
 from __future__ import annotations
 
 from django_filters.rest_framework import DjangoFilterBackend
@@ -16,8 +17,11 @@ from vitiweb.models import Cluster, Reference
 class ReadPermission(permissions.DjangoModelPermissions):
     """Reading needs the model's view permission too (DRF asks for none by default)."""
 
-    perms_map = {**permissions.DjangoModelPermissions.perms_map, "GET": ["%(app_label)s.view_%(model_name)s"],
-                 "HEAD": ["%(app_label)s.view_%(model_name)s"]}
+    perms_map = {
+        **permissions.DjangoModelPermissions.perms_map,
+        "GET": ["%(app_label)s.view_%(model_name)s"],
+        "HEAD": ["%(app_label)s.view_%(model_name)s"],
+    }
 
 
 class MirroredObjectSerializer(serializers.ModelSerializer):
@@ -25,8 +29,25 @@ class MirroredObjectSerializer(serializers.ModelSerializer):
     manifest = serializers.SerializerMethodField(help_text="The object as the cluster holds it.")
 
     common_fields = (
-        "id", "cluster", "api_version", "kind", "namespace", "name", "uid", "resource_version", "generation",
-        "labels", "annotations", "phase", "ready", "message", "created_at", "synced_at", "spec", "status", "manifest",
+        "id",
+        "cluster",
+        "api_version",
+        "kind",
+        "namespace",
+        "name",
+        "uid",
+        "resource_version",
+        "generation",
+        "labels",
+        "annotations",
+        "phase",
+        "ready",
+        "message",
+        "created_at",
+        "synced_at",
+        "spec",
+        "status",
+        "manifest",
     )
 
     def get_manifest(self, obj) -> dict:
@@ -38,13 +59,19 @@ def object_viewset(model_class, filterset, extra_fields: tuple[str, ...] = ()):
     serializer = type(
         f"{model_class.__name__}Serializer",
         (MirroredObjectSerializer,),
-        {"Meta": type("Meta", (), {"model": model_class, "fields": MirroredObjectSerializer.common_fields + extra_fields})},
+        {
+            "Meta": type(
+                "Meta", (), {"model": model_class, "fields": MirroredObjectSerializer.common_fields + extra_fields}
+            )
+        },
     )
     return type(
         f"{model_class.__name__}ViewSet",
         (viewsets.ReadOnlyModelViewSet,),
         {
-            "queryset": model_class.objects.select_related("cluster").order_by("cluster__name", "namespace", "name", "pk"),
+            "queryset": model_class.objects.select_related("cluster").order_by(
+                "cluster__name", "namespace", "name", "pk"
+            ),
             "serializer_class": serializer,
             "filter_backends": [DjangoFilterBackend],
             "filterset_class": filterset,
@@ -58,9 +85,23 @@ class ClusterSerializer(serializers.ModelSerializer):
     class Meta:
         model = Cluster
         # Never the credentials: not the encrypted blob, not the kubeconfig.
-        fields = ("id", "name", "source", "server", "context", "state", "server_version", "discovered_kinds",
-                  "permissions", "kind_states", "last_sync_at", "last_event_at", "lag_ms", "last_error",
-                  "last_error_at")
+        fields = (
+            "id",
+            "name",
+            "source",
+            "server",
+            "context",
+            "state",
+            "server_version",
+            "discovered_kinds",
+            "permissions",
+            "kind_states",
+            "last_sync_at",
+            "last_event_at",
+            "lag_ms",
+            "last_error",
+            "last_error_at",
+        )
 
 
 class ClusterViewSet(viewsets.ReadOnlyModelViewSet):
@@ -74,9 +115,23 @@ class ClusterViewSet(viewsets.ReadOnlyModelViewSet):
 class ReferenceSerializer(serializers.ModelSerializer):
     class Meta:
         model = Reference
-        fields = ("id", "source_kind", "source_id", "source_cluster", "relation", "path", "target_kind",
-                  "target_namespace", "target_name", "target_entry", "target_id", "target_cluster", "state",
-                  "detail", "attributes")
+        fields = (
+            "id",
+            "source_kind",
+            "source_id",
+            "source_cluster",
+            "relation",
+            "path",
+            "target_kind",
+            "target_namespace",
+            "target_name",
+            "target_entry",
+            "target_id",
+            "target_cluster",
+            "state",
+            "detail",
+            "attributes",
+        )
 
 
 class ReferenceViewSet(viewsets.ReadOnlyModelViewSet):

@@ -1,4 +1,5 @@
 """URLs of the REST API, version 1, and its OpenAPI schema."""
+
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter

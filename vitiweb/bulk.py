@@ -5,6 +5,7 @@ of ``bulk_create`` (the largest cost of a first sync: a cluster's 5,000
 machines bring 15,000 references and 5,000 journal rows). Other databases
 use ``bulk_create``. Only for inserts whose primary keys nobody reads back.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -38,7 +39,9 @@ def insert_all(model, instances: list, batch_size: int = 1000) -> None:
             copy.write_row([read(instance) for read in readers])
 
 
-def upsert_all(model, instances: list, unique_fields: list[str], update_fields: list[str], batch_size: int = 500) -> None:
+def upsert_all(
+    model, instances: list, unique_fields: list[str], update_fields: list[str], batch_size: int = 500
+) -> None:
     """Insert or update ``instances`` on ``unique_fields``, setting each instance's primary key.
 
     On PostgreSQL: COPY into a temporary table, then one INSERT ... ON
@@ -47,8 +50,13 @@ def upsert_all(model, instances: list, unique_fields: list[str], update_fields: 
     if not instances:
         return
     if connection.vendor != "postgresql":
-        model.objects.bulk_create(instances, batch_size=batch_size, update_conflicts=True,
-                                  unique_fields=unique_fields, update_fields=update_fields)
+        model.objects.bulk_create(
+            instances,
+            batch_size=batch_size,
+            update_conflicts=True,
+            unique_fields=unique_fields,
+            update_fields=update_fields,
+        )
         return
     quote = connection.ops.quote_name
     meta = model._meta
@@ -56,13 +64,17 @@ def upsert_all(model, instances: list, unique_fields: list[str], update_fields: 
     readers = [_reader(field) for field in fields]
     columns = ", ".join(quote(field.column) for field in fields)
     unique_columns = [meta.get_field(name).column for name in unique_fields]
-    updates = ", ".join(f"{quote(meta.get_field(name).column)} = EXCLUDED.{quote(meta.get_field(name).column)}"
-                        for name in update_fields)
+    updates = ", ".join(
+        f"{quote(meta.get_field(name).column)} = EXCLUDED.{quote(meta.get_field(name).column)}"
+        for name in update_fields
+    )
     staging = quote(f"staging_{meta.db_table}")
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {staging}")
         # Only the columns: no constraints or defaults, so COPY writes exactly what we give.
-        cursor.execute(f"CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS SELECT {columns} FROM {quote(meta.db_table)} WITH NO DATA")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS SELECT {columns} FROM {quote(meta.db_table)} WITH NO DATA"
+        )
         with cursor.cursor.copy(f"COPY {staging} ({columns}) FROM STDIN") as copy:
             for instance in instances:
                 copy.write_row([read(instance) for read in readers])

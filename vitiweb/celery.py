@@ -3,6 +3,7 @@
 Without ``REDIS_URL`` tasks run eagerly in the calling process (the one-command
 start); with it they go to a worker through Redis.
 """
+
 import os
 
 from celery import Celery

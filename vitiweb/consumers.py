@@ -16,6 +16,7 @@ A region is sent only when its HTML differs from what this connection last
 sent. Renders are shared by connections of the same user showing the same
 page within one window, so a crowd watching the fleet costs one render.
 """
+
 from __future__ import annotations
 
 import asyncio

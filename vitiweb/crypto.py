@@ -6,6 +6,7 @@ new one first and running ``manage.py rotate_credentials`` before dropping
 the old one. Without configured keys (local debug start only) one key is
 derived from ``SECRET_KEY``.
 """
+
 from __future__ import annotations
 
 import base64

@@ -4,6 +4,7 @@ Each app's ``filters.py`` extends ``MirroredObjectFilterSet`` with its own
 columns (region, role, provider type...). Filter values come from the URL,
 so a filtered view is a link that can be bookmarked and shared.
 """
+
 from __future__ import annotations
 
 import re
@@ -120,17 +121,23 @@ class MirroredObjectFilterSet(django_filters.FilterSet):
 
     search_fields: tuple[str, ...] = ()
 
-    q = django_filters.CharFilter(method="search", label="Search",
-                                  widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name, label, region"}))
+    q = django_filters.CharFilter(
+        method="search",
+        label="Search",
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name, label, region"}),
+    )
     cluster = django_filters.ModelChoiceFilter(
         queryset=Cluster.objects.only("name").order_by("name"), to_field_name="name", empty_label="All clusters"
     )
     namespace = django_filters.CharFilter(label="Namespace", widget=forms.TextInput(attrs={"placeholder": "any"}))
     phase = django_filters.ChoiceFilter(empty_label="Any phase")
-    ready = django_filters.ChoiceFilter(choices=READY_CHOICES, method="filter_ready", label="Readiness",
-                                        empty_label="Any readiness")
-    label = LabelSelectorFilter(label="Label selector", widget=forms.TextInput(
-        attrs={"placeholder": "vitistack.io/environment=production", "spellcheck": "false"}))
+    ready = django_filters.ChoiceFilter(
+        choices=READY_CHOICES, method="filter_ready", label="Readiness", empty_label="Any readiness"
+    )
+    label = LabelSelectorFilter(
+        label="Label selector",
+        widget=forms.TextInput(attrs={"placeholder": "vitistack.io/environment=production", "spellcheck": "false"}),
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -179,4 +186,6 @@ def fill_choices(filterset, names: tuple[str, ...], model=None) -> None:
     """Set the choices of ``names`` to the distinct values of those columns."""
     model = model or filterset.queryset.model
     for name in names:
-        filterset.filters[name].extra["choices"] = [(v, v) for v in distinct_values(model, filterset.filters[name].field_name)]
+        filterset.filters[name].extra["choices"] = [
+            (v, v) for v in distinct_values(model, filterset.filters[name].field_name)
+        ]

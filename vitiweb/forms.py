@@ -1,4 +1,5 @@
 """Forms of the dashboard's own objects."""
+
 from __future__ import annotations
 
 from django import forms
@@ -24,12 +25,20 @@ class ClusterAddForm(forms.Form):
     name = forms.SlugField(max_length=100, help_text="How the dashboard names this cluster (letters, digits, -).")
     kubeconfig_file = forms.FileField(required=False, label="Kubeconfig file")
     kubeconfig_text = forms.CharField(
-        required=False, label="…or paste it",
-        widget=WriteOnlyTextarea(attrs={"rows": 8, "spellcheck": "false", "autocomplete": "off",
-                                     "placeholder": "apiVersion: v1\nkind: Config\nclusters: …"}),
+        required=False,
+        label="…or paste it",
+        widget=WriteOnlyTextarea(
+            attrs={
+                "rows": 8,
+                "spellcheck": "false",
+                "autocomplete": "off",
+                "placeholder": "apiVersion: v1\nkind: Config\nclusters: …",
+            }
+        ),
     )
-    context = forms.CharField(required=False, max_length=200,
-                              help_text="Leave empty for the kubeconfig's current context.")
+    context = forms.CharField(
+        required=False, max_length=200, help_text="Leave empty for the kubeconfig's current context."
+    )
     save_unreachable = forms.BooleanField(required=False, label="Save even if the connection test fails")
 
     def clean_name(self):

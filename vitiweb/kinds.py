@@ -1,4 +1,5 @@
 """The four VitiStack kinds and the models that mirror them."""
+
 from __future__ import annotations
 
 from django.apps import apps

@@ -5,6 +5,7 @@ never hears of a row it cannot read yet; they carry keys, not data, because
 every consumer re-reads what its user may see. Group names follow DESIGN.md:
 ``fleet``, ``cluster-<pk>``, ``<kind>-list``, ``<kind>-<pk>``.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -73,7 +74,11 @@ def publish_object_changes(cluster_id: int, kind: str, changes: Iterable[tuple[s
             continue
         for pk in pks:
             messages[object_group(kind, pk)] = {
-                "type": "object.changed", "kind": kind, "cluster": cluster_id, "action": action, "pk": pk,
+                "type": "object.changed",
+                "kind": kind,
+                "cluster": cluster_id,
+                "action": action,
+                "pk": pk,
             }
     transaction.on_commit(lambda: _send(messages))
 

@@ -6,6 +6,7 @@ calling the page's own view as htmx would (``HX-Target: <region id>``), so a
 push carries exactly the fragment a click would fetch, produced by the same
 template and the same permission checks.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -38,7 +39,10 @@ def _kind_pages() -> dict[str, tuple]:
         name = model_for(kind)._meta.model_name
         pages[f"{name}_list"] = (lambda kwargs, kind=kind: (live.list_group(kind),), _LIST_REGIONS)
         for tab in ("detail", "yaml", "history"):
-            pages[f"{name}_{tab}"] = (lambda kwargs, kind=kind: (live.object_group(kind, kwargs["pk"]),), _DETAIL_REGIONS)
+            pages[f"{name}_{tab}"] = (
+                lambda kwargs, kind=kind: (live.object_group(kind, kwargs["pk"]),),
+                _DETAIL_REGIONS,
+            )
     return pages
 
 

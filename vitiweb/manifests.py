@@ -3,6 +3,7 @@
 Every problem is reported with the file, the document's index in it and the
 field path, so that an operator can go straight to the line at fault.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
@@ -113,7 +114,9 @@ def read_manifests(paths: Iterable[str | Path], strict: bool = False) -> tuple[l
         errors.extend(file_errors)
         for document in file_documents:
             documents.append(document)
-            if document.is_vitistack and not any(e.file == document.file and e.index == document.index for e in file_errors):
+            if document.is_vitistack and not any(
+                e.file == document.file and e.index == document.index for e in file_errors
+            ):
                 errors.extend(
                     ManifestError(document.file, document.index, error.path, error.message)
                     for error in schema.validate(document.body, strict=strict)

@@ -1,5 +1,6 @@
 """Models shared by every app: clusters, the mirrored-object base, the
 reference graph, the change journal and the audit trail."""
+
 from __future__ import annotations
 
 from django.conf import settings

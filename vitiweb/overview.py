@@ -4,6 +4,7 @@ Counts come from ``GROUP BY`` queries (one per kind), usage and cost from
 the reference graph (Vitistack -> providers, Machine -> provider and
 instance type), so the page costs the same with 50 or 50,000 machines.
 """
+
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -60,7 +61,9 @@ def kind_summaries(models) -> tuple[list[KindSummary], dict]:
     """
     summaries, machine_phases = [], defaultdict(Counter)
     for model in models:
-        summary = KindSummary(model.KIND, model._meta.verbose_name_plural.capitalize(), reverse(url_name(model, "list")))
+        summary = KindSummary(
+            model.KIND, model._meta.verbose_name_plural.capitalize(), reverse(url_name(model, "list"))
+        )
         rows = model.objects.order_by().values("cluster_id", "phase", "ready").annotate(n=Count("*"))
         for row in rows:
             n = row["n"]
@@ -86,7 +89,8 @@ def attention_objects(models) -> list:
     found = []
     for model in models:
         found.extend(
-            model.objects.filter(needs_attention()).select_related("cluster")
+            model.objects.filter(needs_attention())
+            .select_related("cluster")
             .only("name", "namespace", "phase", "ready", "message", "cluster__name", "synced_at")
             .order_by("-pk")[:ATTENTION_SHOWN]
         )
@@ -137,15 +141,22 @@ def machine_counts_by_provider(provider_ids: set[int]) -> tuple[Counter, Counter
     ``machine_usage``), matching a machine to a provider in its own cluster
     and namespace as the reference graph resolves it first.
     """
-    providers = {(cluster_id, namespace, name): pk for pk, cluster_id, namespace, name in
-                 MachineProvider.objects.filter(pk__in=provider_ids).values_list("pk", "cluster_id", "namespace", "name")}
+    providers = {
+        (cluster_id, namespace, name): pk
+        for pk, cluster_id, namespace, name in MachineProvider.objects.filter(pk__in=provider_ids).values_list(
+            "pk", "cluster_id", "namespace", "name"
+        )
+    }
     per_provider, per_type = Counter(), Counter()
     if not providers:
         return per_provider, per_type, providers
     names = {name for _, _, name in providers}
-    rows = (Machine.objects.filter(provider_name__in=names).order_by()
-            .values_list("cluster_id", "provider_name", "provider_namespace", "namespace", "instance_type")
-            .annotate(n=Count("*")))
+    rows = (
+        Machine.objects.filter(provider_name__in=names)
+        .order_by()
+        .values_list("cluster_id", "provider_name", "provider_namespace", "namespace", "instance_type")
+        .annotate(n=Count("*"))
+    )
     for cluster_id, name, provider_namespace, namespace, instance_type, n in rows:
         pk = providers.get((cluster_id, provider_namespace or namespace, name))
         if pk is not None:
@@ -156,13 +167,20 @@ def machine_counts_by_provider(provider_ids: set[int]) -> tuple[Counter, Counter
 
 def stack_usage(stack_limit: int = 40) -> list[StackUsage]:
     """Quota use and estimated hourly cost per Vitistack, from the reference graph."""
-    stacks = list(Vitistack.objects.select_related("cluster").only(
-        "name", "namespace", "cluster__name", "max_machines", "max_clusters", "max_providers").order_by("name")[:500])
+    stacks = list(
+        Vitistack.objects.select_related("cluster")
+        .only("name", "namespace", "cluster__name", "max_machines", "max_clusters", "max_providers")
+        .order_by("name")[:500]
+    )
     if not stacks:
         return []
     by_pk = {stack.pk: StackUsage(stack) for stack in stacks}
-    stack_refs = Reference.objects.filter(source_kind="Vitistack", source_id__in=list(by_pk), state=Reference.State.RESOLVED,
-                                          relation__in=("machine-provider", "kubernetes-provider"))
+    stack_refs = Reference.objects.filter(
+        source_kind="Vitistack",
+        source_id__in=list(by_pk),
+        state=Reference.State.RESOLVED,
+        relation__in=("machine-provider", "kubernetes-provider"),
+    )
     machine_providers, kubernetes_providers = defaultdict(set), defaultdict(set)
     for source_id, relation, target_id in stack_refs.values_list("source_id", "relation", "target_id"):
         (machine_providers if relation == "machine-provider" else kubernetes_providers)[source_id].add(target_id)
@@ -171,10 +189,22 @@ def stack_usage(stack_limit: int = 40) -> list[StackUsage]:
     per_provider, per_type, provider_keys = machine_counts_by_provider(provider_ids)
 
     kp_ids = set().union(*kubernetes_providers.values()) if kubernetes_providers else set()
-    groups = list(NodeGroup.objects.filter(provider_id__in=kp_ids).select_related("provider").only(
-        "provider_id", "provider__cluster_id", "machine_provider_name", "machine_provider_namespace", "instance_type",
-        "capacity_type", "desired_size"))
-    group_provider_keys = {(g.provider.cluster_id, g.machine_provider_namespace, g.machine_provider_name) for g in groups}
+    groups = list(
+        NodeGroup.objects.filter(provider_id__in=kp_ids)
+        .select_related("provider")
+        .only(
+            "provider_id",
+            "provider__cluster_id",
+            "machine_provider_name",
+            "machine_provider_namespace",
+            "instance_type",
+            "capacity_type",
+            "desired_size",
+        )
+    )
+    group_provider_keys = {
+        (g.provider.cluster_id, g.machine_provider_namespace, g.machine_provider_name) for g in groups
+    }
     condition = Q(pk__in=provider_ids)
     for cluster_id, namespace, name in group_provider_keys - set(provider_keys):
         condition |= Q(cluster_id=cluster_id, namespace=namespace, name=name)
@@ -184,8 +214,9 @@ def stack_usage(stack_limit: int = 40) -> list[StackUsage]:
 
     group_cost = Counter()
     for group in groups:
-        provider_pk = provider_by_key.get((group.provider.cluster_id, group.machine_provider_namespace,
-                                           group.machine_provider_name))
+        provider_pk = provider_by_key.get(
+            (group.provider.cluster_id, group.machine_provider_namespace, group.machine_provider_name)
+        )
         entry = prices.get(provider_pk, {}).get(group.instance_type, {})
         price = entry.get("spot") if (group.capacity_type or "").upper() == "SPOT" else None
         price = price if price is not None else entry.get("onDemand")
@@ -199,7 +230,8 @@ def stack_usage(stack_limit: int = 40) -> list[StackUsage]:
         usage.machines = sum(per_provider[pk] for pk in mps)
         usage.machine_cost = sum(
             n * prices.get(pk, {}).get(entry, {}).get("onDemand", 0.0)
-            for (pk, entry), n in per_type.items() if pk in mps
+            for (pk, entry), n in per_type.items()
+            if pk in mps
         )
         usage.nodegroup_cost = sum(group_cost[pk] for pk in kps)
     return list(by_pk.values())
@@ -209,8 +241,14 @@ def stack_usage(stack_limit: int = 40) -> list[StackUsage]:
 
 
 def _layout(**extra) -> dict:
-    return {"margin": {"l": 40, "r": 10, "t": 10, "b": 40}, "barmode": "stack", "showlegend": True,
-            "legend": {"orientation": "h", "y": -0.2}, "height": 280, **extra}
+    return {
+        "margin": {"l": 40, "r": 10, "t": 10, "b": 40},
+        "barmode": "stack",
+        "showlegend": True,
+        "legend": {"orientation": "h", "y": -0.2},
+        "height": 280,
+        **extra,
+    }
 
 
 def machines_by_phase_figure(clusters, machine_phases) -> dict:
@@ -218,9 +256,13 @@ def machines_by_phase_figure(clusters, machine_phases) -> dict:
     phases = sorted({phase for counter in machine_phases.values() for phase in counter})
     ordered = [pk for pk in names if machine_phases.get(pk)]
     data = [
-        {"type": "bar", "name": phase, "x": [names[pk] for pk in ordered],
-         "y": [machine_phases[pk].get(phase, 0) for pk in ordered],
-         "marker": {"color": TONE_COLOURS[phase_tone(phase)]} if phase_tone(phase) != "idle" else {}}
+        {
+            "type": "bar",
+            "name": phase,
+            "x": [names[pk] for pk in ordered],
+            "y": [machine_phases[pk].get(phase, 0) for pk in ordered],
+            "marker": {"color": TONE_COLOURS[phase_tone(phase)]} if phase_tone(phase) != "idle" else {},
+        }
         for phase in phases
     ]
     return {"data": data, "layout": _layout()}
@@ -230,8 +272,14 @@ def providers_by_type_figure() -> dict:
     data = []
     for model in (MachineProvider, KubernetesProvider):
         rows = model.objects.order_by("provider_type").values("provider_type").annotate(n=Count("*"))
-        data.append({"type": "bar", "name": model._meta.verbose_name_plural.capitalize(),
-                     "x": [row["provider_type"] or "(unset)" for row in rows], "y": [row["n"] for row in rows]})
+        data.append(
+            {
+                "type": "bar",
+                "name": model._meta.verbose_name_plural.capitalize(),
+                "x": [row["provider_type"] or "(unset)" for row in rows],
+                "y": [row["n"] for row in rows],
+            }
+        )
     return {"data": data, "layout": _layout(barmode="group")}
 
 
@@ -242,11 +290,21 @@ def quota_figure(usages: list[StackUsage], shown: int = 25) -> dict:
     labels = [f"{u.stack.cluster.name}/{u.stack.name}" for u in limited]
     data = [
         {"type": "bar", "orientation": "h", "name": "Machines used", "y": labels, "x": [u.machines for u in limited]},
-        {"type": "bar", "orientation": "h", "name": "Machine limit", "y": labels, "x": [u.stack.max_machines for u in limited],
-         "marker": {"color": "rgba(135,146,162,0.45)"}},
+        {
+            "type": "bar",
+            "orientation": "h",
+            "name": "Machine limit",
+            "y": labels,
+            "x": [u.stack.max_machines for u in limited],
+            "marker": {"color": "rgba(135,146,162,0.45)"},
+        },
     ]
-    return {"data": data, "layout": _layout(barmode="group", height=max(220, 60 + 44 * len(limited)),
-                                            margin={"l": 200, "r": 10, "t": 10, "b": 40})}
+    return {
+        "data": data,
+        "layout": _layout(
+            barmode="group", height=max(220, 60 + 44 * len(limited)), margin={"l": 200, "r": 10, "t": 10, "b": 40}
+        ),
+    }
 
 
 def cost_figure(usages: list[StackUsage], shown: int = 25) -> dict:
@@ -254,13 +312,29 @@ def cost_figure(usages: list[StackUsage], shown: int = 25) -> dict:
     costed.reverse()
     labels = [f"{u.stack.cluster.name}/{u.stack.name}" for u in costed]
     data = [
-        {"type": "bar", "orientation": "h", "name": "Machines", "y": labels, "x": [round(u.machine_cost, 3) for u in costed]},
-        {"type": "bar", "orientation": "h", "name": "Node groups (desired size)", "y": labels,
-         "x": [round(u.nodegroup_cost, 3) for u in costed]},
+        {
+            "type": "bar",
+            "orientation": "h",
+            "name": "Machines",
+            "y": labels,
+            "x": [round(u.machine_cost, 3) for u in costed],
+        },
+        {
+            "type": "bar",
+            "orientation": "h",
+            "name": "Node groups (desired size)",
+            "y": labels,
+            "x": [round(u.nodegroup_cost, 3) for u in costed],
+        },
     ]
-    return {"data": data, "layout": _layout(height=max(220, 60 + 34 * len(costed)),
-                                            margin={"l": 200, "r": 10, "t": 10, "b": 40},
-                                            xaxis={"tickprefix": "$", "ticksuffix": "/h"})}
+    return {
+        "data": data,
+        "layout": _layout(
+            height=max(220, 60 + 34 * len(costed)),
+            margin={"l": 200, "r": 10, "t": 10, "b": 40},
+            xaxis={"tickprefix": "$", "ticksuffix": "/h"},
+        ),
+    }
 
 
 def fleet_overview() -> dict:

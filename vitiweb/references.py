@@ -6,6 +6,7 @@ match makes it dangling, several fleet-wide matches make it ambiguous. A
 reference to an entry of its target (an instance type or image a provider
 declares) also needs the entry to exist.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -64,7 +65,14 @@ def secret_references(spec, default_namespace: str, path: str = "spec") -> Itera
         for key, value in spec.items():
             child = f"{path}.{key}"
             if key == "secretRef":
-                ref = object_reference("secret", child, SECRET, value, default_namespace, key=value.get("key") if isinstance(value, dict) else None)
+                ref = object_reference(
+                    "secret",
+                    child,
+                    SECRET,
+                    value,
+                    default_namespace,
+                    key=value.get("key") if isinstance(value, dict) else None,
+                )
                 if ref:
                     yield ref
             else:
@@ -134,13 +142,14 @@ def resolve(references: Iterable[Reference]) -> list[Reference]:
             entry_kind = reference.attributes.get("entry")
             key = (reference.target_kind, target["id"], entry_kind)
             if key not in offered_by_target:
-                offered_by_target[key] = _kind_model(reference.target_kind).declared_entries(target["spec"] or {}, entry_kind)
+                offered_by_target[key] = _kind_model(reference.target_kind).declared_entries(
+                    target["spec"] or {}, entry_kind
+                )
             offered = offered_by_target[key]
             if reference.target_entry not in offered:
                 reference.state = Reference.State.DANGLING
-                reference.detail = (
-                    f"{entry_kind} {reference.target_entry} is not declared by {address}"
-                    + (f" (it declares {', '.join(sorted(offered))})" if offered else "")
+                reference.detail = f"{entry_kind} {reference.target_entry} is not declared by {address}" + (
+                    f" (it declares {', '.join(sorted(offered))})" if offered else ""
                 )
     return references
 
@@ -205,8 +214,14 @@ def reresolve_incoming(
         pointing.extend(
             reference
             for reference in queryset.only(
-                "id", "source_cluster_id", "target_kind", "target_namespace", "target_name", "target_entry",
-                "attributes", *_RESOLUTION,
+                "id",
+                "source_cluster_id",
+                "target_kind",
+                "target_namespace",
+                "target_name",
+                "target_entry",
+                "attributes",
+                *_RESOLUTION,
             )
             if (reference.target_namespace, reference.target_name) in addresses
         )
@@ -218,7 +233,9 @@ def reresolve_incoming(
             outcomes[after].append(reference.pk)
     for outcome, pks in outcomes.items():
         for start in range(0, len(pks), _CHUNK):
-            Reference.objects.filter(pk__in=pks[start : start + _CHUNK]).update(**dict(zip(_RESOLUTION, outcome, strict=True)))
+            Reference.objects.filter(pk__in=pks[start : start + _CHUNK]).update(
+                **dict(zip(_RESOLUTION, outcome, strict=True))
+            )
 
 
 def delete_outgoing(kind: str, ids: Iterable[int]) -> None:

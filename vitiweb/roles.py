@@ -9,8 +9,13 @@ _MIRRORED = [
     ("providers", "nodegroup"),
     ("machines", "machine"),
 ]
-_DASHBOARD = [("vitiweb", "cluster"), ("vitiweb", "reference"), ("vitiweb", "journalentry"), ("vitiweb", "knownsecret"),
-              ("vitiweb", "auditentry")]
+_DASHBOARD = [
+    ("vitiweb", "cluster"),
+    ("vitiweb", "reference"),
+    ("vitiweb", "journalentry"),
+    ("vitiweb", "knownsecret"),
+    ("vitiweb", "auditentry"),
+]
 
 #: group -> [(app_label, codename)]
 ROLE_PERMISSIONS = {

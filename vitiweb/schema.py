@@ -5,6 +5,7 @@ this module turns their OpenAPI schemas into JSON Schema validators and
 reports every problem with the field path Kubernetes would name
 (``spec.resourceQuotas.maxMachines``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -53,8 +54,11 @@ def openapi_to_jsonschema(node, strict: bool = False):
         out["type"] = ["integer", "string"]
     if node.get("nullable") and "type" in out:
         out["type"] = [*(out["type"] if isinstance(out["type"], list) else [out["type"]]), "null"]
-    if strict and "properties" in node and "additionalProperties" not in node and not node.get(
-        "x-kubernetes-preserve-unknown-fields"
+    if (
+        strict
+        and "properties" in node
+        and "additionalProperties" not in node
+        and not node.get("x-kubernetes-preserve-unknown-fields")
     ):
         out["additionalProperties"] = False
     return out

@@ -8,6 +8,7 @@ still appears under "Other settings": a field is never hidden.
 
 Values are kept as the cluster sent them; templates escape them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -82,7 +83,9 @@ def fields(data, keys=None, title: str = "", skip=()) -> Block:
 
 def pairs(rows, title: str = "") -> Block:
     """A definition list of (label, value) pairs, leaving out empty values."""
-    return Block("fields", title=title, rows=[(label, value) for label, value in rows if value not in (None, "", [], {})])
+    return Block(
+        "fields", title=title, rows=[(label, value) for label, value in rows if value not in (None, "", [], {})]
+    )
 
 
 def table(items, columns, title: str = "") -> Block:
@@ -159,8 +162,11 @@ def block_section(title: str, value, anchor: str = "") -> Section:
     """A section for a settings block: scalars as a definition list, nested parts below it."""
     data = as_dict(value)
     if not data:
-        return Section(title, [fields({"value": value}, [("value", title)])] if value not in (None, "", [], {}) else [],
-                       anchor=anchor)
+        return Section(
+            title,
+            [fields({"value": value}, [("value", title)])] if value not in (None, "", [], {}) else [],
+            anchor=anchor,
+        )
     return Section(title, [fields(data)], anchor=anchor)
 
 

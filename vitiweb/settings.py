@@ -13,6 +13,7 @@ environment:
                             the first encrypts, all decrypt (rotation)
 ``VITIWEB_SECURE_SSL_REDIRECT`` ``0`` to leave HTTPS redirection to a proxy
 """
+
 import os
 from pathlib import Path
 

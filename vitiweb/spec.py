@@ -1,4 +1,5 @@
 """Reading values out of a spec that came from a cluster and may hold anything."""
+
 from __future__ import annotations
 
 

@@ -3,6 +3,7 @@
 Both tasks are idempotent: running one twice, or concurrently with the sync
 workers, leaves the same result.
 """
+
 import logging
 
 from celery import shared_task

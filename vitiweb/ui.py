@@ -10,6 +10,7 @@ the database; a detail page reads the object, its references (capped, with
 counts) and its journal, so the number of queries does not grow with the
 number of rows.
 """
+
 from __future__ import annotations
 
 import re
@@ -67,10 +68,13 @@ def render_page(request, template: str, context: dict, fragments: dict[str, str]
     """
     live_regions = getattr(request, "live_regions", None)
     if live_regions is not None:
-        return RegionsResponse({
-            region: render_to_string(fragments[region], context, request)
-            for region in live_regions if region in (fragments or {})
-        })
+        return RegionsResponse(
+            {
+                region: render_to_string(fragments[region], context, request)
+                for region in live_regions
+                if region in (fragments or {})
+            }
+        )
     htmx = getattr(request, "htmx", None)
     if htmx and not htmx.boosted and not htmx.history_restore_request and fragments:
         fragment = fragments.get(htmx.target or "")
@@ -242,24 +246,40 @@ class ObjectDetailView(KindMixin, PermissionRequiredMixin, View):
 
     def get(self, request, pk):
         obj = self.get_object(pk)
-        context = {**self.kind_context(), "object": obj, "tab": self.tab, "tab_template": self.tab_templates[self.tab],
-                   "tabs": self.tab_links(obj), "recommended": recommended_metadata(obj)}
+        context = {
+            **self.kind_context(),
+            "object": obj,
+            "tab": self.tab,
+            "tab_template": self.tab_templates[self.tab],
+            "tabs": self.tab_links(obj),
+            "recommended": recommended_metadata(obj),
+        }
         context.update(getattr(self, f"{self.tab}_context")(obj))
-        return render_page(request, self.template_name, context,
-                           {"tab-panel": self.tab_templates[self.tab], "object-head": "vitiweb/_detail_head.html"})
+        return render_page(
+            request,
+            self.template_name,
+            context,
+            {"tab-panel": self.tab_templates[self.tab], "object-head": "vitiweb/_detail_head.html"},
+        )
 
     def tab_links(self, obj) -> list[dict]:
         return [
             {"key": key, "label": label, "url": reverse(url_name(self.model, action), args=[obj.pk])}
-            for key, label, action in (("overview", "Overview", "detail"), ("yaml", "YAML", "yaml"),
-                                       ("history", "History", "history"))
+            for key, label, action in (
+                ("overview", "Overview", "detail"),
+                ("yaml", "YAML", "yaml"),
+                ("history", "History", "history"),
+            )
         ]
 
     def overview_context(self, obj) -> dict:
         outgoing, incoming, incoming_counts = related_objects(obj)
         status = obj.status if isinstance(obj.status, dict) else {}
-        conditions = [c for c in status.get("conditions") or [] if isinstance(c, dict)] if isinstance(
-            status.get("conditions"), list) else []
+        conditions = (
+            [c for c in status.get("conditions") or [] if isinstance(c, dict)]
+            if isinstance(status.get("conditions"), list)
+            else []
+        )
         other_status = {k: v for k, v in status.items() if k not in ("conditions", "phase", "message")}
         return {
             "sections": self.sections(obj) if self.sections else [],
@@ -272,8 +292,10 @@ class ObjectDetailView(KindMixin, PermissionRequiredMixin, View):
         }
 
     def yaml_context(self, obj) -> dict:
-        return {"manifest_yaml": manifest_yaml(obj),
-                "download_url": reverse(url_name(self.model, "manifest"), args=[obj.pk])}
+        return {
+            "manifest_yaml": manifest_yaml(obj),
+            "download_url": reverse(url_name(self.model, "manifest"), args=[obj.pk]),
+        }
 
     def history_context(self, obj) -> dict:
         return {"journal": journal_for(obj)[:HISTORY_SHOWN]}
@@ -310,8 +332,11 @@ def object_urls(model, list_view, detail_view) -> list:
         path(f"{plural}/<int:pk>/", detail_view.as_view(tab="overview"), name=url_name(model, "detail")),
         path(f"{plural}/<int:pk>/yaml/", detail_view.as_view(tab="yaml"), name=url_name(model, "yaml")),
         path(f"{plural}/<int:pk>/history/", detail_view.as_view(tab="history"), name=url_name(model, "history")),
-        path(f"{plural}/<int:pk>/manifest.yaml", ManifestDownloadView.as_view(model=model),
-             name=url_name(model, "manifest")),
+        path(
+            f"{plural}/<int:pk>/manifest.yaml",
+            ManifestDownloadView.as_view(model=model),
+            name=url_name(model, "manifest"),
+        ),
     ]
 
 
@@ -373,7 +398,8 @@ def related_objects(obj):
     outgoing = [
         RelatedRow(ref, attributes=sorted((ref.attributes or {}).items()))
         for ref in Reference.objects.filter(source_kind=obj.KIND, source_id=obj.pk)
-        .select_related("target_cluster").order_by("relation", "path")[:OUTGOING_SHOWN]
+        .select_related("target_cluster")
+        .order_by("relation", "path")[:OUTGOING_SHOWN]
     ]
     _load_ends(outgoing, lambda ref: ref.target_kind, lambda ref: ref.target_id)
     incoming_refs = Reference.objects.filter(target_kind=obj.KIND, target_id=obj.pk)
@@ -389,5 +415,7 @@ def related_objects(obj):
         grouped[key].attributes.append((ref.relation, ref.target_entry))
     incoming = list(grouped.values())
     _load_ends(incoming, lambda ref: ref.source_kind, lambda ref: ref.source_id)
-    counts = list(incoming_refs.values("source_kind", "relation").annotate(n=Count("id")).order_by("source_kind", "relation"))
+    counts = list(
+        incoming_refs.values("source_kind", "relation").annotate(n=Count("id")).order_by("source_kind", "relation")
+    )
     return outgoing, incoming, counts

@@ -1,4 +1,5 @@
 """WSGI entry point (management tooling only; the dashboard is served over ASGI)."""
+
 import os
 
 from django.core.wsgi import get_wsgi_application

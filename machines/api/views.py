@@ -1,4 +1,5 @@
 """REST endpoint of the Machine kind."""
+
 from machines.filters import MachineFilterSet
 from machines.models import Machine
 from vitiweb.api import object_viewset

@@ -1,4 +1,5 @@
 """REST endpoints of the provider kinds."""
+
 from providers.filters import KubernetesProviderFilterSet, MachineProviderFilterSet
 from providers.models import KubernetesProvider, MachineProvider
 from vitiweb.api import object_viewset

@@ -1,4 +1,5 @@
 """REST endpoint of the Vitistack kind."""
+
 from stacks.filters import VitistackFilterSet
 from stacks.models import Vitistack
 from vitiweb.api import object_viewset

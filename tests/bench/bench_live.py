@@ -13,6 +13,7 @@ was committed (the consumer stamps each message with that read time,
 ``data-as-of``; the commit time is the change's journal row). Prints p50/p99
 (aim: p99 < 500 ms) and messages sent per client per second.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -93,7 +94,9 @@ def main() -> None:
     with connection.cursor() as cursor:
         for kind in KINDS:
             cursor.execute(f'TRUNCATE "{model_for(kind)._meta.db_table}" CASCADE')
-        cursor.execute('TRUNCATE "vitiweb_journalentry", "vitiweb_reference", "vitiweb_knownsecret", "vitiweb_syncworker"')
+        cursor.execute(
+            'TRUNCATE "vitiweb_journalentry", "vitiweb_reference", "vitiweb_knownsecret", "vitiweb_syncworker"'
+        )
     Cluster.objects.all().delete()
 
     sandbox = Sandbox(warn=lambda m: None)
@@ -101,7 +104,9 @@ def main() -> None:
     sandbox.start()
     register_cluster("bench", kubeconfig_path=str(sandbox.write_kubeconfig(ROOT / "var" / "bench-live.kubeconfig")))
     User = get_user_model()
-    user = User.objects.filter(username="bench").first() or User.objects.create_superuser("bench", password="bench-pw-12345")
+    user = User.objects.filter(username="bench").first() or User.objects.create_superuser(
+        "bench", password="bench-pw-12345"
+    )
     session = SessionStore()
     session["_auth_user_id"], session["_auth_user_backend"] = str(user.pk), "django.contrib.auth.backends.ModelBackend"
     session["_auth_user_hash"] = user.get_session_auth_hash()
@@ -111,8 +116,13 @@ def main() -> None:
     env = {**os.environ, "DEBUG": "1", "VITIWEB_LOG_LEVEL": "WARNING"}
     processes = [
         subprocess.Popen([sys.executable, "manage.py", "sync", "--tick-seconds", "1"], cwd=ROOT, env=env),
-        subprocess.Popen([sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"], cwd=ROOT, env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+        subprocess.Popen(
+            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ),
     ]
     Machine = model_for("Machine")
     try:
@@ -123,8 +133,9 @@ def main() -> None:
         received = [[] for _ in range(args.clients)]
         url = f"ws://127.0.0.1:{port}/ws/live/?page=/"
         clients = threading.Thread(
-            target=run_clients, args=(args.clients, url, f"sessionid={session.session_key}", f"http://127.0.0.1:{port}",
-                                      stop, received), daemon=True,
+            target=run_clients,
+            args=(args.clients, url, f"sessionid={session.session_key}", f"http://127.0.0.1:{port}", stop, received),
+            daemon=True,
         )
         clients.start()
         time.sleep(3)  # connected, initial regions received
@@ -138,7 +149,9 @@ def main() -> None:
         begin_wall, begin = time.time(), time.perf_counter()
         for index in range(count):
             obj = machines[index % len(machines)]
-            current = sandbox.store.get("vitistack.io/v1alpha1", "Machine", obj["metadata"]["name"], obj["metadata"]["namespace"])
+            current = sandbox.store.get(
+                "vitistack.io/v1alpha1", "Machine", obj["metadata"]["name"], obj["metadata"]["namespace"]
+            )
             message = f"bench {index}"
             current["status"] = {"phase": phases[index % len(phases)], "message": message}
             sent[message] = time.time()
@@ -177,12 +190,18 @@ def main() -> None:
 
     print()
     print("command: .venv/bin/python tests/bench/bench_live.py  (PostgreSQL vitiweb_bench_live, Redis db 4)")
-    print(f"{connected} of {args.clients} clients connected to the fleet overview; "
-          f"{count} status changes in {duration:.1f}s ({count / duration:.0f}/s); {len(commits)} committed")
-    print(f"change -> fragment received: p50 {statistics.median(latencies):.0f} ms, "
-          f"p99 {percentile(latencies, 99):.0f} ms over {len(latencies)} (change, client) pairs  (aim p99 < 500 ms)")
-    print(f"messages per client per second: mean {statistics.mean(per_client_rates):.1f}, "
-          f"max {max(per_client_rates):.1f}  (one per coalescing window at most: {1 / 0.25:.0f}/s)")
+    print(
+        f"{connected} of {args.clients} clients connected to the fleet overview; "
+        f"{count} status changes in {duration:.1f}s ({count / duration:.0f}/s); {len(commits)} committed"
+    )
+    print(
+        f"change -> fragment received: p50 {statistics.median(latencies):.0f} ms, "
+        f"p99 {percentile(latencies, 99):.0f} ms over {len(latencies)} (change, client) pairs  (aim p99 < 500 ms)"
+    )
+    print(
+        f"messages per client per second: mean {statistics.mean(per_client_rates):.1f}, "
+        f"max {max(per_client_rates):.1f}  (one per coalescing window at most: {1 / 0.25:.0f}/s)"
+    )
 
 
 if __name__ == "__main__":

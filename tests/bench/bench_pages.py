@@ -16,6 +16,7 @@ instance type and image reference (some dangling), journal entries.
 Server time is measured in-process through Django's test client (URL routing,
 middleware, views, templates, database), so it excludes only the network.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,10 +39,19 @@ MACHINES_PER_CLUSTER = 5_000
 PROVIDERS_PER_CLUSTER = 10
 STACKS_PER_CLUSTER = 5
 NAMESPACES = ("production", "staging", "edge", "batch", "platform")
-PHASES = (("Running", True, 80), ("Pending", None, 8), ("Provisioning", None, 5), ("Failed", False, 4),
-          ("Terminating", None, 3))
-INSTANCE_TYPES = (("m5.large", "$0.096/hour", "$0.038/hour"), ("m5.xlarge", "$0.192/hour", "$0.076/hour"),
-                  ("c5.2xlarge", "$0.34/hour", "$0.13/hour"), ("r5.large", "$0.126/hour", "$0.05/hour"))
+PHASES = (
+    ("Running", True, 80),
+    ("Pending", None, 8),
+    ("Provisioning", None, 5),
+    ("Failed", False, 4),
+    ("Terminating", None, 3),
+)
+INSTANCE_TYPES = (
+    ("m5.large", "$0.096/hour", "$0.038/hour"),
+    ("m5.xlarge", "$0.192/hour", "$0.076/hour"),
+    ("c5.2xlarge", "$0.34/hour", "$0.13/hour"),
+    ("r5.large", "$0.126/hour", "$0.05/hour"),
+)
 IMAGES = ("ubuntu-22.04", "amazon-linux-2", "flatcar-3510")
 PROVIDER_TYPES = ("aws", "azure", "gcp", "openstack")
 
@@ -78,50 +88,140 @@ def populate() -> None:
     with transaction.atomic():
         Cluster.objects.filter(name__startswith="bench-").delete()
         for c in range(CLUSTERS):
-            cluster = Cluster.objects.create(name=f"bench-{c:02}", source=Cluster.Source.SANDBOX,
-                                             state=Cluster.State.UNREACHABLE if c == 9 else Cluster.State.CONNECTED,
-                                             last_sync_at=now, server=f"https://bench-{c:02}.example:6443",
-                                             server_version="v1.29.2", last_error="timeout after 5s" if c == 9 else "")
-            providers = MachineProvider.objects.bulk_create([
-                MachineProvider(
-                    cluster=cluster, kind="MachineProvider", namespace="production", name=f"provider-{p}",
-                    uid=f"mp-{c}-{p}", resource_version="1", provider_type=PROVIDER_TYPES[p % 4], region=f"region-{p % 3}",
-                    phase="Ready", ready=True, created_at=now,
-                    spec={"type": PROVIDER_TYPES[p % 4], "region": f"region-{p % 3}", PROVIDER_TYPES[p % 4]: {
-                        "instanceTypes": [{"name": n, "vcpus": 2, "memory": "8Gi", "pricing": {"onDemand": od, "spot": sp}}
-                                          for n, od, sp in INSTANCE_TYPES],
-                        "machineImages": [{"name": i, "imageId": f"ami-{i}"} for i in IMAGES]}},
-                ) for p in range(PROVIDERS_PER_CLUSTER)
-            ])
-            stacks = Vitistack.objects.bulk_create([
-                Vitistack(cluster=cluster, kind="Vitistack", namespace="production", name=f"stack-{s}", uid=f"vs-{c}-{s}",
-                          resource_version="1", region=f"region-{s % 3}", role="primary" if s else "management",
-                          max_machines=1200, max_clusters=5, max_providers=10, phase="Ready", ready=True, created_at=now,
-                          spec={"region": f"region-{s % 3}", "resourceQuotas": {"maxMachines": 1200},
-                                "machineProviders": [{"name": f"provider-{2 * s}"}, {"name": f"provider-{2 * s + 1}"}]})
-                for s in range(STACKS_PER_CLUSTER)
-            ])
-            kubernetes = KubernetesProvider.objects.bulk_create([
-                KubernetesProvider(cluster=cluster, kind="KubernetesProvider", namespace="production", name=f"k8s-{k}",
-                                   uid=f"kp-{c}-{k}", resource_version="1", provider_type="eks", version="1.29",
-                                   region="region-0", phase="Ready", ready=True, created_at=now, spec={"type": "eks"})
-                for k in range(2)
-            ])
-            NodeGroup.objects.bulk_create([
-                NodeGroup(provider=kp, name=f"ng-{g}", machine_provider_namespace="production",
-                          machine_provider_name="provider-0", instance_type="m5.large", capacity_type="ON_DEMAND",
-                          min_size=1, max_size=10, desired_size=3) for kp in kubernetes for g in range(2)
-            ])
-            refs = [Reference(source_kind="Vitistack", source_id=stack.pk, source_cluster=cluster, relation="machine-provider",
-                              path=f"spec.machineProviders[{i}]", target_kind="MachineProvider", target_namespace="production",
-                              target_name=providers[2 * s + i].name, target_id=providers[2 * s + i].pk, target_cluster=cluster,
-                              state=Reference.State.RESOLVED)
-                    for s, stack in enumerate(stacks) for i in range(2)]
-            refs += [Reference(source_kind="Vitistack", source_id=stacks[0].pk, source_cluster=cluster,
-                               relation="kubernetes-provider", path=f"spec.kubernetesProviders[{k}]",
-                               target_kind="KubernetesProvider", target_namespace="production", target_name=kp.name,
-                               target_id=kp.pk, target_cluster=cluster, state=Reference.State.RESOLVED)
-                     for k, kp in enumerate(kubernetes)]
+            cluster = Cluster.objects.create(
+                name=f"bench-{c:02}",
+                source=Cluster.Source.SANDBOX,
+                state=Cluster.State.UNREACHABLE if c == 9 else Cluster.State.CONNECTED,
+                last_sync_at=now,
+                server=f"https://bench-{c:02}.example:6443",
+                server_version="v1.29.2",
+                last_error="timeout after 5s" if c == 9 else "",
+            )
+            providers = MachineProvider.objects.bulk_create(
+                [
+                    MachineProvider(
+                        cluster=cluster,
+                        kind="MachineProvider",
+                        namespace="production",
+                        name=f"provider-{p}",
+                        uid=f"mp-{c}-{p}",
+                        resource_version="1",
+                        provider_type=PROVIDER_TYPES[p % 4],
+                        region=f"region-{p % 3}",
+                        phase="Ready",
+                        ready=True,
+                        created_at=now,
+                        spec={
+                            "type": PROVIDER_TYPES[p % 4],
+                            "region": f"region-{p % 3}",
+                            PROVIDER_TYPES[p % 4]: {
+                                "instanceTypes": [
+                                    {"name": n, "vcpus": 2, "memory": "8Gi", "pricing": {"onDemand": od, "spot": sp}}
+                                    for n, od, sp in INSTANCE_TYPES
+                                ],
+                                "machineImages": [{"name": i, "imageId": f"ami-{i}"} for i in IMAGES],
+                            },
+                        },
+                    )
+                    for p in range(PROVIDERS_PER_CLUSTER)
+                ]
+            )
+            stacks = Vitistack.objects.bulk_create(
+                [
+                    Vitistack(
+                        cluster=cluster,
+                        kind="Vitistack",
+                        namespace="production",
+                        name=f"stack-{s}",
+                        uid=f"vs-{c}-{s}",
+                        resource_version="1",
+                        region=f"region-{s % 3}",
+                        role="primary" if s else "management",
+                        max_machines=1200,
+                        max_clusters=5,
+                        max_providers=10,
+                        phase="Ready",
+                        ready=True,
+                        created_at=now,
+                        spec={
+                            "region": f"region-{s % 3}",
+                            "resourceQuotas": {"maxMachines": 1200},
+                            "machineProviders": [{"name": f"provider-{2 * s}"}, {"name": f"provider-{2 * s + 1}"}],
+                        },
+                    )
+                    for s in range(STACKS_PER_CLUSTER)
+                ]
+            )
+            kubernetes = KubernetesProvider.objects.bulk_create(
+                [
+                    KubernetesProvider(
+                        cluster=cluster,
+                        kind="KubernetesProvider",
+                        namespace="production",
+                        name=f"k8s-{k}",
+                        uid=f"kp-{c}-{k}",
+                        resource_version="1",
+                        provider_type="eks",
+                        version="1.29",
+                        region="region-0",
+                        phase="Ready",
+                        ready=True,
+                        created_at=now,
+                        spec={"type": "eks"},
+                    )
+                    for k in range(2)
+                ]
+            )
+            NodeGroup.objects.bulk_create(
+                [
+                    NodeGroup(
+                        provider=kp,
+                        name=f"ng-{g}",
+                        machine_provider_namespace="production",
+                        machine_provider_name="provider-0",
+                        instance_type="m5.large",
+                        capacity_type="ON_DEMAND",
+                        min_size=1,
+                        max_size=10,
+                        desired_size=3,
+                    )
+                    for kp in kubernetes
+                    for g in range(2)
+                ]
+            )
+            refs = [
+                Reference(
+                    source_kind="Vitistack",
+                    source_id=stack.pk,
+                    source_cluster=cluster,
+                    relation="machine-provider",
+                    path=f"spec.machineProviders[{i}]",
+                    target_kind="MachineProvider",
+                    target_namespace="production",
+                    target_name=providers[2 * s + i].name,
+                    target_id=providers[2 * s + i].pk,
+                    target_cluster=cluster,
+                    state=Reference.State.RESOLVED,
+                )
+                for s, stack in enumerate(stacks)
+                for i in range(2)
+            ]
+            refs += [
+                Reference(
+                    source_kind="Vitistack",
+                    source_id=stacks[0].pk,
+                    source_cluster=cluster,
+                    relation="kubernetes-provider",
+                    path=f"spec.kubernetesProviders[{k}]",
+                    target_kind="KubernetesProvider",
+                    target_namespace="production",
+                    target_name=kp.name,
+                    target_id=kp.pk,
+                    target_cluster=cluster,
+                    state=Reference.State.RESOLVED,
+                )
+                for k, kp in enumerate(kubernetes)
+            ]
             Reference.objects.bulk_create(refs)
 
             rows = []
@@ -132,41 +232,100 @@ def populate() -> None:
                 instance = INSTANCE_TYPES[m % len(INSTANCE_TYPES)][0]
                 image = IMAGES[m % len(IMAGES)]
                 namespace = NAMESPACES[m % len(NAMESPACES)]
-                rows.append(Machine(
-                    cluster=cluster, kind="Machine", namespace=namespace, name=f"worker-{c:02}-{m:05}", uid=f"m-{c}-{m}",
-                    resource_version="1", provider_name=provider.name, provider_namespace="production",
-                    instance_type=instance, machine_image=image, phase=phase, ready=ready,
-                    message="instance quota exceeded" if phase == "Failed" else "",
-                    labels={"vitistack.io/environment": "production" if m % 3 else "staging", "role": "worker",
-                            "vitistack.io/team": f"team-{m % 7}"},
-                    spec={"machineProvider": {"name": provider.name, "namespace": "production"}, "instanceType": instance,
-                          "machineImage": image, "networking": {"subnet": "subnet-1"}},
-                    status={"phase": phase, "conditions": [{"type": "Ready", "status": {True: "True", False: "False"}.get(ready, "Unknown")}]},
-                    created_at=now - timezone.timedelta(minutes=m),
-                ))
+                rows.append(
+                    Machine(
+                        cluster=cluster,
+                        kind="Machine",
+                        namespace=namespace,
+                        name=f"worker-{c:02}-{m:05}",
+                        uid=f"m-{c}-{m}",
+                        resource_version="1",
+                        provider_name=provider.name,
+                        provider_namespace="production",
+                        instance_type=instance,
+                        machine_image=image,
+                        phase=phase,
+                        ready=ready,
+                        message="instance quota exceeded" if phase == "Failed" else "",
+                        labels={
+                            "vitistack.io/environment": "production" if m % 3 else "staging",
+                            "role": "worker",
+                            "vitistack.io/team": f"team-{m % 7}",
+                        },
+                        spec={
+                            "machineProvider": {"name": provider.name, "namespace": "production"},
+                            "instanceType": instance,
+                            "machineImage": image,
+                            "networking": {"subnet": "subnet-1"},
+                        },
+                        status={
+                            "phase": phase,
+                            "conditions": [
+                                {"type": "Ready", "status": {True: "True", False: "False"}.get(ready, "Unknown")}
+                            ],
+                        },
+                        created_at=now - timezone.timedelta(minutes=m),
+                    )
+                )
             machines = Machine.objects.bulk_create(rows, batch_size=2000)
             refs = []
             for machine in machines:
                 provider = providers[int(machine.name[-5:]) % PROVIDERS_PER_CLUSTER]
-                common = dict(source_kind="Machine", source_id=machine.pk, source_cluster=cluster, target_kind="MachineProvider",
-                              target_namespace="production", target_name=provider.name, target_id=provider.pk,
-                              target_cluster=cluster, state=Reference.State.RESOLVED)
+                common = dict(
+                    source_kind="Machine",
+                    source_id=machine.pk,
+                    source_cluster=cluster,
+                    target_kind="MachineProvider",
+                    target_namespace="production",
+                    target_name=provider.name,
+                    target_id=provider.pk,
+                    target_cluster=cluster,
+                    state=Reference.State.RESOLVED,
+                )
                 refs.append(Reference(relation="machine-provider", path="spec.machineProvider", **common))
-                refs.append(Reference(relation="instance-type", path="spec.instanceType", target_entry=machine.instance_type,
-                                      attributes={"entry": "instance type"}, **common))
+                refs.append(
+                    Reference(
+                        relation="instance-type",
+                        path="spec.instanceType",
+                        target_entry=machine.instance_type,
+                        attributes={"entry": "instance type"},
+                        **common,
+                    )
+                )
                 dangling = int(machine.name[-5:]) % 500 == 0
-                refs.append(Reference(relation="machine-image", path="spec.machineImage", target_entry=machine.machine_image,
-                                      attributes={"entry": "machine image"},
-                                      **{**common, "state": Reference.State.DANGLING if dangling else Reference.State.RESOLVED,
-                                         "target_id": None if dangling else provider.pk},
-                                      detail="machine image not declared by the provider" if dangling else ""))
+                refs.append(
+                    Reference(
+                        relation="machine-image",
+                        path="spec.machineImage",
+                        target_entry=machine.machine_image,
+                        attributes={"entry": "machine image"},
+                        **{
+                            **common,
+                            "state": Reference.State.DANGLING if dangling else Reference.State.RESOLVED,
+                            "target_id": None if dangling else provider.pk,
+                        },
+                        detail="machine image not declared by the provider" if dangling else "",
+                    )
+                )
             Reference.objects.bulk_create(refs, batch_size=5000)
-            JournalEntry.objects.bulk_create([
-                JournalEntry(cluster=cluster, kind="Machine", namespace=machine.namespace, name=machine.name, uid=machine.uid,
-                             action=JournalEntry.Action.UPDATED, resource_version=str(v), changed_by="machine-controller",
-                             changes=[{"path": "status.phase", "old": "Pending", "new": machine.phase}])
-                for machine in machines[:200] for v in range(3)
-            ], batch_size=2000)
+            JournalEntry.objects.bulk_create(
+                [
+                    JournalEntry(
+                        cluster=cluster,
+                        kind="Machine",
+                        namespace=machine.namespace,
+                        name=machine.name,
+                        uid=machine.uid,
+                        action=JournalEntry.Action.UPDATED,
+                        resource_version=str(v),
+                        changed_by="machine-controller",
+                        changes=[{"path": "status.phase", "old": "Pending", "new": machine.phase}],
+                    )
+                    for machine in machines[:200]
+                    for v in range(3)
+                ],
+                batch_size=2000,
+            )
             print(f"  cluster bench-{c:02}: {len(machines)} machines ({time.monotonic() - started:.1f}s)", flush=True)
     from django.db import connection
 
@@ -197,8 +356,13 @@ def measure(client, url: str, repeat: int) -> dict:
         timings.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200
     timings.sort()
-    return {"p50": statistics.median(timings), "p95": timings[max(0, int(round(0.95 * len(timings))) - 1)],
-            "max": timings[-1], "queries": len(queries), "bytes": len(response.content)}
+    return {
+        "p50": statistics.median(timings),
+        "p95": timings[max(0, int(round(0.95 * len(timings))) - 1)],
+        "max": timings[-1],
+        "queries": len(queries),
+        "bytes": len(response.content),
+    }
 
 
 def main() -> int:
@@ -221,7 +385,10 @@ def main() -> int:
     from vitiweb.roles import VIEWER
 
     call_command("migrate", verbosity=0)
-    if args.refill or Machine.objects.filter(cluster__name__startswith="bench-").count() != CLUSTERS * MACHINES_PER_CLUSTER:
+    if (
+        args.refill
+        or Machine.objects.filter(cluster__name__startswith="bench-").count() != CLUSTERS * MACHINES_PER_CLUSTER
+    ):
         print(f"loading {CLUSTERS * MACHINES_PER_CLUSTER} machines in {CLUSTERS} clusters ...")
         populate()
 
@@ -245,8 +412,10 @@ def main() -> int:
         "machine detail": f"/machines/{machine.pk}/",
         "machine provider detail (500 machines refer to it)": f"/machineproviders/{provider.pk}/",
     }
-    print(f"\n{Machine.objects.count()} machines, database {django.db.connection.vendor} "
-          f"({django.db.connection.settings_dict['NAME']}), {args.repeat} timed requests per page\n")
+    print(
+        f"\n{Machine.objects.count()} machines, database {django.db.connection.vendor} "
+        f"({django.db.connection.settings_dict['NAME']}), {args.repeat} timed requests per page\n"
+    )
     print(f"{'page':55} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'queries':>8}")
     worst = 0.0
     for name, page in pages.items():

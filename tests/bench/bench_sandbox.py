@@ -82,8 +82,9 @@ def bench_list(sb: Sandbox, runs: int) -> tuple[float, float, float, int]:
 def bench_watch(sb: Sandbox, watchers: int, changes: int) -> tuple[float, float]:
     rv = sb.store.resource_version
     url = sb.url + f"/apis/vitistack.io/v1alpha1/namespaces/bench/machines?watch=1&resourceVersion={rv}"
-    proc = subprocess.Popen([sys.executable, "-c", WATCHERS, url, str(watchers), str(changes)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WATCHERS, url, str(watchers), str(changes)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout.readline().strip() == "ready"
         deadline = time.monotonic() + 10
@@ -118,17 +119,27 @@ def main() -> None:
         gc.freeze()
 
         cold, serve, decode, size = bench_list(sb, args.runs)
-        print(f"list of {args.objects} objects ({size / 1e6:.1f} MB): served in {serve * 1000:.1f} ms "
-              f"(median of {args.runs}; first list {cold * 1000:.0f} ms), json.loads of the same payload "
-              f"{decode * 1000:.1f} ms; ratio serve/decode = {serve / decode:.2f}")
+        print(
+            f"list of {args.objects} objects ({size / 1e6:.1f} MB): served in {serve * 1000:.1f} ms "
+            f"(median of {args.runs}; first list {cold * 1000:.0f} ms), json.loads of the same payload "
+            f"{decode * 1000:.1f} ms; ratio serve/decode = {serve / decode:.2f}"
+        )
 
         sb.store.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bench"}})
         for i in range(100):
-            sb.store.create({"apiVersion": GV, "kind": "Machine", "metadata": {"name": f"w-{i:03d}", "namespace": "bench"},
-                             "spec": {"machineProvider": {"name": "p"}}})
+            sb.store.create(
+                {
+                    "apiVersion": GV,
+                    "kind": "Machine",
+                    "metadata": {"name": f"w-{i:03d}", "namespace": "bench"},
+                    "spec": {"machineProvider": {"name": "p"}},
+                }
+            )
         rate, write_time = bench_watch(sb, args.watchers, args.changes)
-        print(f"watch: {args.changes} changes x {args.watchers} watchers delivered at {rate:,.0f} events/s "
-              f"(the {args.changes} writes themselves took {write_time:.2f}s)")
+        print(
+            f"watch: {args.changes} changes x {args.watchers} watchers delivered at {rate:,.0f} events/s "
+            f"(the {args.changes} writes themselves took {write_time:.2f}s)"
+        )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@
 - the worker process's peak RSS (VmHWM; aim < 400 MB).
 Options: --clusters N --machines N --rate N --seconds N.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -80,13 +81,17 @@ def main() -> None:
     with connection.cursor() as cursor:  # a clean slate: the mirror tables only
         for model in [*(model_for(k) for k in KINDS)]:
             cursor.execute(f'TRUNCATE "{model._meta.db_table}" CASCADE')
-        cursor.execute('TRUNCATE "vitiweb_journalentry", "vitiweb_reference", "vitiweb_knownsecret", "vitiweb_syncworker"')
+        cursor.execute(
+            'TRUNCATE "vitiweb_journalentry", "vitiweb_reference", "vitiweb_knownsecret", "vitiweb_syncworker"'
+        )
     Cluster.objects.all().delete()
 
     fleet = SandboxFleet(args.clusters, warn=lambda m: None)
     started = time.perf_counter()
     for index, sandbox in enumerate(fleet):
-        sandbox.populate(vitistacks=50, machine_providers=150, kubernetes_providers=50, machines=args.machines, seed=index)
+        sandbox.populate(
+            vitistacks=50, machine_providers=150, kubernetes_providers=50, machines=args.machines, seed=index
+        )
     print(f"populated {args.clusters} sandboxes in {time.perf_counter() - started:.1f}s")
     fleet.start()
     kubeconfig = fleet.write_kubeconfig(ROOT / "var" / "bench-sync.kubeconfig")
@@ -108,7 +113,9 @@ def main() -> None:
     # Ours: a sync worker process, from start until every object is in the database.
     env = {**os.environ, "VITIWEB_LOG_LEVEL": "WARNING"}
     worker = subprocess.Popen(
-        [sys.executable, "manage.py", "sync", "--name", "bench", "--tick-seconds", "1"], cwd=ROOT, env=env,
+        [sys.executable, "manage.py", "sync", "--name", "bench", "--tick-seconds", "1"],
+        cwd=ROOT,
+        env=env,
     )
     try:
         started = time.perf_counter()
@@ -128,7 +135,9 @@ def main() -> None:
         count = int(args.rate * args.seconds)
         for index in range(count):
             sandbox, obj = machines[index % len(machines)]
-            obj = sandbox.store.get("vitistack.io/v1alpha1", "Machine", obj["metadata"]["name"], obj["metadata"]["namespace"])
+            obj = sandbox.store.get(
+                "vitistack.io/v1alpha1", "Machine", obj["metadata"]["name"], obj["metadata"]["namespace"]
+            )
             stamp = time.time()
             obj["status"] = {"phase": "Running", "message": f"bench {index} {stamp}"}
             sandbox.store.update_status(obj)
@@ -155,17 +164,35 @@ def main() -> None:
     ours = expected / sync_seconds
     baseline = expected / baseline_seconds
     print()
-    print("command: DATABASE_URL=postgres://postgres@127.0.0.1:5432/vitiweb_bench_sync .venv/bin/python tests/bench/bench_sync.py")
+    print(
+        "command: DATABASE_URL=postgres://postgres@127.0.0.1:5432/vitiweb_bench_sync .venv/bin/python tests/bench/bench_sync.py"
+    )
     print(f"fleet: {args.clusters} clusters, {expected} objects ({expected // args.clusters} per cluster)")
-    print(f"initial sync (worker process, list + bulk upsert + references + journal): {sync_seconds:.1f}s = {ours:,.0f} objects/s")
-    print(f"baseline (this process, list + json.loads only):                        {baseline_seconds:.1f}s = {baseline:,.0f} objects/s")
+    print(
+        f"initial sync (worker process, list + bulk upsert + references + journal): {sync_seconds:.1f}s = {ours:,.0f} objects/s"
+    )
+    print(
+        f"baseline (this process, list + json.loads only):                        {baseline_seconds:.1f}s = {baseline:,.0f} objects/s"
+    )
     print(f"ratio ours/baseline: {ours / baseline:.2f}  (aim >= 0.5)")
-    print(f"event -> committed row at {achieved_rate:.0f} events/s: {len(latencies)} of {count} events measured, "
-          f"p50 {statistics.median(latencies):.0f} ms, p99 {percentile(latencies, 99):.0f} ms  (aim p99 < 200 ms)")
+    print(
+        f"event -> committed row at {achieved_rate:.0f} events/s: {len(latencies)} of {count} events measured, "
+        f"p50 {statistics.median(latencies):.0f} ms, p99 {percentile(latencies, 99):.0f} ms  (aim p99 < 200 ms)"
+    )
     print(f"sync worker peak RSS: {rss:.0f} MB  (aim < 400 MB)")
-    print(json.dumps({"objects": expected, "sync_objects_per_s": round(ours), "baseline_objects_per_s": round(baseline),
-                      "ratio": round(ours / baseline, 2), "latency_p50_ms": round(statistics.median(latencies)),
-                      "latency_p99_ms": round(percentile(latencies, 99)), "peak_rss_mb": round(rss)}))
+    print(
+        json.dumps(
+            {
+                "objects": expected,
+                "sync_objects_per_s": round(ours),
+                "baseline_objects_per_s": round(baseline),
+                "ratio": round(ours / baseline, 2),
+                "latency_p50_ms": round(statistics.median(latencies)),
+                "latency_p99_ms": round(percentile(latencies, 99)),
+                "peak_rss_mb": round(rss),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ Run (PostgreSQL; its database, vitiweb_bench_topology by default, is created and
 The fleet is generated once and reused (``--reload`` rebuilds it). Aims: each
 view under 500 ms, all checks under 2 s.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -66,15 +67,25 @@ def obj(kind, name, namespace, spec, phase=None, ready=None, uid=""):
         status["phase"] = phase
     if ready:
         status["conditions"] = [{"type": "Ready", "status": ready}]
-    return {"apiVersion": "vitistack.io/v1alpha1", "kind": kind,
-            "metadata": {"name": name, "namespace": namespace, "uid": uid or f"{kind}-{namespace}-{name}",
-                         "resourceVersion": "1"},
-            "spec": spec, "status": status}
+    return {
+        "apiVersion": "vitistack.io/v1alpha1",
+        "kind": kind,
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "uid": uid or f"{kind}-{namespace}-{name}",
+            "resourceVersion": "1",
+        },
+        "spec": spec,
+        "status": status,
+    }
 
 
 def generate():
     """(cluster index -> kind -> objects), and the Secrets each cluster holds."""
-    fleet = {c: {"Vitistack": [], "MachineProvider": [], "KubernetesProvider": [], "Machine": []} for c in range(CLUSTERS)}
+    fleet = {
+        c: {"Vitistack": [], "MachineProvider": [], "KubernetesProvider": [], "Machine": []} for c in range(CLUSTERS)
+    }
     names = [f"stack-{i:03d}" for i in range(STACKS)]
     cluster_of = {i: i % CLUSTERS for i in range(STACKS)}
     parent = {}
@@ -92,18 +103,26 @@ def generate():
 
     for i, name in enumerate(names):
         ns = "production"
-        spec = {"region": f"region-{i % 7}", "description": f"Stack {i}",
-                "resourceQuotas": {"maxMachines": 90 if i % 50 == 0 else (120 if i >= 420 else 150), "maxClusters": 3,
-                                   "maxProviders": 10},
-                "machineProviders": [{"name": f"{name}-mp-{k}", "priority": k + 1} for k in range(3)],
-                "kubernetesProviders": [{"name": f"{name}-kp", "priority": 1}]}
+        spec = {
+            "region": f"region-{i % 7}",
+            "description": f"Stack {i}",
+            "resourceQuotas": {
+                "maxMachines": 90 if i % 50 == 0 else (120 if i >= 420 else 150),
+                "maxClusters": 3,
+                "maxProviders": 10,
+            },
+            "machineProviders": [{"name": f"{name}-mp-{k}", "priority": k + 1} for k in range(3)],
+            "kubernetesProviders": [{"name": f"{name}-kp", "priority": 1}],
+        }
         if i % 97 == 0:
             spec["machineProviders"].append({"name": f"{name}-never-defined", "priority": 9})
         if i == 0:
             spec["role"] = "global"
-            spec["globalPolicies"] = {"security": {"enforceEncryption": True, "requireMFA": True},
-                                      "compliance": {"frameworks": ["SOC2", "GDPR"]},
-                                      "resourceLimits": {"globalMaxMachines": 100000, "globalMaxClusters": 2000}}
+            spec["globalPolicies"] = {
+                "security": {"enforceEncryption": True, "requireMFA": True},
+                "compliance": {"frameworks": ["SOC2", "GDPR"]},
+                "resourceLimits": {"globalMaxMachines": 100000, "globalMaxClusters": 2000},
+            }
         if i in children:
             spec["childVitistacks"] = [{"name": names[c], "namespace": ns} for c in children[i]]
             if i:
@@ -113,60 +132,126 @@ def generate():
             spec["parentVitistack"] = {"name": names[parent[i]], "namespace": ns}
             spec["inheritPolicies"] = True
         if i in dr:
-            spec["disasterRecovery"] = {"enabled": True, "replicationTargets": [
-                {"name": names[dr[i]], "namespace": ns, "region": f"region-{dr[i] % 7}", "provider": "aws",
-                 "replicationMode": "async" if i % 3 else "sync", "rpo": "1h", "rto": "30m"}]}
+            spec["disasterRecovery"] = {
+                "enabled": True,
+                "replicationTargets": [
+                    {
+                        "name": names[dr[i]],
+                        "namespace": ns,
+                        "region": f"region-{dr[i] % 7}",
+                        "provider": "aws",
+                        "replicationMode": "async" if i % 3 else "sync",
+                        "rpo": "1h",
+                        "rto": "30m",
+                    }
+                ],
+            }
         if i in primary_of and i % 10:
             spec["role"] = "disaster-recovery"
             spec["primaryVitistack"] = {"name": names[primary_of[i]], "namespace": ns}
         if i in central:
             spec["role"] = "management"
-            spec["edgeManagement"] = {"enabled": True, "edgeLocations": [
-                {"name": names[e], "namespace": ns, "region": f"edge-{e}", "maxMachines": 120, "maxClusters": 2}
-                for e in central[i]]}
+            spec["edgeManagement"] = {
+                "enabled": True,
+                "edgeLocations": [
+                    {"name": names[e], "namespace": ns, "region": f"edge-{e}", "maxMachines": 120, "maxClusters": 2}
+                    for e in central[i]
+                ],
+            }
         if i in management_of:
             spec["role"] = "edge"
             spec["managementVitistack"] = {"name": names[management_of[i]], "namespace": ns}
-            spec["edge"] = {"connectivity": {"type": ["satellite", "fiber", "lte"][i % 3], "bandwidth": "100Mbps",
-                                             "latency": f"{20 + i % 500}ms"},
-                            "autonomy": {"enabled": True, "offlineTimeout": "1h", "localDecisionMaking": True}}
+            spec["edge"] = {
+                "connectivity": {
+                    "type": ["satellite", "fiber", "lte"][i % 3],
+                    "bandwidth": "100Mbps",
+                    "latency": f"{20 + i % 500}ms",
+                },
+                "autonomy": {"enabled": True, "offlineTimeout": "1h", "localDecisionMaking": True},
+            }
         phase, ready = ("Ready", "True") if i % 23 else ("Degraded", "False")
         c = cluster_of[i]
         fleet[c]["Vitistack"].append(obj("Vitistack", name, ns, spec, phase, ready))
 
         for k in range(3):
             mp_name = f"{name}-mp-{k}"
-            mp_spec = {"type": "aws", "region": spec["region"], "aws": {
-                "credentials": {"secretRef": {"name": "aws-credentials" if i % 61 else "rotated-away",
-                                              "namespace": ns}},
-                "instanceTypes": [{"name": "m5.large"}, {"name": "m5.xlarge"}],
-                "machineImages": [{"name": "ubuntu-22.04"}],
-                "networking": {"subnets": ["subnet-a", "subnet-b"], "securityGroups": [{"name": "nodes"}]}}}
+            mp_spec = {
+                "type": "aws",
+                "region": spec["region"],
+                "aws": {
+                    "credentials": {
+                        "secretRef": {"name": "aws-credentials" if i % 61 else "rotated-away", "namespace": ns}
+                    },
+                    "instanceTypes": [{"name": "m5.large"}, {"name": "m5.xlarge"}],
+                    "machineImages": [{"name": "ubuntu-22.04"}],
+                    "networking": {"subnets": ["subnet-a", "subnet-b"], "securityGroups": [{"name": "nodes"}]},
+                },
+            }
             if k < 2:
-                mp_spec["failover"] = {"enabled": True, "targets": [
-                    {"name": f"{name}-mp-{k + 1}", "namespace": ns, "priority": k + 2,
-                     "conditions": [{"type": "ProviderHealthy", "status": "False"}]}]}
+                mp_spec["failover"] = {
+                    "enabled": True,
+                    "targets": [
+                        {
+                            "name": f"{name}-mp-{k + 1}",
+                            "namespace": ns,
+                            "priority": k + 2,
+                            "conditions": [{"type": "ProviderHealthy", "status": "False"}],
+                        }
+                    ],
+                }
             if k == 2 and i % 5 == 0:
-                mp_spec["shareWith"] = [{"vitistack": names[(i + 1) % STACKS], "namespace": ns},
-                                        {"vitistack": names[(i + 2) % STACKS], "namespace": ns}]
-            fleet[c]["MachineProvider"].append(obj("MachineProvider", mp_name, ns, mp_spec,
-                                                   "Ready" if (i + k) % 31 else "Degraded",
-                                                   "True" if (i + k) % 31 else "False"))
-        kp_spec = {"type": "eks", "version": "1.29", "region": spec["region"], "eks": {
-            "credentials": {"secretRef": {"name": "aws-credentials", "namespace": ns}},
-            "nodeGroups": [{"name": group, "machineProvider": {"name": f"{name}-mp-0", "namespace": ns},
-                            "instanceType": "m5.large", "capacityType": "ON_DEMAND", "subnets": ["subnet-a"],
-                            "scaling": {"minSize": 1, "maxSize": 5, "desiredSize": 2}}
-                           for group in ("system", "workers")]}}
+                mp_spec["shareWith"] = [
+                    {"vitistack": names[(i + 1) % STACKS], "namespace": ns},
+                    {"vitistack": names[(i + 2) % STACKS], "namespace": ns},
+                ]
+            fleet[c]["MachineProvider"].append(
+                obj(
+                    "MachineProvider",
+                    mp_name,
+                    ns,
+                    mp_spec,
+                    "Ready" if (i + k) % 31 else "Degraded",
+                    "True" if (i + k) % 31 else "False",
+                )
+            )
+        kp_spec = {
+            "type": "eks",
+            "version": "1.29",
+            "region": spec["region"],
+            "eks": {
+                "credentials": {"secretRef": {"name": "aws-credentials", "namespace": ns}},
+                "nodeGroups": [
+                    {
+                        "name": group,
+                        "machineProvider": {"name": f"{name}-mp-0", "namespace": ns},
+                        "instanceType": "m5.large",
+                        "capacityType": "ON_DEMAND",
+                        "subnets": ["subnet-a"],
+                        "scaling": {"minSize": 1, "maxSize": 5, "desiredSize": 2},
+                    }
+                    for group in ("system", "workers")
+                ],
+            },
+        }
         fleet[c]["KubernetesProvider"].append(obj("KubernetesProvider", f"{name}-kp", ns, kp_spec, "Ready", "True"))
 
         for m in range(MACHINES_PER_STACK):
             phase, ready = PHASES[(i + m) % len(PHASES)]
-            fleet[c]["Machine"].append(obj("Machine", f"{name}-m{m:03d}", ns, {
-                "machineProvider": {"name": f"{name}-mp-{m % 3}", "namespace": ns},
-                "instanceType": "t3.micro" if m == 99 and i % 4 == 0 else "m5.large",
-                "machineImage": "ubuntu-22.04",
-                "networking": {"subnet": "subnet-a", "securityGroups": ["nodes"]}}, phase, ready))
+            fleet[c]["Machine"].append(
+                obj(
+                    "Machine",
+                    f"{name}-m{m:03d}",
+                    ns,
+                    {
+                        "machineProvider": {"name": f"{name}-mp-{m % 3}", "namespace": ns},
+                        "instanceType": "t3.micro" if m == 99 and i % 4 == 0 else "m5.large",
+                        "machineImage": "ubuntu-22.04",
+                        "networking": {"subnet": "subnet-a", "securityGroups": ["nodes"]},
+                    },
+                    phase,
+                    ready,
+                )
+            )
     return fleet
 
 
@@ -174,7 +259,11 @@ def load(reload: bool) -> None:
     clusters = Cluster.objects.filter(name__startswith=PREFIX)
     from machines.models import Machine
 
-    if not reload and clusters.count() == CLUSTERS and Machine.objects.filter(cluster__in=clusters).count() == STACKS * MACHINES_PER_STACK:
+    if (
+        not reload
+        and clusters.count() == CLUSTERS
+        and Machine.objects.filter(cluster__in=clusters).count() == STACKS * MACHINES_PER_STACK
+    ):
         print("fleet already loaded (use --reload to rebuild)")
         return
     clusters.delete()
@@ -206,9 +295,11 @@ def main():
     from stacks.models import Vitistack
     from vitiweb.models import Reference
 
-    print(f"fleet: {Vitistack.objects.count()} Vitistacks, {MachineProvider.objects.count()} machine providers, "
-          f"{KubernetesProvider.objects.count()} Kubernetes providers, {Machine.objects.count()} machines, "
-          f"{Reference.objects.count()} references, {Cluster.objects.count()} clusters")
+    print(
+        f"fleet: {Vitistack.objects.count()} Vitistacks, {MachineProvider.objects.count()} machine providers, "
+        f"{KubernetesProvider.objects.count()} Kubernetes providers, {Machine.objects.count()} machines, "
+        f"{Reference.objects.count()} references, {Cluster.objects.count()} clusters"
+    )
 
     cache.clear()
     median, best, findings = timed(run_checks, repeat=3)
@@ -231,7 +322,10 @@ def main():
         ("composition (a stack, 100 machines)", Options(stack=regional)),
         ("failover", Options()),
         ("sharing", Options()),
-        ("blast-radius (global stack)", Options(kind="Vitistack", pk=next(s.id for s in stacks.values() if s.name == "stack-000"))),
+        (
+            "blast-radius (global stack)",
+            Options(kind="Vitistack", pk=next(s.id for s in stacks.values() if s.name == "stack-000")),
+        ),
         ("blast-radius (machine provider)", Options(kind="MachineProvider", pk=provider)),
     ]
     print("\nview                                   build median   best    nodes  edges   JSON      gzip")
@@ -249,18 +343,29 @@ def main():
         if view == "hierarchy" and group_key is None:
             group_key = next((n.expand for n in picture.graph.nodes.values() if n.count > 1), None)
         body = json.dumps(figure, separators=(",", ":")).encode()
-        print(f"{label:38} {median:8.0f} ms {best:6.0f} ms {figure['meta']['nodes']:6} {figure['meta']['edges']:6} "
-              f"{len(body) / 1024:7.1f} KB {len(gzip.compress(body)) / 1024:6.1f} KB")
+        print(
+            f"{label:38} {median:8.0f} ms {best:6.0f} ms {figure['meta']['nodes']:6} {figure['meta']['edges']:6} "
+            f"{len(body) / 1024:7.1f} KB {len(gzip.compress(body)) / 1024:6.1f} KB"
+        )
     print("\nfull HTTP requests (page with embedded figure, and figure.json), findings cached:")
-    for path in ("/topology/hierarchy/", "/topology/hierarchy/figure.json", "/topology/dr/figure.json",
-                 "/topology/edge/figure.json", f"/topology/composition/figure.json?stack={regional}",
-                 "/topology/failover/figure.json", "/topology/sharing/figure.json",
-                 f"/topology/blast-radius/figure.json?kind=MachineProvider&pk={provider}",
-                 "/topology/findings/", f"/topology/panel/Vitistack/{regional}/"):
+    for path in (
+        "/topology/hierarchy/",
+        "/topology/hierarchy/figure.json",
+        "/topology/dr/figure.json",
+        "/topology/edge/figure.json",
+        f"/topology/composition/figure.json?stack={regional}",
+        "/topology/failover/figure.json",
+        "/topology/sharing/figure.json",
+        f"/topology/blast-radius/figure.json?kind=MachineProvider&pk={provider}",
+        "/topology/findings/",
+        f"/topology/panel/Vitistack/{regional}/",
+    ):
         median, best, response = timed(lambda path=path: client.get(path))
         print(f"  {path:60} {response.status_code} median {median:6.0f} ms  {len(response.content) / 1024:8.1f} KB")
-    print("\ncommand: DATABASE_URL=postgres://postgres@127.0.0.1:5432/vitiweb_bench_topology .venv/bin/python "
-          "tests/bench/bench_topology.py")
+    print(
+        "\ncommand: DATABASE_URL=postgres://postgres@127.0.0.1:5432/vitiweb_bench_topology .venv/bin/python "
+        "tests/bench/bench_topology.py"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """The write path in a real browser: form, live preview, schema errors, dry-run, diff, apply, sync, edit, roles."""
+
 import re
 
 import pytest
@@ -126,10 +127,18 @@ def test_a_viewer_sees_no_apply_button_and_a_forged_post_is_refused(page, live_s
     shot(page, "editing-06-viewer")
     token = page.locator('input[name="csrfmiddlewaretoken"]').first.input_value()
     for url in ("/editing/vitistacks/dry-run/", "/editing/vitistacks/apply/"):
-        response = page.request.post(f"{live_server.url}{url}", form={
-            "csrfmiddlewaretoken": token, "metadata.name": "forged", "metadata.namespace": "production",
-            "spec.region": "x", "_cluster": str(synced_sandbox.pk), "_token": "forged"},
-            headers={"X-CSRFToken": token, "Referer": live_server.url})
+        response = page.request.post(
+            f"{live_server.url}{url}",
+            form={
+                "csrfmiddlewaretoken": token,
+                "metadata.name": "forged",
+                "metadata.namespace": "production",
+                "spec.region": "x",
+                "_cluster": str(synced_sandbox.pk),
+                "_token": "forged",
+            },
+            headers={"X-CSRFToken": token, "Referer": live_server.url},
+        )
         assert response.status == 403
 
 
@@ -139,8 +148,10 @@ def test_bulk_apply_shows_progress_and_the_audit_trail(page, live_server, synced
     operator(username="olga")
     log_in(page, live_server, "olga")
     page.goto(f"{live_server.url}/apply/")
-    text = "\n---\n".join((EXAMPLES / "01-single-cloud" / n).read_text()
-                          for n in ("machine.yaml", "vitistack.yaml", "machine-provider.yaml", "secret.yaml"))
+    text = "\n---\n".join(
+        (EXAMPLES / "01-single-cloud" / n).read_text()
+        for n in ("machine.yaml", "vitistack.yaml", "machine-provider.yaml", "secret.yaml")
+    )
     page.fill("#id_manifests", text)
     page.click("#bulk-apply")
     page.wait_for_selector("#run-message")

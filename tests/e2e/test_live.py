@@ -5,6 +5,7 @@ worker process, sharing the test database and Redis, as in production; the
 sandbox cluster is changed with kubectl; chromium must show each change
 within 2 seconds without reloading the page.
 """
+
 import json
 import os
 import subprocess
@@ -25,7 +26,9 @@ REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/3"
 
 
 def kubectl(kubeconfig, *args):
-    result = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), *args], capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        ["kubectl", "--kubeconfig", str(kubeconfig), *args], capture_output=True, text=True, timeout=30
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -48,8 +51,9 @@ def deployment(sandbox, tmp_path):
     start_web()
     wait_for(lambda: Machine.objects.filter(name="m1").exists(), timeout=30, message="the first sync")
     try:
-        yield SimpleNamespace(url=f"http://127.0.0.1:{port}", kubeconfig=kubeconfig, processes=processes,
-                              start_web=start_web)
+        yield SimpleNamespace(
+            url=f"http://127.0.0.1:{port}", kubeconfig=kubeconfig, processes=processes, start_web=start_web
+        )
     finally:
         for process in processes.values():
             stop(process)
@@ -72,8 +76,18 @@ def test_lists_and_detail_pages_follow_the_cluster_without_reloading(deployment,
     live(detail_page)
 
     # A status change made with kubectl reaches both pages.
-    kubectl(deployment.kubeconfig, "patch", "machine", "m1", "-n", "production", "--subresource=status",
-            "--type=merge", "-p", json.dumps({"status": {"phase": "Running"}}))
+    kubectl(
+        deployment.kubeconfig,
+        "patch",
+        "machine",
+        "m1",
+        "-n",
+        "production",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps({"status": {"phase": "Running"}}),
+    )
     expect(list_page.locator(f"#machine-{m1.pk}")).to_contain_text("Running", timeout=2_000)
     expect(detail_page.locator("#object-head")).to_contain_text("Running", timeout=2_000)
 
@@ -104,8 +118,18 @@ def test_the_page_shows_when_live_updates_are_down_and_catches_up_on_reconnect(d
     expect(page.locator("#live-status")).to_contain_text("disconnected")
     screenshot(page, "live-02-disconnected")
     # What changes while the page cannot hear about it...
-    kubectl(deployment.kubeconfig, "patch", "machine", "m1", "-n", "production", "--subresource=status",
-            "--type=merge", "-p", json.dumps({"status": {"phase": "Failed"}}))
+    kubectl(
+        deployment.kubeconfig,
+        "patch",
+        "machine",
+        "m1",
+        "-n",
+        "production",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps({"status": {"phase": "Failed"}}),
+    )
     wait_for(lambda: Machine.objects.get(pk=m1.pk).phase == "Failed", message="the worker syncing the change")
 
     deployment.start_web()

@@ -1,4 +1,5 @@
 """An operator's way through the dashboard, in a real browser."""
+
 import re
 
 import pytest
@@ -56,7 +57,10 @@ def test_filtering_a_list_updates_the_table_and_url_without_reloading(page, live
 
     # The URL is the view: opening it afresh shows the same filtered table.
     page.goto(page.url)
-    assert page.locator("#results tbody tr").count() == 1 and page.input_value("#id_label") == "vitistack.io/environment=production"
+    assert (
+        page.locator("#results tbody tr").count() == 1
+        and page.input_value("#id_label") == "vitistack.io/environment=production"
+    )
 
     page.goto(f"{live_server.url}/machines/")
     page.evaluate("window.__marker = 'sorted'")

@@ -1,4 +1,5 @@
 """A sandbox registered as a Cluster, users in each role, and helpers for posting forms."""
+
 from pathlib import Path
 
 import pytest

@@ -1,4 +1,5 @@
 """Dry-run, diff, apply, conflicts and force against the sandbox; permission checks; the audit rows."""
+
 import re
 
 import pytest
@@ -23,7 +24,9 @@ def token_of(html):
 
 def dry_run(client, cluster, obj, **extra):
     data = form_post_data(obj["kind"], obj, cluster, **extra)
-    response = client.post(f"/editing/{obj['kind'].lower()}s/dry-run/", data, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="result")
+    response = client.post(
+        f"/editing/{obj['kind'].lower()}s/dry-run/", data, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="result"
+    )
     return data, response
 
 
@@ -48,8 +51,10 @@ def test_dry_run_stores_nothing_and_shows_the_diff_then_apply_creates(operator_c
 
     assert not Vitistack.objects.filter(name="aws-production").exists()
     entries = list(AuditEntry.objects.order_by("id").values_list("action", "result", "kind", "name", "user__username"))
-    assert entries == [("dry-run", "success", "Vitistack", "aws-production", "olga"),
-                       ("apply", "success", "Vitistack", "aws-production", "olga")]
+    assert entries == [
+        ("dry-run", "success", "Vitistack", "aws-production", "olga"),
+        ("apply", "success", "Vitistack", "aws-production", "olga"),
+    ]
 
 
 def test_editing_shows_the_diff_of_what_changes(operator_client, cluster, production, api):
@@ -105,8 +110,12 @@ def test_a_conflict_names_the_fields_and_only_an_admin_may_force(client, cluster
     live = get_object(api, "vitistack.io/v1alpha1", "Vitistack", "aws-production", "production")
     assert live["spec"]["resourceQuotas"]["maxMachines"] == 150
     rows = list(AuditEntry.objects.order_by("id").values_list("user__username", "action", "result"))
-    assert rows == [("olga", "dry-run", "failure"), ("ada", "dry-run", "failure"), ("ada", "dry-run", "success"),
-                    ("ada", "apply", "success")]
+    assert rows == [
+        ("olga", "dry-run", "failure"),
+        ("ada", "dry-run", "failure"),
+        ("ada", "dry-run", "success"),
+        ("ada", "apply", "success"),
+    ]
     assert "conflict with kubectl" in AuditEntry.objects.order_by("id").first().message
 
 
@@ -120,7 +129,9 @@ def test_a_conflict_met_at_apply_time_offers_force_to_an_admin(admin_client, clu
     html = admin_client.post("/editing/vitistacks/apply/", data).content.decode()
     assert "Conflict" in html and "spec.resourceQuotas.maxMachines" in html
     assert 'id="force-button"' in html and "Force apply and take these fields over" in html
-    html = admin_client.post("/editing/vitistacks/apply/", {**data, "_token": token_of(html), "_force": "1"}).content.decode()
+    html = admin_client.post(
+        "/editing/vitistacks/apply/", {**data, "_token": token_of(html), "_force": "1"}
+    ).content.decode()
     assert "(forced)" in html
 
 
@@ -137,7 +148,9 @@ def test_a_schema_error_is_not_sent_to_the_cluster(operator_client, cluster, pro
     obj = stack()
     data = form_post_data("Vitistack", obj, cluster)
     data["spec.resourceQuotas.maxMachines"] = "lots"
-    response = operator_client.post("/editing/vitistacks/dry-run/", data, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="result")
+    response = operator_client.post(
+        "/editing/vitistacks/dry-run/", data, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="result"
+    )
     html = response.content.decode()
     assert response.status_code == 422 and "Not sent to the cluster" in html
     assert not AuditEntry.objects.exists()
@@ -149,7 +162,10 @@ def test_a_viewer_sees_no_dry_run_or_apply_and_forged_posts_are_refused(viewer_c
     data = form_post_data("Vitistack", stack(), cluster)
     assert viewer_client.post("/editing/vitistacks/dry-run/", data).status_code == 403
     assert viewer_client.post("/editing/vitistacks/apply/", {**data, "_token": "x"}).status_code == 403
-    assert viewer_client.post("/apply/", {"cluster": cluster.pk, "manifests": "a: b", "_action": "apply"}).status_code == 403
+    assert (
+        viewer_client.post("/apply/", {"cluster": cluster.pk, "manifests": "a: b", "_action": "apply"}).status_code
+        == 403
+    )
     assert viewer_client.post("/secrets/new/", {"cluster": cluster.pk}).status_code == 403
     assert get_object(api, "vitistack.io/v1alpha1", "Vitistack", "aws-production", "production") is None
     assert not AuditEntry.objects.exists()

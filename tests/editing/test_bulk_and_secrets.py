@@ -1,4 +1,5 @@
 """Multi-document apply (order, namespaces, partial failure), credentials Secrets (never echoed), audit, export."""
+
 import io
 import logging
 import re
@@ -17,35 +18,58 @@ from vitiweb.models import AuditEntry
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SECRET_VALUE = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
-SCENARIO = "\n---\n".join((EXAMPLES / "01-single-cloud" / name).read_text() for name in (
-    # Deliberately out of order: the machine first, the namespace last.
-    "machine.yaml", "kubernetes-provider.yaml", "vitistack.yaml", "machine-provider.yaml", "secret.yaml", "namespace.yaml"))
+SCENARIO = "\n---\n".join(
+    (EXAMPLES / "01-single-cloud" / name).read_text()
+    for name in (
+        # Deliberately out of order: the machine first, the namespace last.
+        "machine.yaml",
+        "kubernetes-provider.yaml",
+        "vitistack.yaml",
+        "machine-provider.yaml",
+        "secret.yaml",
+        "namespace.yaml",
+    )
+)
 
 
 def test_documents_are_ordered_by_dependency():
     found = plan(SCENARIO, "scenario.yaml")
     assert found.problems == []
-    assert [d["kind"] for d in found.documents] == ["Namespace", "Secret", "Vitistack", "MachineProvider",
-                                                    "KubernetesProvider", "Machine"]
+    assert [d["kind"] for d in found.documents] == [
+        "Namespace",
+        "Secret",
+        "Vitistack",
+        "MachineProvider",
+        "KubernetesProvider",
+        "Machine",
+    ]
 
 
 def test_a_bad_document_stops_everything_and_names_file_document_and_field():
     broken = SCENARIO.replace("maxMachines: 100", "maxMachines: many")
     found = plan(broken, "scenario.yaml")
-    assert found.problems == ["scenario.yaml, document 2: spec.resourceQuotas.maxMachines: 'many' is not of type 'integer'"]
+    assert found.problems == [
+        "scenario.yaml, document 2: spec.resourceQuotas.maxMachines: 'many' is not of type 'integer'"
+    ]
     assert plan("kind: [", "x.yaml").problems[0].startswith("x.yaml: not valid YAML at line 1")
 
 
 def test_bulk_apply_creates_the_namespace_and_applies_in_order(operator_client, cluster, api, caplog):
     caplog.set_level(logging.DEBUG)
-    response = operator_client.post("/apply/", {"cluster": cluster.pk, "manifests": SCENARIO,
-                                                "create_namespaces": "on", "_action": "apply"})
+    response = operator_client.post(
+        "/apply/", {"cluster": cluster.pk, "manifests": SCENARIO, "create_namespaces": "on", "_action": "apply"}
+    )
     assert response.status_code == 302
     run = ApplyRun.objects.get()
     assert run.state == "succeeded", run.items
     assert [(i["kind"], i["state"]) for i in run.items] == [
-        ("Namespace", "applied"), ("Secret", "applied"), ("Vitistack", "applied"), ("MachineProvider", "applied"),
-        ("KubernetesProvider", "applied"), ("Machine", "applied")]
+        ("Namespace", "applied"),
+        ("Secret", "applied"),
+        ("Vitistack", "applied"),
+        ("MachineProvider", "applied"),
+        ("KubernetesProvider", "applied"),
+        ("Machine", "applied"),
+    ]
     assert run.payload_encrypted in (b"", None) or bytes(run.payload_encrypted) == b""
     assert get_object(api, "vitistack.io/v1alpha1", "Machine", "bastion-host", "production") is not None
     page = operator_client.get(response.url).content.decode()
@@ -61,7 +85,9 @@ def test_bulk_apply_creates_the_namespace_and_applies_in_order(operator_client, 
 
 
 def test_without_create_namespaces_the_run_stops_at_the_first_failure(operator_client, cluster):
-    documents = "\n---\n".join((EXAMPLES / "01-single-cloud" / n).read_text() for n in ("vitistack.yaml", "machine.yaml"))
+    documents = "\n---\n".join(
+        (EXAMPLES / "01-single-cloud" / n).read_text() for n in ("vitistack.yaml", "machine.yaml")
+    )
     operator_client.post("/apply/", {"cluster": cluster.pk, "manifests": documents, "_action": "apply"})
     run = ApplyRun.objects.get()
     assert run.state == "failed"
@@ -76,12 +102,17 @@ def test_partial_failure_reports_what_was_applied_and_what_was_not(operator_clie
     provider = yaml.safe_load((EXAMPLES / "01-single-cloud" / "machine-provider.yaml").read_text())
     provider["spec"]["region"] = "eu-north-1"
     kube_apply(api, provider, field_manager="kubectl")  # the provider's region belongs to someone else
-    documents = "\n---\n".join((EXAMPLES / "01-single-cloud" / n).read_text()
-                               for n in ("machine.yaml", "machine-provider.yaml", "vitistack.yaml"))
+    documents = "\n---\n".join(
+        (EXAMPLES / "01-single-cloud" / n).read_text()
+        for n in ("machine.yaml", "machine-provider.yaml", "vitistack.yaml")
+    )
     operator_client.post("/apply/", {"cluster": cluster.pk, "manifests": documents, "_action": "apply"})
     run = ApplyRun.objects.get()
     assert [(i["kind"], i["state"]) for i in run.items] == [
-        ("Vitistack", "applied"), ("MachineProvider", "failed"), ("Machine", "skipped")]
+        ("Vitistack", "applied"),
+        ("MachineProvider", "failed"),
+        ("Machine", "skipped"),
+    ]
     assert "spec.region" in run.items[1]["message"] and "kubectl" in run.items[1]["message"]
     assert get_object(api, "vitistack.io/v1alpha1", "Vitistack", "aws-production", "production") is not None
     assert get_object(api, "vitistack.io/v1alpha1", "Machine", "bastion-host", "production") is None
@@ -90,8 +121,9 @@ def test_partial_failure_reports_what_was_applied_and_what_was_not(operator_clie
 
 
 def test_a_bulk_dry_run_stores_nothing(operator_client, cluster, api):
-    operator_client.post("/apply/", {"cluster": cluster.pk, "manifests": SCENARIO, "create_namespaces": "on",
-                                     "_action": "dry-run"})
+    operator_client.post(
+        "/apply/", {"cluster": cluster.pk, "manifests": SCENARIO, "create_namespaces": "on", "_action": "dry-run"}
+    )
     run = ApplyRun.objects.get()
     assert run.state == "succeeded" and run.dry_run
     assert get_object(api, "vitistack.io/v1alpha1", "Vitistack", "aws-production", "production") is None
@@ -99,8 +131,10 @@ def test_a_bulk_dry_run_stores_nothing(operator_client, cluster, api):
 
 
 def test_invalid_streams_are_refused_whole(operator_client, cluster):
-    response = operator_client.post("/apply/", {"cluster": cluster.pk, "_action": "apply",
-                                                "manifests": SCENARIO.replace("type: aws", "type: amazon")})
+    response = operator_client.post(
+        "/apply/",
+        {"cluster": cluster.pk, "_action": "apply", "manifests": SCENARIO.replace("type: aws", "type: amazon")},
+    )
     assert response.status_code == 422
     assert "spec.type" in response.content.decode() and "Nothing was applied" in response.content.decode()
     assert not ApplyRun.objects.exists()
@@ -109,20 +143,35 @@ def test_invalid_streams_are_refused_whole(operator_client, cluster):
 def test_an_uploaded_file_is_applied(operator_client, cluster, production, api):
     upload = io.BytesIO((EXAMPLES / "03-edge" / "central-management.yaml").read_bytes())
     upload.name = "central.yaml"
-    operator_client.post("/apply/", {"cluster": cluster.pk, "upload": upload, "create_namespaces": "on", "_action": "apply"})
+    operator_client.post(
+        "/apply/", {"cluster": cluster.pk, "upload": upload, "create_namespaces": "on", "_action": "apply"}
+    )
     assert ApplyRun.objects.get().state == "succeeded"
     assert get_object(api, "vitistack.io/v1alpha1", "Vitistack", "central-management", "edge-system") is not None
 
 
-def test_the_credentials_form_creates_the_secret_and_never_shows_its_values(operator_client, cluster, production, caplog):
+def test_the_credentials_form_creates_the_secret_and_never_shows_its_values(
+    operator_client, cluster, production, caplog
+):
     import kubernetes.client
 
     caplog.set_level(logging.DEBUG)
-    page = operator_client.get(f"/secrets/new/?cluster={cluster.pk}&namespace=production&name=aws-credentials").content.decode()
+    page = operator_client.get(
+        f"/secrets/new/?cluster={cluster.pk}&namespace=production&name=aws-credentials"
+    ).content.decode()
     assert 'value="aws-credentials"' in page and 'value="access-key-id"' in page
-    response = operator_client.post("/secrets/new/", {
-        "cluster": cluster.pk, "namespace": "production", "name": "aws-credentials",
-        "key_0": "access-key-id", "value_0": "AKIAIOSFODNN7EXAMPLE", "key_1": "secret-access-key", "value_1": SECRET_VALUE})
+    response = operator_client.post(
+        "/secrets/new/",
+        {
+            "cluster": cluster.pk,
+            "namespace": "production",
+            "name": "aws-credentials",
+            "key_0": "access-key-id",
+            "value_0": "AKIAIOSFODNN7EXAMPLE",
+            "key_1": "secret-access-key",
+            "value_1": SECRET_VALUE,
+        },
+    )
     html = response.content.decode()
     assert "was created (2 keys)" in html
     assert SECRET_VALUE not in html and "AKIAIOSFODNN7EXAMPLE" not in html
@@ -136,10 +185,20 @@ def test_the_credentials_form_creates_the_secret_and_never_shows_its_values(oper
     assert sorted(secret.data) == ["access-key-id", "secret-access-key"]
     api.close()
     # Again: an existing Secret is not overwritten.
-    html = operator_client.post("/secrets/new/", {
-        "cluster": cluster.pk, "namespace": "production", "name": "aws-credentials",
-        "key_0": "access-key-id", "value_0": "other"}).content.decode()
-    assert "left unchanged" in html and "other" not in re.sub(r"<option[^>]*>[^<]*</option>", "", html).split("Keys and values")[1]
+    html = operator_client.post(
+        "/secrets/new/",
+        {
+            "cluster": cluster.pk,
+            "namespace": "production",
+            "name": "aws-credentials",
+            "key_0": "access-key-id",
+            "value_0": "other",
+        },
+    ).content.decode()
+    assert (
+        "left unchanged" in html
+        and "other" not in re.sub(r"<option[^>]*>[^<]*</option>", "", html).split("Keys and values")[1]
+    )
 
 
 def test_the_provider_form_links_to_creating_its_credentials(operator_client, cluster):
@@ -165,7 +224,9 @@ def test_the_audit_trail_is_browsable_and_filterable(operator_client, cluster, p
     operator_client.post("/editing/vitistacks/dry-run/", data)
     html = viewer_client.get("/audit/").content.decode()
     assert html.count('id="audit-') >= 3 and "2</strong> entries" in html
-    html = viewer_client.get("/audit/?result=failure", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="audit-results").content.decode()
+    html = viewer_client.get(
+        "/audit/?result=failure", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="audit-results"
+    ).content.decode()
     assert "1</strong> entry" in html and "nowhere" in html and "<html" not in html
     assert "1</strong> entry" in viewer_client.get("/audit/?q=nowhere&user=olga&cluster=sandbox").content.decode()
     entry = AuditEntry.objects.filter(result="success").get()
@@ -181,8 +242,13 @@ def test_export_one_object_a_selection_and_the_fleet_in_the_git_layout(viewer_cl
     objects = []
     for name in ("vitistack.yaml", "machine-provider.yaml", "kubernetes-provider.yaml", "machine.yaml"):
         obj = yaml.safe_load((EXAMPLES / "01-single-cloud" / name).read_text())
-        obj["metadata"].update(uid=f"uid-{name}", resourceVersion="5", generation=2, creationTimestamp="2026-01-01T00:00:00Z",
-                               managedFields=[{"manager": "vitiweb"}])
+        obj["metadata"].update(
+            uid=f"uid-{name}",
+            resourceVersion="5",
+            generation=2,
+            creationTimestamp="2026-01-01T00:00:00Z",
+            managedFields=[{"manager": "vitiweb"}],
+        )
         obj["status"] = {"phase": "Ready"}
         objects.append(obj)
     mirror(east, *objects)

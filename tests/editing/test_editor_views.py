@@ -1,4 +1,5 @@
 """The editor pages: new and edit forms, preview with errors at fields, add/remove items, helpers."""
+
 import re
 import time
 
@@ -50,7 +51,9 @@ def test_preview_renders_the_yaml_and_places_schema_errors_at_their_fields(opera
     data["spec.networking.vpcs.0.subnets.1.cidr"] = "10.9.0.0/24"
     data["spec.backup.schedule"] = "every night"
     data["spec.security.auditLogging.retention"] = "ninety days"
-    response = operator_client.post("/editing/vitistacks/preview/", data, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="preview")
+    response = operator_client.post(
+        "/editing/vitistacks/preview/", data, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="preview"
+    )
     html = response.content.decode()
     assert response.status_code == 200
     assert "maxMachines: -3" in html
@@ -62,8 +65,15 @@ def test_preview_renders_the_yaml_and_places_schema_errors_at_their_fields(opera
 
 
 def test_a_missing_required_field_is_reported_at_that_field(operator_client):
-    data = form_post_data("KubernetesProvider", {"apiVersion": "vitistack.io/v1alpha1", "kind": "KubernetesProvider",
-                                                 "metadata": {"name": "k"}, "spec": {"region": "eu"}})
+    data = form_post_data(
+        "KubernetesProvider",
+        {
+            "apiVersion": "vitistack.io/v1alpha1",
+            "kind": "KubernetesProvider",
+            "metadata": {"name": "k"},
+            "spec": {"region": "eu"},
+        },
+    )
     html = preview(operator_client, "kubernetesproviders", data).content.decode()
     assert '<p data-for="spec.type">required value</p>' in html
 
@@ -72,7 +82,9 @@ def test_adding_and_removing_list_items_re_renders_the_form(operator_client):
     make_cluster("prod")
     data = form_post_data("Vitistack", example("01-single-cloud/vitistack.yaml"))
     data["_add"] = "spec.networking.vpcs.0.subnets"
-    html = operator_client.post("/vitistacks/new/", data, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="form-sections").content.decode()
+    html = operator_client.post(
+        "/vitistacks/new/", data, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="form-sections"
+    ).content.decode()
     assert 'name="spec.networking.vpcs.0.subnets.3.__item" value="new"' in html
     assert "<html" not in html  # the fragment only
     data = form_post_data("Vitistack", example("01-single-cloud/vitistack.yaml"))
@@ -109,11 +121,15 @@ def test_instance_types_and_subnets_are_offered_from_the_chosen_provider(operato
     html = preview(operator_client, "machines", data).content.decode()
     instance_types = re.search(r'<datalist id="dl-spec.instanceType">(.*?)</datalist>', html).group(1)
     assert 'value="m5.large"' in instance_types and 'value="m5.xlarge"' in instance_types
-    assert 'value="subnet-87654321"' in re.search(r'<datalist id="dl-spec.networking.subnet">(.*?)</datalist>', html).group(1)
+    assert 'value="subnet-87654321"' in re.search(
+        r'<datalist id="dl-spec.networking.subnet">(.*?)</datalist>', html
+    ).group(1)
     assert 'value="ubuntu-20.04"' in html
     kp = form_post_data("KubernetesProvider", example("01-single-cloud/kubernetes-provider.yaml"), cluster=cluster)
     html = preview(operator_client, "kubernetesproviders", kp).content.decode()
-    assert 'value="m5.xlarge"' in re.search(r'<datalist id="dl-spec.eks.nodeGroups.1.instanceType">(.*?)</datalist>', html).group(1)
+    assert 'value="m5.xlarge"' in re.search(
+        r'<datalist id="dl-spec.eks.nodeGroups.1.instanceType">(.*?)</datalist>', html
+    ).group(1)
     assert 'value="1.30"' in re.search(r'<datalist id="dl-spec.version">(.*?)</datalist>', html).group(1)
 
 
@@ -121,13 +137,28 @@ def test_enums_come_from_the_crd(operator_client):
     html = operator_client.get("/kubernetesproviders/new/").content.decode()
     select = re.search(r'<select id="f-spec.type".*?</select>', html, re.S).group(0)
     assert [o for o in re.findall(r'<option value="([^"]*)"', select) if o] == [
-        "eks", "aks", "gke", "rke2", "k3s", "talos", "kubeadm", "openshift"]
+        "eks",
+        "aks",
+        "gke",
+        "rke2",
+        "k3s",
+        "talos",
+        "kubeadm",
+        "openshift",
+    ]
 
 
 def test_object_data_is_escaped(operator_client):
-    evil = '<script>alert(1)</script>'
-    data = form_post_data("Vitistack", {"apiVersion": "vitistack.io/v1alpha1", "kind": "Vitistack",
-                                        "metadata": {"name": "x"}, "spec": {"region": evil, "description": evil}})
+    evil = "<script>alert(1)</script>"
+    data = form_post_data(
+        "Vitistack",
+        {
+            "apiVersion": "vitistack.io/v1alpha1",
+            "kind": "Vitistack",
+            "metadata": {"name": "x"},
+            "spec": {"region": evil, "description": evil},
+        },
+    )
     html = preview(operator_client, "vitistacks", data).content.decode()
     assert evil not in html and "&lt;script&gt;" in html
 

@@ -1,4 +1,5 @@
 """Every example manifest survives its form: loaded, posted back, rendered, it is the same object."""
+
 import pytest
 import yaml
 
@@ -30,11 +31,25 @@ def test_an_example_opened_for_editing_and_posted_unchanged_is_unchanged(obj):
 
 def test_fields_the_form_does_not_know_are_kept():
     obj = {
-        "apiVersion": "vitistack.io/v1alpha1", "kind": "Vitistack",
-        "metadata": {"name": "s", "namespace": "production", "finalizers": ["x/y"], "uid": "u-1", "resourceVersion": "7"},
-        "spec": {"region": "eu", "futureField": {"a": 1},
-                 "networking": {"vpcs": [{"name": "a", "cidr": "10.0.0.0/16", "tag": "keep-a"},
-                                         {"name": "b", "cidr": "10.1.0.0/16", "tag": "keep-b"}]}},
+        "apiVersion": "vitistack.io/v1alpha1",
+        "kind": "Vitistack",
+        "metadata": {
+            "name": "s",
+            "namespace": "production",
+            "finalizers": ["x/y"],
+            "uid": "u-1",
+            "resourceVersion": "7",
+        },
+        "spec": {
+            "region": "eu",
+            "futureField": {"a": 1},
+            "networking": {
+                "vpcs": [
+                    {"name": "a", "cidr": "10.0.0.0/16", "tag": "keep-a"},
+                    {"name": "b", "cidr": "10.1.0.0/16", "tag": "keep-b"},
+                ]
+            },
+        },
         "status": {"phase": "Ready"},
     }
     form_class = form_class_for("Vitistack")
@@ -48,13 +63,22 @@ def test_fields_the_form_does_not_know_are_kept():
     assert manifest["spec"]["networking"]["vpcs"] == [{"name": "b", "cidr": "10.2.0.0/16", "tag": "keep-b"}]
     assert manifest["metadata"]["finalizers"] == ["x/y"]
     # Server-set metadata and status are never sent back.
-    assert "uid" not in manifest["metadata"] and "resourceVersion" not in manifest["metadata"] and "status" not in manifest
+    assert (
+        "uid" not in manifest["metadata"] and "resourceVersion" not in manifest["metadata"] and "status" not in manifest
+    )
 
 
 def test_untouched_values_keep_their_exact_types():
-    obj = {"apiVersion": "vitistack.io/v1alpha1", "kind": "MachineProvider", "metadata": {"name": "p"},
-           "spec": {"type": "aws", "lifecycle": {"updateStrategy": {"maxUnavailable": "1", "maxSurge": 2}},
-                    "healthCheck": {"enabled": False}}}
+    obj = {
+        "apiVersion": "vitistack.io/v1alpha1",
+        "kind": "MachineProvider",
+        "metadata": {"name": "p"},
+        "spec": {
+            "type": "aws",
+            "lifecycle": {"updateStrategy": {"maxUnavailable": "1", "maxSurge": 2}},
+            "healthCheck": {"enabled": False},
+        },
+    }
     form_class = form_class_for("MachineProvider")
     assert form_class(form_class(base=obj).data, base=obj).manifest == obj
 
@@ -83,19 +107,28 @@ def _paths(node, path, seen):
 
 def test_metadata_recommended_labels_and_annotations_have_their_own_fields():
     form_class = form_class_for("Vitistack")
-    obj = {"apiVersion": "vitistack.io/v1alpha1", "kind": "Vitistack",
-           "metadata": {"name": "production-us-west-2-vitistack", "namespace": "production",
-                        "labels": {"vitistack.io/environment": "production", "app": "x"},
-                        "annotations": {"vitistack.io/contact": "platform@example.com"}},
-           "spec": {"region": "us-west-2"}}
+    obj = {
+        "apiVersion": "vitistack.io/v1alpha1",
+        "kind": "Vitistack",
+        "metadata": {
+            "name": "production-us-west-2-vitistack",
+            "namespace": "production",
+            "labels": {"vitistack.io/environment": "production", "app": "x"},
+            "annotations": {"vitistack.io/contact": "platform@example.com"},
+        },
+        "spec": {"region": "us-west-2"},
+    }
     form = form_class(base=obj)
     assert form.data["metadata.label.environment"] == "production"
     assert form.data["metadata.labels"] == "app=x"
     assert form.data["metadata.annotation.contact"] == "platform@example.com"
     form.data["metadata.label.team"] = "platform"
     form._built = None
-    assert form.manifest["metadata"]["labels"] == {"vitistack.io/environment": "production", "app": "x",
-                                                   "vitistack.io/team": "platform"}
+    assert form.manifest["metadata"]["labels"] == {
+        "vitistack.io/environment": "production",
+        "app": "x",
+        "vitistack.io/team": "platform",
+    }
 
 
 def test_flatten_and_unflatten_agree_on_a_kubernetes_provider():

@@ -1,4 +1,5 @@
 """Fixtures for the Kubernetes access layer: throwaway PKI, kubeconfigs, a sandbox cluster."""
+
 from __future__ import annotations
 
 import base64
@@ -62,7 +63,9 @@ def make_ca(common_name: str = "test-ca") -> Pair:
     return _pem(cert, key)
 
 
-def issue(ca: Pair, common_name: str, *, server: bool = True, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> Pair:
+def issue(
+    ca: Pair, common_name: str, *, server: bool = True, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")
+) -> Pair:
     key = ec.generate_private_key(ec.SECP256R1())
     now = dt.datetime.now(dt.UTC)
     builder = (
@@ -75,7 +78,8 @@ def issue(ca: Pair, common_name: str, *, server: bool = True, hosts: tuple[str, 
         .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]),
+            critical=False,
         )
     )
     if server:
@@ -100,10 +104,20 @@ class PKI:
 @pytest.fixture(scope="session")
 def pki() -> PKI:
     ca = make_ca("vitiweb-test-ca")
-    return PKI(ca=ca, server=issue(ca, "sandbox"), client=issue(ca, "alice", server=False), other_ca=make_ca("someone-else"))
+    return PKI(
+        ca=ca, server=issue(ca, "sandbox"), client=issue(ca, "alice", server=False), other_ca=make_ca("someone-else")
+    )
 
 
-def kubeconfig_for(server: str, *, token: str | None = None, ca_b64: str | None = None, context: str = "test", user: dict | None = None, cluster_extra: dict | None = None) -> dict:
+def kubeconfig_for(
+    server: str,
+    *,
+    token: str | None = None,
+    ca_b64: str | None = None,
+    context: str = "test",
+    user: dict | None = None,
+    cluster_extra: dict | None = None,
+) -> dict:
     cluster = {"server": server}
     if ca_b64:
         cluster["certificate-authority-data"] = ca_b64
@@ -144,8 +158,14 @@ class EchoServer:
                     cert = self.connection.getpeercert()
                     if cert:
                         peer = dict(x[0] for x in cert["subject"])["commonName"]
-                outer.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "peer": peer})
-                body = json.dumps({"gitVersion": "v1.31.0-echo"} if outer.status == 200 else {"kind": "Status", "code": outer.status, "reason": "Unauthorized", "message": "Unauthorized"}).encode()
+                outer.requests.append(
+                    {"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "peer": peer}
+                )
+                body = json.dumps(
+                    {"gitVersion": "v1.31.0-echo"}
+                    if outer.status == 200
+                    else {"kind": "Status", "code": outer.status, "reason": "Unauthorized", "message": "Unauthorized"}
+                ).encode()
                 self.send_response(outer.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -237,7 +257,10 @@ class ScriptedServer:
                     replies = outer.routes.get(route) or []
                     reply = (replies.pop(0) if len(replies) > 1 else replies[0]) if replies else None
                 if reply is None:
-                    json_reply(404, {"kind": "Status", "code": 404, "reason": "NotFound", "message": f"no script for {self.path}"})(self, query)
+                    json_reply(
+                        404,
+                        {"kind": "Status", "code": 404, "reason": "NotFound", "message": f"no script for {self.path}"},
+                    )(self, query)
                     return
                 reply(self, query)
 
@@ -281,7 +304,18 @@ def json_reply(status: int, body, headers: dict | None = None):
 
 
 def status_reply(code: int, reason: str, message: str = "", headers: dict | None = None):
-    return json_reply(code, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code, "reason": reason, "message": message or reason}, headers)
+    return json_reply(
+        code,
+        {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "status": "Failure",
+            "code": code,
+            "reason": reason,
+            "message": message or reason,
+        },
+        headers,
+    )
 
 
 def stream_reply(events, *, hold: float = 0.0, end: str = "close", server: ScriptedServer | None = None):
@@ -361,7 +395,12 @@ def machine_manifest(name: str, namespace: str = "production", instance_type: st
         "apiVersion": "vitistack.io/v1alpha1",
         "kind": "Machine",
         "metadata": {"name": name, "namespace": namespace},
-        "spec": {"machineProvider": {"name": "aws-prod"}, "instanceType": instance_type, "machineImage": "ubuntu-22.04", **spec},
+        "spec": {
+            "machineProvider": {"name": "aws-prod"},
+            "instanceType": instance_type,
+            "machineImage": "ubuntu-22.04",
+            **spec,
+        },
     }
 
 
@@ -399,7 +438,9 @@ class Recorder:
             # Polls too: some predicates look at the server, which does not notify us.
             while not predicate():
                 remaining = deadline - time.monotonic()
-                assert remaining > 0, f"timed out; states={self.state_names()} lists={len(self.lists)} events={len(self.events)}"
+                assert remaining > 0, (
+                    f"timed out; states={self.state_names()} lists={len(self.lists)} events={len(self.events)}"
+                )
                 self.cond.wait(min(remaining, 0.02))
 
     def state_names(self):

@@ -1,4 +1,5 @@
 """Backoff between retries: client-go's reflector schedule, and Retry-After respected."""
+
 from __future__ import annotations
 
 import email.utils
@@ -86,7 +87,9 @@ def test_the_exponent_does_not_overflow_after_many_failures():
     assert BackoffPolicy().base(5000) == 30.0
 
 
-@pytest.mark.parametrize("value, expected", [("3", 3.0), (" 2.5 ", 2.5), ("0", 0.0), ("-4", 0.0), ("", None), (None, None), ("soon", None)])
+@pytest.mark.parametrize(
+    "value, expected", [("3", 3.0), (" 2.5 ", 2.5), ("0", 0.0), ("-4", 0.0), ("", None), (None, None), ("soon", None)]
+)
 def test_retry_after_in_seconds(value, expected):
     assert parse_retry_after(value) == expected
 

@@ -1,4 +1,5 @@
 """ApiClients built from in-memory kubeconfigs and from a service account, over real TLS."""
+
 from __future__ import annotations
 
 import base64
@@ -44,7 +45,9 @@ def test_a_kubeconfig_given_as_yaml_text_and_a_named_context_is_used(pki, echo_s
     assert client.context_name == "prod"
 
 
-def test_a_client_certificate_is_presented_and_its_key_file_does_not_outlive_the_client_setup(pki, echo_server, monkeypatch, kubeconfig_for):
+def test_a_client_certificate_is_presented_and_its_key_file_does_not_outlive_the_client_setup(
+    pki, echo_server, monkeypatch, kubeconfig_for
+):
     server = echo_server(pki.server, client_ca=pki.ca)
     created = []
     real_mkstemp = tempfile.mkstemp
@@ -66,7 +69,9 @@ def test_a_client_certificate_is_presented_and_its_key_file_does_not_outlive_the
     assert not os.path.exists(path)
 
 
-def test_a_mismatched_client_key_is_a_kubeconfig_error_and_leaves_no_file(pki, tmp_path, monkeypatch, kubeconfig_for, issue_cert):
+def test_a_mismatched_client_key_is_a_kubeconfig_error_and_leaves_no_file(
+    pki, tmp_path, monkeypatch, kubeconfig_for, issue_cert
+):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     other = issue_cert(pki.ca, "mallory", server=False)
     user = {"client-certificate-data": pki.client.cert_b64, "client-key-data": other.key_b64}
@@ -87,15 +92,21 @@ def test_the_server_is_verified_against_the_kubeconfigs_ca_and_an_unknown_ca_is_
 @pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 def test_insecure_skip_tls_verify_accepts_any_server_certificate(pki, echo_server, kubeconfig_for):
     server = echo_server(pki.server)
-    client = api_client_from_kubeconfig(kubeconfig_for(server.url, token="t", cluster_extra={"insecure-skip-tls-verify": True}))
+    client = api_client_from_kubeconfig(
+        kubeconfig_for(server.url, token="t", cluster_extra={"insecure-skip-tls-verify": True})
+    )
     assert get_version(client)["gitVersion"] == "v1.31.0-echo"
 
 
-def test_tls_server_name_checks_the_certificate_against_that_name_instead_of_the_address(pki, echo_server, kubeconfig_for, issue_cert):
+def test_tls_server_name_checks_the_certificate_against_that_name_instead_of_the_address(
+    pki, echo_server, kubeconfig_for, issue_cert
+):
     server = echo_server(issue_cert(pki.ca, "api", hosts=("api.internal",)))
     wrong = api_client_from_kubeconfig(kubeconfig_for(server.url, token="t", ca_b64=pki.ca.cert_b64))
     assert connection_test(wrong, timeout=2).error == "TLS: the server certificate is not valid for 127.0.0.1"
-    right = api_client_from_kubeconfig(kubeconfig_for(server.url, token="t", ca_b64=pki.ca.cert_b64, cluster_extra={"tls-server-name": "api.internal"}))
+    right = api_client_from_kubeconfig(
+        kubeconfig_for(server.url, token="t", ca_b64=pki.ca.cert_b64, cluster_extra={"tls-server-name": "api.internal"})
+    )
     assert get_version(right)["gitVersion"] == "v1.31.0-echo"
 
 
@@ -115,8 +126,16 @@ def test_a_rejected_token_is_reported_as_unauthorized(echo_server, kubeconfig_fo
 
 def test_exec_plugins_are_refused_unless_allowed(echo_server, kubeconfig_for):
     server = echo_server(None)
-    credential = json.dumps({"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential", "status": {"token": "from-exec"}})
-    user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": sys.executable, "args": ["-c", f"print({credential!r})"]}}
+    credential = json.dumps(
+        {"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential", "status": {"token": "from-exec"}}
+    )
+    user = {
+        "exec": {
+            "apiVersion": "client.authentication.k8s.io/v1",
+            "command": sys.executable,
+            "args": ["-c", f"print({credential!r})"],
+        }
+    }
     config = kubeconfig_for(server.url, user=user)
     with pytest.raises(KubeconfigError, match="exec runs a command on this machine and is disabled"):
         api_client_from_kubeconfig(config)

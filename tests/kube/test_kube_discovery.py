@@ -1,4 +1,5 @@
 """Discovery reads versions, plurals and scopes from the server's answers, never from assumptions."""
+
 from __future__ import annotations
 
 import orjson
@@ -12,15 +13,35 @@ from .conftest import json_reply
 
 def group_list(*versions, preferred=None):
     entries = [{"groupVersion": f"vitistack.io/{v}", "version": v} for v in versions]
-    groups = [{"name": "apps", "versions": [{"groupVersion": "apps/v1", "version": "v1"}], "preferredVersion": {"groupVersion": "apps/v1", "version": "v1"}}]
+    groups = [
+        {
+            "name": "apps",
+            "versions": [{"groupVersion": "apps/v1", "version": "v1"}],
+            "preferredVersion": {"groupVersion": "apps/v1", "version": "v1"},
+        }
+    ]
     if versions:
         pref = preferred or versions[0]
-        groups.append({"name": "vitistack.io", "versions": entries, "preferredVersion": {"groupVersion": f"vitistack.io/{pref}", "version": pref}})
+        groups.append(
+            {
+                "name": "vitistack.io",
+                "versions": entries,
+                "preferredVersion": {"groupVersion": f"vitistack.io/{pref}", "version": pref},
+            }
+        )
     return json_reply(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 
 
 def resource_list(version, *resources):
-    return json_reply(200, {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": f"vitistack.io/{version}", "resources": list(resources)})
+    return json_reply(
+        200,
+        {
+            "kind": "APIResourceList",
+            "apiVersion": "v1",
+            "groupVersion": f"vitistack.io/{version}",
+            "resources": list(resources),
+        },
+    )
 
 
 def res(kind, plural, namespaced=True, verbs=("get", "list", "watch", "patch")):
@@ -47,7 +68,13 @@ def test_each_kind_gets_its_version_plural_and_scope_from_the_server(scripted, c
     )
     found = discover(client)
     vitistack = found["Vitistack"]
-    assert (vitistack.installed, vitistack.version, vitistack.plural, vitistack.scope, vitistack.problem) == (True, "v1alpha1", "vitistacks", "Namespaced", None)
+    assert (vitistack.installed, vitistack.version, vitistack.plural, vitistack.scope, vitistack.problem) == (
+        True,
+        "v1alpha1",
+        "vitistacks",
+        "Namespaced",
+        None,
+    )
     assert vitistack.has_status and not found["Machine"].has_status
     assert vitistack.resource().api_version == "vitistack.io/v1alpha1"
     assert found.problems == []
@@ -77,17 +104,25 @@ def test_a_cluster_without_the_group_has_none_of_the_kinds(scripted, client):
 
 def test_a_cluster_scoped_vitistack_crd_is_reported_as_such(scripted, client):
     scripted.script("GET /apis", group_list("v1alpha1"))
-    scripted.script("GET /apis/vitistack.io/v1alpha1", resource_list("v1alpha1", res("Vitistack", "vitistacks", namespaced=False)))
+    scripted.script(
+        "GET /apis/vitistack.io/v1alpha1", resource_list("v1alpha1", res("Vitistack", "vitistacks", namespaced=False))
+    )
     vitistack = discover(client)["Vitistack"]
     assert vitistack.installed and vitistack.scope == "Cluster" and not vitistack.scope_as_expected
-    assert vitistack.problem == "CRD vitistacks.vitistack.io is cluster-scoped in this cluster; Vitiweb expects it namespaced"
+    assert (
+        vitistack.problem
+        == "CRD vitistacks.vitistack.io is cluster-scoped in this cluster; Vitiweb expects it namespaced"
+    )
     assert vitistack.resource().namespaced is False
 
 
 def test_the_preferred_version_wins_and_other_served_versions_are_listed(scripted, client):
     scripted.script("GET /apis", group_list("v1alpha1", "v1beta1", preferred="v1beta1"))
     scripted.script("GET /apis/vitistack.io/v1beta1", resource_list("v1beta1", res("Machine", "machines")))
-    scripted.script("GET /apis/vitistack.io/v1alpha1", resource_list("v1alpha1", res("Machine", "machines"), res("Vitistack", "vitistacks")))
+    scripted.script(
+        "GET /apis/vitistack.io/v1alpha1",
+        resource_list("v1alpha1", res("Machine", "machines"), res("Vitistack", "vitistacks")),
+    )
     found = discover(client)
     assert found.preferred_version == "v1beta1" and found.served_versions == ("v1beta1", "v1alpha1")
     assert found["Machine"].version == "v1beta1" and found["Machine"].served_versions == ("v1beta1", "v1alpha1")
@@ -112,12 +147,17 @@ def test_the_discovery_result_serialises_for_storage(scripted, client):
 def test_connection_test_reports_version_kinds_and_each_denied_verb(scripted, client):
     scripted.script("GET /version", json_reply(200, {"gitVersion": "v1.31.2"}))
     scripted.script("GET /apis", group_list("v1alpha1"))
-    scripted.script("GET /apis/vitistack.io/v1alpha1", resource_list("v1alpha1", res("MachineProvider", "machineproviders")))
+    scripted.script(
+        "GET /apis/vitistack.io/v1alpha1", resource_list("v1alpha1", res("MachineProvider", "machineproviders"))
+    )
 
     def review(handler, query):
         spec = orjson.loads(handler.body)["spec"]["resourceAttributes"]
         denied = spec["verb"] == "watch" and spec["resource"] == "machineproviders"
-        body = dict(orjson.loads(handler.body), status={"allowed": not denied, **({"reason": "RBAC: no rule"} if denied else {})})
+        body = dict(
+            orjson.loads(handler.body),
+            status={"allowed": not denied, **({"reason": "RBAC: no rule"} if denied else {})},
+        )
         json_reply(201, body)(handler, query)
 
     scripted.script("POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews", review)

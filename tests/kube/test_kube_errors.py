@@ -1,4 +1,5 @@
 """Errors decoded from `kind: Status` bodies and from what the transport raises."""
+
 from __future__ import annotations
 
 import pickle
@@ -23,7 +24,11 @@ CONFLICT = {
     "reason": "Conflict",
     "details": {
         "causes": [
-            {"reason": "FieldManagerConflict", "message": 'conflict with "kubectl-client-side-apply" using vitistack.io/v1alpha1', "field": ".spec.region"},
+            {
+                "reason": "FieldManagerConflict",
+                "message": 'conflict with "kubectl-client-side-apply" using vitistack.io/v1alpha1',
+                "field": ".spec.region",
+            },
             {"reason": "FieldManagerConflict", "message": 'conflict with "ops-controller"', "field": ".spec.priority"},
         ]
     },
@@ -40,7 +45,13 @@ INVALID = {
         "name": "prod",
         "group": "vitistack.io",
         "kind": "Vitistack",
-        "causes": [{"reason": "FieldValueTypeInvalid", "message": 'Invalid value: "high": must be of type integer', "field": "spec.priority"}],
+        "causes": [
+            {
+                "reason": "FieldValueTypeInvalid",
+                "message": 'Invalid value: "high": must be of type integer',
+                "field": "spec.priority",
+            }
+        ],
     },
     "code": 422,
 }
@@ -54,7 +65,7 @@ def test_a_status_body_is_decoded_into_code_reason_message_and_causes():
     assert error.causes[0].field == "spec.priority"
     assert error.causes[0].reason == "FieldValueTypeInvalid"
     assert error.details["kind"] == "Vitistack"
-    assert str(error).startswith("invalid: Vitistack.vitistack.io \"prod\" is invalid")
+    assert str(error).startswith('invalid: Vitistack.vitistack.io "prod" is invalid')
 
 
 def test_an_apply_conflict_names_each_disputed_field_and_its_manager():
@@ -69,7 +80,13 @@ def test_an_apply_conflict_names_each_disputed_field_and_its_manager():
 
 
 def test_already_exists_is_not_mistaken_for_an_apply_conflict():
-    body = {"kind": "Status", "status": "Failure", "reason": "AlreadyExists", "message": 'secrets "x" already exists', "code": 409}
+    body = {
+        "kind": "Status",
+        "status": "Failure",
+        "reason": "AlreadyExists",
+        "message": 'secrets "x" already exists',
+        "code": 409,
+    }
     error = status_error(409, orjson.dumps(body))
     assert not isinstance(error, ApplyConflict)
     assert error.category == errors.ALREADY_EXISTS
@@ -84,15 +101,28 @@ def test_a_body_that_is_not_a_status_still_gives_code_and_text():
 
 
 def test_throttling_carries_retry_after_from_the_header_or_the_status():
-    header = status_error(429, orjson.dumps({"kind": "Status", "code": 429, "reason": "TooManyRequests", "message": "slow down"}), {"Retry-After": "2"})
+    header = status_error(
+        429,
+        orjson.dumps({"kind": "Status", "code": 429, "reason": "TooManyRequests", "message": "slow down"}),
+        {"Retry-After": "2"},
+    )
     assert header.retry_after == 2.0 and header.category == errors.THROTTLED and header.transient
-    details = ApiStatusError.from_status({"kind": "Status", "code": 429, "reason": "TooManyRequests", "details": {"retryAfterSeconds": 4}})
+    details = ApiStatusError.from_status(
+        {"kind": "Status", "code": 429, "reason": "TooManyRequests", "details": {"retryAfterSeconds": 4}}
+    )
     assert details.retry_after == 4.0
 
 
 def test_an_expired_watch_error_event_is_recognised_by_code_or_reason():
-    assert ApiStatusError.from_status({"kind": "Status", "code": 410, "reason": "Expired", "message": "too old resource version: 1 (50)"}).category == errors.EXPIRED
-    assert ApiStatusError.from_status({"kind": "Status", "reason": "Expired", "message": "x"}).category == errors.EXPIRED
+    assert (
+        ApiStatusError.from_status(
+            {"kind": "Status", "code": 410, "reason": "Expired", "message": "too old resource version: 1 (50)"}
+        ).category
+        == errors.EXPIRED
+    )
+    assert (
+        ApiStatusError.from_status({"kind": "Status", "reason": "Expired", "message": "x"}).category == errors.EXPIRED
+    )
     assert ApiStatusError.from_status({"kind": "Status", "code": 410, "reason": "Gone"}).category == errors.EXPIRED
 
 
@@ -165,7 +195,9 @@ def test_a_read_timeout_says_how_long_was_waited():
 
 
 def test_an_unknown_certificate_authority_is_named_as_such():
-    cause = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate")
+    cause = ssl.SSLCertVerificationError(
+        1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: unable to get local issuer certificate"
+    )
     cause.verify_code = 20
     cause.verify_message = "unable to get local issuer certificate"
     wrapped = urllib3.exceptions.MaxRetryError(None, "/", urllib3.exceptions.SSLError(cause))
@@ -173,5 +205,7 @@ def test_an_unknown_certificate_authority_is_named_as_such():
 
 
 def test_a_dropped_connection_is_transient():
-    error = transport_error(urllib3.exceptions.ProtocolError("Connection broken", ConnectionResetError(104, "reset")), server="https://h")
+    error = transport_error(
+        urllib3.exceptions.ProtocolError("Connection broken", ConnectionResetError(104, "reset")), server="https://h"
+    )
     assert error.category == errors.DROPPED and error.transient

@@ -1,4 +1,5 @@
 """Kubeconfig text handled in memory: contexts, and the split between secret and shown."""
+
 from __future__ import annotations
 
 import base64
@@ -68,7 +69,18 @@ FLEET = textwrap.dedent(
     """
 )
 
-SECRET_VALUES = ["Q0EtREFUQQ==", "Q0VSVA==", "S0VZ", "s3cr3t-token", "/usr/local/bin/aws", "pa55word", "abc.def.ghi", "shh", "hunter2", "surprise"]
+SECRET_VALUES = [
+    "Q0EtREFUQQ==",
+    "Q0VSVA==",
+    "S0VZ",
+    "s3cr3t-token",
+    "/usr/local/bin/aws",
+    "pa55word",
+    "abc.def.ghi",
+    "shh",
+    "hunter2",
+    "surprise",
+]
 
 
 def test_contexts_are_listed_in_file_order_with_their_server_and_the_current_one_marked():
@@ -151,12 +163,18 @@ def test_credential_kinds_name_each_users_credentials_without_values():
 
 def test_resolve_context_defaults_to_the_current_context():
     resolved = resolve_context(FLEET)
-    assert resolved.name == "prod" and resolved.cluster["server"] == "https://prod.example:6443" and resolved.user_name == "admin"
+    assert (
+        resolved.name == "prod"
+        and resolved.cluster["server"] == "https://prod.example:6443"
+        and resolved.user_name == "admin"
+    )
     assert resolve_context(FLEET, "edge").user == {"token": "s3cr3t-token"}
 
 
 def test_an_unknown_context_is_reported_with_the_contexts_there_are():
-    with pytest.raises(KubeconfigError, match=r"context 'staging' not found in kubeconfig \(contexts: cloud, edge, prod\)"):
+    with pytest.raises(
+        KubeconfigError, match=r"context 'staging' not found in kubeconfig \(contexts: cloud, edge, prod\)"
+    ):
         resolve_context(FLEET, "staging")
 
 
@@ -205,7 +223,10 @@ def test_file_references_are_found_and_inlined_from_the_base_directory(tmp_path)
     }
     assert file_references(config) == ["clusters[c].cluster.certificate-authority", "users[u].user.tokenFile"]
     inlined = inline_file_references(config, tmp_path)
-    assert inlined["clusters"][0]["cluster"] == {"server": "https://x", "certificate-authority-data": base64.b64encode(b"CA PEM").decode()}
+    assert inlined["clusters"][0]["cluster"] == {
+        "server": "https://x",
+        "certificate-authority-data": base64.b64encode(b"CA PEM").decode(),
+    }
     assert inlined["users"][0]["user"] == {"token": "file-token"}
     assert file_references(inlined) == []
 

@@ -4,6 +4,7 @@ These pin down each branch of the loop (what relists, what backs off, what
 waits how long); tests/kube/test_kube_sandbox_*.py check the same behaviour
 against the sandbox cluster.
 """
+
 from __future__ import annotations
 
 import threading
@@ -37,14 +38,20 @@ FAST = ReflectorTiming(
 
 
 def machine(name, rv, namespace="production"):
-    return {"apiVersion": "vitistack.io/v1alpha1", "kind": "Machine", "metadata": {"name": name, "namespace": namespace, "resourceVersion": str(rv), "uid": f"uid-{name}"}}
+    return {
+        "apiVersion": "vitistack.io/v1alpha1",
+        "kind": "Machine",
+        "metadata": {"name": name, "namespace": namespace, "resourceVersion": str(rv), "uid": f"uid-{name}"},
+    }
 
 
 def page(items, rv, cont=None):
     meta = {"resourceVersion": str(rv)}
     if cont:
         meta["continue"] = cont
-    return json_reply(200, {"apiVersion": "vitistack.io/v1alpha1", "kind": "MachineList", "metadata": meta, "items": items})
+    return json_reply(
+        200, {"apiVersion": "vitistack.io/v1alpha1", "kind": "MachineList", "metadata": meta, "items": items}
+    )
 
 
 def event(kind, obj):
@@ -52,11 +59,24 @@ def event(kind, obj):
 
 
 def bookmark(rv):
-    return event("BOOKMARK", {"apiVersion": "vitistack.io/v1alpha1", "kind": "Machine", "metadata": {"resourceVersion": str(rv)}})
+    return event(
+        "BOOKMARK", {"apiVersion": "vitistack.io/v1alpha1", "kind": "Machine", "metadata": {"resourceVersion": str(rv)}}
+    )
 
 
 def expired_event(message="too old resource version: 10 (55)"):
-    return event("ERROR", {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message, "reason": "Expired", "code": 410})
+    return event(
+        "ERROR",
+        {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": message,
+            "reason": "Expired",
+            "code": 410,
+        },
+    )
 
 
 @pytest.fixture
@@ -69,7 +89,15 @@ def run_reflector(client):
     started = []
 
     def run(recorder, timing=FAST, **kwargs):
-        reflector = Reflector(client, MACHINES, on_list=recorder.on_list, on_event=recorder.on_event, on_state=recorder.on_state, timing=timing, **kwargs)
+        reflector = Reflector(
+            client,
+            MACHINES,
+            on_list=recorder.on_list,
+            on_event=recorder.on_event,
+            on_state=recorder.on_state,
+            timing=timing,
+            **kwargs,
+        )
         reflector.start()
         started.append(reflector)
         return reflector
@@ -83,13 +111,26 @@ def test_the_snapshot_holds_every_page_and_events_follow_from_its_resource_versi
     scripted.script(LIST, page([machine("m1", 3), machine("m2", 5)], 10, cont="c1"), page([machine("m3", 7)], 10))
     scripted.script(
         WATCH,
-        stream_reply([event("ADDED", machine("m4", 11)), event("MODIFIED", machine("m1", 12)), event("DELETED", machine("m2", 13)), bookmark(20)], hold=10, server=scripted),
+        stream_reply(
+            [
+                event("ADDED", machine("m4", 11)),
+                event("MODIFIED", machine("m1", 12)),
+                event("DELETED", machine("m2", 13)),
+                bookmark(20),
+            ],
+            hold=10,
+            server=scripted,
+        ),
     )
     recorder = Recorder()
     reflector = run_reflector(recorder)
     recorder.wait_for(lambda: len(recorder.events) == 3)
     assert recorder.lists[0][1] == "10" and recorder.names(0) == ["m1", "m2", "m3"]
-    assert [(k, o["metadata"]["name"]) for k, o in recorder.events] == [("ADDED", "m4"), ("MODIFIED", "m1"), ("DELETED", "m2")]
+    assert [(k, o["metadata"]["name"]) for k, o in recorder.events] == [
+        ("ADDED", "m4"),
+        ("MODIFIED", "m1"),
+        ("DELETED", "m2"),
+    ]
     deadline = time.monotonic() + 2
     while reflector.resource_version != "20" and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -97,7 +138,9 @@ def test_the_snapshot_holds_every_page_and_events_follow_from_its_resource_versi
     lists = scripted.calls(LIST)
     assert [q.get("limit") for _, q in lists] == ["2", "2"] and lists[1][1]["continue"] == "c1"
     _, watch = scripted.calls(WATCH)[0]
-    assert watch["resourceVersion"] == "10" and watch["allowWatchBookmarks"] == "true" and watch["timeoutSeconds"] == "5"
+    assert (
+        watch["resourceVersion"] == "10" and watch["allowWatchBookmarks"] == "true" and watch["timeoutSeconds"] == "5"
+    )
     assert recorder.state_names()[:2] == ["listing", "watching"]
     status = reflector.status
     assert status.state == "watching" and status.events == 4 and status.counts["BOOKMARK"] == 1 and status.last_event_at
@@ -118,14 +161,27 @@ def test_an_expired_continue_token_restarts_the_list_from_scratch(scripted, clie
 
 
 def test_list_items_get_api_version_and_kind_when_the_server_leaves_them_out(scripted, client):
-    scripted.script(LIST, json_reply(200, {"kind": "MachineList", "apiVersion": "vitistack.io/v1alpha1", "metadata": {"resourceVersion": "4"}, "items": [{"metadata": {"name": "bare"}}]}))
+    scripted.script(
+        LIST,
+        json_reply(
+            200,
+            {
+                "kind": "MachineList",
+                "apiVersion": "vitistack.io/v1alpha1",
+                "metadata": {"resourceVersion": "4"},
+                "items": [{"metadata": {"name": "bare"}}],
+            },
+        ),
+    )
     (item,) = list_objects(client, MACHINES)
     assert item["apiVersion"] == "vitistack.io/v1alpha1" and item["kind"] == "Machine"
 
 
 def test_an_expired_error_event_relists_at_once_and_the_new_snapshot_replaces_the_old(scripted, run_reflector):
     scripted.script(LIST, page([machine("m1", 3)], 10), page([machine("m2", 60)], 60))
-    scripted.script(WATCH, stream_reply([expired_event()], hold=10, server=scripted), stream_reply([], hold=10, server=scripted))
+    scripted.script(
+        WATCH, stream_reply([expired_event()], hold=10, server=scripted), stream_reply([], hold=10, server=scripted)
+    )
     recorder = Recorder()
     run_reflector(recorder)
     recorder.wait_for(lambda: len(recorder.lists) == 2 and recorder.state_names().count("watching") == 2)
@@ -136,7 +192,9 @@ def test_an_expired_error_event_relists_at_once_and_the_new_snapshot_replaces_th
 
 def test_http_410_on_the_watch_request_relists(scripted, run_reflector):
     scripted.script(LIST, page([], 10), page([], 70))
-    scripted.script(WATCH, status_reply(410, "Expired", "too old resource version"), stream_reply([], hold=10, server=scripted))
+    scripted.script(
+        WATCH, status_reply(410, "Expired", "too old resource version"), stream_reply([], hold=10, server=scripted)
+    )
     recorder = Recorder()
     run_reflector(recorder)
     recorder.wait_for(lambda: len(recorder.lists) == 2 and recorder.state_names()[-1] == "watching")
@@ -145,7 +203,12 @@ def test_http_410_on_the_watch_request_relists(scripted, run_reflector):
 
 def test_a_normal_end_of_the_stream_watches_again_from_the_last_resource_version(scripted, run_reflector):
     scripted.script(LIST, page([], 10))
-    scripted.script(WATCH, stream_reply([event("ADDED", machine("m1", 11))]), stream_reply([bookmark(15)]), stream_reply([], hold=10, server=scripted))
+    scripted.script(
+        WATCH,
+        stream_reply([event("ADDED", machine("m1", 11))]),
+        stream_reply([bookmark(15)]),
+        stream_reply([], hold=10, server=scripted),
+    )
     recorder = Recorder()
     run_reflector(recorder)
     recorder.wait_for(lambda: len(scripted.calls(WATCH)) == 3)
@@ -156,7 +219,9 @@ def test_a_normal_end_of_the_stream_watches_again_from_the_last_resource_version
 
 def test_a_stream_closed_at_once_with_no_event_backs_off_instead_of_spinning(scripted, run_reflector):
     scripted.script(LIST, page([], 10))
-    scripted.script(WATCH, stream_reply([]), stream_reply([]), stream_reply([]), stream_reply([], hold=10, server=scripted))
+    scripted.script(
+        WATCH, stream_reply([]), stream_reply([]), stream_reply([]), stream_reply([], hold=10, server=scripted)
+    )
     recorder = Recorder()
     run_reflector(recorder)
     recorder.wait_for(lambda: len(scripted.calls(WATCH)) == 4)
@@ -168,7 +233,11 @@ def test_a_stream_closed_at_once_with_no_event_backs_off_instead_of_spinning(scr
 
 def test_throttling_waits_at_least_as_long_as_retry_after(scripted, run_reflector):
     scripted.script(LIST, page([], 10))
-    scripted.script(WATCH, status_reply(429, "TooManyRequests", "slow down", headers={"Retry-After": "1"}), stream_reply([], hold=10, server=scripted))
+    scripted.script(
+        WATCH,
+        status_reply(429, "TooManyRequests", "slow down", headers={"Retry-After": "1"}),
+        stream_reply([], hold=10, server=scripted),
+    )
     recorder = Recorder()
     run_reflector(recorder)
     recorder.wait_for(lambda: len(scripted.calls(WATCH)) == 2, timeout=5)
@@ -181,7 +250,13 @@ def test_throttling_waits_at_least_as_long_as_retry_after(scripted, run_reflecto
 
 def test_server_errors_back_off_exponentially_then_resume_the_watch(scripted, run_reflector):
     scripted.script(LIST, page([], 10))
-    scripted.script(WATCH, status_reply(500, "InternalError"), status_reply(503, "ServiceUnavailable"), status_reply(500, "InternalError"), stream_reply([], hold=10, server=scripted))
+    scripted.script(
+        WATCH,
+        status_reply(500, "InternalError"),
+        status_reply(503, "ServiceUnavailable"),
+        status_reply(500, "InternalError"),
+        stream_reply([], hold=10, server=scripted),
+    )
     recorder = Recorder()
     run_reflector(recorder)
     recorder.wait_for(lambda: recorder.state_names()[-1:] == ["watching"] and len(scripted.calls(WATCH)) == 4)
@@ -198,7 +273,11 @@ def test_server_errors_back_off_exponentially_then_resume_the_watch(scripted, ru
 
 def test_a_dropped_connection_resumes_the_watch_without_relisting(scripted, run_reflector):
     scripted.script(LIST, page([], 10))
-    scripted.script(WATCH, stream_reply([event("ADDED", machine("m1", 11))], hold=0.1, end="drop"), stream_reply([], hold=10, server=scripted))
+    scripted.script(
+        WATCH,
+        stream_reply([event("ADDED", machine("m1", 11))], hold=0.1, end="drop"),
+        stream_reply([], hold=10, server=scripted),
+    )
     recorder = Recorder()
     run_reflector(recorder)
     recorder.wait_for(lambda: len(scripted.calls(WATCH)) == 2)
@@ -230,7 +309,14 @@ def test_the_server_timeout_is_jittered_between_once_and_twice_the_base(client):
 
 
 def test_forbidden_is_an_error_state_retried_slowly_with_a_fresh_list(scripted, run_reflector):
-    scripted.script(LIST, status_reply(403, "Forbidden", 'machines.vitistack.io is forbidden: User "bob" cannot list resource "machines"'), status_reply(403, "Forbidden", "no"), page([machine("m1", 3)], 10))
+    scripted.script(
+        LIST,
+        status_reply(
+            403, "Forbidden", 'machines.vitistack.io is forbidden: User "bob" cannot list resource "machines"'
+        ),
+        status_reply(403, "Forbidden", "no"),
+        page([machine("m1", 3)], 10),
+    )
     scripted.script(WATCH, stream_reply([], hold=10, server=scripted))
     recorder = Recorder()
     run_reflector(recorder)
@@ -243,7 +329,12 @@ def test_forbidden_is_an_error_state_retried_slowly_with_a_fresh_list(scripted, 
 
 
 def test_a_kind_that_disappears_is_reported_and_relisted_when_it_returns(scripted, run_reflector):
-    scripted.script(LIST, page([machine("m1", 3)], 10), status_reply(404, "NotFound", "the server could not find the requested resource"), page([], 50))
+    scripted.script(
+        LIST,
+        page([machine("m1", 3)], 10),
+        status_reply(404, "NotFound", "the server could not find the requested resource"),
+        page([], 50),
+    )
     scripted.script(
         WATCH,
         stream_reply([event("ADDED", machine("m2", 11))]),
@@ -260,7 +351,11 @@ def test_a_kind_that_disappears_is_reported_and_relisted_when_it_returns(scripte
 
 def test_a_failing_handler_is_reported_and_followed_by_a_fresh_list(scripted, run_reflector):
     scripted.script(LIST, page([], 10), page([machine("m1", 11)], 11))
-    scripted.script(WATCH, stream_reply([event("ADDED", machine("m1", 11))], hold=10, server=scripted), stream_reply([], hold=10, server=scripted))
+    scripted.script(
+        WATCH,
+        stream_reply([event("ADDED", machine("m1", 11))], hold=10, server=scripted),
+        stream_reply([], hold=10, server=scripted),
+    )
     recorder = Recorder()
     recorder.fail_events = 1
     run_reflector(recorder)
@@ -274,7 +369,9 @@ def test_stop_ends_a_hanging_watch_promptly(scripted, client):
     scripted.script(LIST, page([], 10))
     scripted.script(WATCH, stream_reply([], hold=30, server=scripted))
     recorder = Recorder()
-    reflector = Reflector(client, MACHINES, on_list=recorder.on_list, on_event=recorder.on_event, on_state=recorder.on_state, timing=FAST)
+    reflector = Reflector(
+        client, MACHINES, on_list=recorder.on_list, on_event=recorder.on_event, on_state=recorder.on_state, timing=FAST
+    )
     reflector.start()
     recorder.wait_for(lambda: "watching" in recorder.state_names())
     started = time.monotonic()
@@ -288,7 +385,15 @@ def test_stop_during_a_slow_retry_is_prompt(scripted, client):
     scripted.script(LIST, status_reply(401, "Unauthorized", "Unauthorized"))
     recorder = Recorder()
     stop = threading.Event()
-    reflector = Reflector(client, MACHINES, on_list=recorder.on_list, on_event=recorder.on_event, on_state=recorder.on_state, timing=timing, stop_event=stop)
+    reflector = Reflector(
+        client,
+        MACHINES,
+        on_list=recorder.on_list,
+        on_event=recorder.on_event,
+        on_state=recorder.on_state,
+        timing=timing,
+        stop_event=stop,
+    )
     reflector.start()
     recorder.wait_for(lambda: "error" in recorder.state_names())
     assert str(recorder.states[-1][1]) == "unauthorized: the token was rejected"

@@ -1,4 +1,5 @@
 """The connection test and discovery over real HTTP(S) against the sandbox cluster."""
+
 from __future__ import annotations
 
 import copy
@@ -17,7 +18,10 @@ def test_a_healthy_cluster_passes_the_connection_test(sandbox_factory, client_fo
     report = connection_test(client_for(sb), timeout=5)
     assert report.error is None and report.reachable
     assert [k.kind for k in report.kinds] == list(KINDS)
-    assert all(k.installed and k.scope == "Namespaced" and k.access["list"].allowed and k.access["watch"].allowed for k in report.kinds)
+    assert all(
+        k.installed and k.scope == "Namespaced" and k.access["list"].allowed and k.access["watch"].allowed
+        for k in report.kinds
+    )
     assert report.secrets.allowed
     assert report.ok and report.problems == []
 
@@ -45,7 +49,12 @@ def test_denied_verbs_are_reported_with_a_reason_per_kind_and_namespace(sandbox_
         "limited",
         user="bob",
         deny=[
-            Rule(verbs=("watch",), api_groups=("vitistack.io",), resources=("machineproviders",), namespaces=("production",)),
+            Rule(
+                verbs=("watch",),
+                api_groups=("vitistack.io",),
+                resources=("machineproviders",),
+                namespaces=("production",),
+            ),
             Rule(verbs=("list",), api_groups=("",), resources=("secrets",)),
         ],
     )
@@ -82,7 +91,10 @@ def test_a_cluster_scoped_vitistack_crd_is_discovered_as_such(sandbox_factory, c
     sb.store.create(crd)
     vitistack = discover(client_for(sb))["Vitistack"]
     assert vitistack.installed and vitistack.scope == "Cluster"
-    assert vitistack.problem == "CRD vitistacks.vitistack.io is cluster-scoped in this cluster; Vitiweb expects it namespaced"
+    assert (
+        vitistack.problem
+        == "CRD vitistacks.vitistack.io is cluster-scoped in this cluster; Vitiweb expects it namespaced"
+    )
 
 
 def test_secrets_are_listed_without_their_data(sandbox, client_for):

@@ -1,4 +1,5 @@
 """Server-side apply, dry-run, conflicts and force, against the sandbox cluster."""
+
 from __future__ import annotations
 
 import pytest

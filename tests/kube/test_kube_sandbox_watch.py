@@ -1,4 +1,5 @@
 """List and watch over real HTTP against the sandbox cluster, with its faults injected."""
+
 from __future__ import annotations
 
 import time
@@ -46,7 +47,15 @@ def start_reflector():
     started = []
 
     def start(client, recorder, resource=MACHINES, timing=FAST, **kwargs):
-        reflector = Reflector(client, resource, on_list=recorder.on_list, on_event=recorder.on_event, on_state=recorder.on_state, timing=timing, **kwargs)
+        reflector = Reflector(
+            client,
+            resource,
+            on_list=recorder.on_list,
+            on_event=recorder.on_event,
+            on_state=recorder.on_state,
+            timing=timing,
+            **kwargs,
+        )
         reflector.start()
         started.append(reflector)
         return reflector
@@ -70,7 +79,9 @@ def test_a_list_of_more_than_500_objects_comes_in_pages_as_one_snapshot(sandbox,
     assert all(o["kind"] == "Machine" and o["apiVersion"] == API_VERSION for o in result)
 
 
-def test_an_expired_continue_token_restarts_the_list_and_the_result_is_the_new_snapshot(sandbox, client_for, monkeypatch):
+def test_an_expired_continue_token_restarts_the_list_and_the_result_is_the_new_snapshot(
+    sandbox, client_for, monkeypatch
+):
     sandbox.populate(vitistacks=0, machine_providers=0, kubernetes_providers=0, machines=1100, namespaces=1)
     client = client_for(sandbox)
     real = kubernetes.client.CustomObjectsApi.list_cluster_custom_object
@@ -89,7 +100,9 @@ def test_an_expired_continue_token_restarts_the_list_and_the_result_is_the_new_s
     monkeypatch.setattr(kubernetes.client.CustomObjectsApi, "list_cluster_custom_object", between_pages)
     result = list_objects(client, MACHINES)
     assert result.restarts == 1
-    assert pages[0] is None and pages[1] is not None and pages[2] is None, "after the 410 the list starts again without a token"
+    assert pages[0] is None and pages[1] is not None and pages[2] is None, (
+        "after the 410 the list starts again without a token"
+    )
     listed = set(names(result))
     assert "late-arrival" in listed and "m-00000" not in listed and len(listed) == 1100
 
@@ -105,7 +118,11 @@ def test_the_reflector_hands_over_the_snapshot_then_every_change(sandbox, client
     sandbox.store.apply(machine_manifest("after", instance_type="c5.2xlarge"), field_manager="ops", force=True)
     sandbox.store.delete(API_VERSION, "Machine", "before", "production")
     settle(recorder, lambda: len(recorder.events) == 3)
-    assert [(k, o["metadata"]["name"]) for k, o in recorder.events] == [("ADDED", "after"), ("MODIFIED", "after"), ("DELETED", "before")]
+    assert [(k, o["metadata"]["name"]) for k, o in recorder.events] == [
+        ("ADDED", "after"),
+        ("MODIFIED", "after"),
+        ("DELETED", "before"),
+    ]
     assert recorder.events[1][1]["spec"]["instanceType"] == "c5.2xlarge"
     assert reflector.resource_version == recorder.events[-1][1]["metadata"]["resourceVersion"]
 
@@ -128,7 +145,9 @@ def test_bookmarks_advance_the_resource_version_without_events(sandbox_factory, 
     assert recorder.events == [] and reflector.status.counts.get("BOOKMARK", 0) >= 1
 
 
-def test_a_watch_ended_by_the_server_resumes_from_the_last_resource_version_without_relisting(sandbox, client_for, start_reflector):
+def test_a_watch_ended_by_the_server_resumes_from_the_last_resource_version_without_relisting(
+    sandbox, client_for, start_reflector
+):
     ensure_namespace(sandbox)
     recorder = Recorder()
     reflector = start_reflector(client_for(sandbox), recorder)
@@ -146,7 +165,9 @@ def test_a_watch_ended_by_the_server_resumes_from_the_last_resource_version_with
     assert reflector.status.watches >= 2
 
 
-def test_an_expired_resource_version_relists_and_converges_on_the_changes_made_meanwhile(sandbox, client_for, start_reflector):
+def test_an_expired_resource_version_relists_and_converges_on_the_changes_made_meanwhile(
+    sandbox, client_for, start_reflector
+):
     ensure_namespace(sandbox)
     for name in ("keep", "doomed"):
         sandbox.store.create(machine_manifest(name))
@@ -191,7 +212,9 @@ def test_server_errors_are_retried_with_growing_delays(sandbox, client_for, star
     settle(recorder, lambda: recorder.state_names().count("watching") == 2)
     elapsed = time.monotonic() - dropped_at
     assert elapsed >= 0.05 + 0.1 + 0.2
-    assert [str(e) for s, e in recorder.states if s == "backoff"] == ["server error (500): Internal error occurred: injected fault"] * 3
+    assert [str(e) for s, e in recorder.states if s == "backoff"] == [
+        "server error (500): Internal error occurred: injected fault"
+    ] * 3
 
 
 def test_throttling_is_retried_no_sooner_than_retry_after(sandbox, client_for, start_reflector):
@@ -219,7 +242,9 @@ def test_a_throttled_list_is_retried_no_sooner_than_retry_after(sandbox, client_
     assert recorder.state_names()[:3] == ["listing", "backoff", "listing"]
 
 
-def test_a_stopped_and_restarted_server_is_reported_unreachable_then_caught_up_with(sandbox, client_for, start_reflector):
+def test_a_stopped_and_restarted_server_is_reported_unreachable_then_caught_up_with(
+    sandbox, client_for, start_reflector
+):
     ensure_namespace(sandbox)
     recorder = Recorder()
     reflector = start_reflector(client_for(sandbox), recorder)
@@ -268,14 +293,24 @@ def test_a_rejected_token_is_an_error_state_not_a_crash(sandbox_factory, client_
     error = next(e for s, e in recorder.states if s == "error")
     assert str(error) == "unauthorized: the token was rejected"
     assert reflector.status.state == "error" and reflector.status.retry_at is not None
-    assert reflector.status.health == "degraded" and str(reflector.status.last_error) == "unauthorized: the token was rejected"
+    assert (
+        reflector.status.health == "degraded"
+        and str(reflector.status.last_error) == "unauthorized: the token was rejected"
+    )
 
 
 @pytest.mark.parametrize("tls", [False, True], ids=["http", "https"])
 def test_stop_is_prompt_while_watching(sandbox_factory, client_for, tls):
     sb = sandbox_factory(tls=tls)
     recorder = Recorder()
-    reflector = Reflector(client_for(sb), MACHINES, on_list=recorder.on_list, on_event=recorder.on_event, on_state=recorder.on_state, timing=FAST)
+    reflector = Reflector(
+        client_for(sb),
+        MACHINES,
+        on_list=recorder.on_list,
+        on_event=recorder.on_event,
+        on_state=recorder.on_state,
+        timing=FAST,
+    )
     reflector.start()
     settle(recorder, lambda: "watching" in recorder.state_names())
     started = time.monotonic()

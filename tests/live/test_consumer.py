@@ -26,8 +26,12 @@ def in_memory_layer(settings):
 @pytest.fixture
 def fleet(transactional_db):
     cluster = factories.make_cluster("prod")
-    factories.mirror(cluster, factories.k8s_object("Machine", "m1", spec={"machineProvider": {"name": "ec2"}},
-                                                   status=factories.status("Provisioning")))
+    factories.mirror(
+        cluster,
+        factories.k8s_object(
+            "Machine", "m1", spec={"machineProvider": {"name": "ec2"}}, status=factories.status("Provisioning")
+        ),
+    )
     return cluster
 
 
@@ -50,7 +54,9 @@ async def test_an_anonymous_visitor_is_refused(fleet):
 
 async def test_a_foreign_origin_is_refused(fleet):
     communicator = WebsocketCommunicator(
-        application, "/ws/live/?page=/machines/", headers=[(b"origin", b"https://evil.example"), (b"host", b"127.0.0.1")]
+        application,
+        "/ws/live/?page=/machines/",
+        headers=[(b"origin", b"https://evil.example"), (b"host", b"127.0.0.1")],
     )
     connected, _ = await communicator.connect()
     assert not connected
@@ -86,8 +92,10 @@ async def test_a_burst_of_changes_sends_a_few_messages_not_one_per_change(fleet)
     layer = get_channel_layer()
     started = asyncio.get_running_loop().time()
     for _ in range(1000):
-        await layer.group_send("machine-list", {"type": "objects.changed", "kind": "Machine", "cluster": fleet.pk,
-                                                "changes": {"updated": [1]}})
+        await layer.group_send(
+            "machine-list",
+            {"type": "objects.changed", "kind": "Machine", "cluster": fleet.pk, "changes": {"updated": [1]}},
+        )
     burst = asyncio.get_running_loop().time() - started
     messages = [await communicator.receive_from(timeout=5)]
     while not await communicator.receive_nothing(timeout=1.0):
@@ -133,13 +141,15 @@ async def test_a_detail_page_follows_its_object_and_is_closed_when_it_is_deleted
     first = await communicator.receive_from(timeout=5)
     assert 'id="object-head"' in first and 'id="tab-panel"' in first
     await set_phase("m1", "Running")
-    await get_channel_layer().group_send(f"machine-{machine.pk}", {"type": "object.changed", "kind": "Machine",
-                                                                   "cluster": fleet.pk, "action": "updated",
-                                                                   "pk": machine.pk})
+    await get_channel_layer().group_send(
+        f"machine-{machine.pk}",
+        {"type": "object.changed", "kind": "Machine", "cluster": fleet.pk, "action": "updated", "pk": machine.pk},
+    )
     assert "Running" in await communicator.receive_from(timeout=5)
     await sync_to_async(Machine.objects.filter(pk=machine.pk).delete)()
-    await get_channel_layer().group_send(f"machine-{machine.pk}", {"type": "object.changed", "kind": "Machine",
-                                                                   "cluster": fleet.pk, "action": "deleted",
-                                                                   "pk": machine.pk})
+    await get_channel_layer().group_send(
+        f"machine-{machine.pk}",
+        {"type": "object.changed", "kind": "Machine", "cluster": fleet.pk, "action": "deleted", "pk": machine.pk},
+    )
     output = await communicator.receive_output(timeout=5)
     assert output == {"type": "websocket.close", "code": 4403}

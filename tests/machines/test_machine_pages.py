@@ -1,4 +1,5 @@
 """The machine list filters, sorts and pages in the database; a machine's page shows where it runs."""
+
 import pytest
 import yaml
 from django.db import connection
@@ -35,35 +36,41 @@ def test_the_list_shows_the_columns_an_operator_reads(client, data):
     assert f'id="machine-{data.running.pk}"' in html and "m5.large" in html and "ubuntu-20.04" in html
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("?cluster=prod-east", ["bastion-host", "worker-production-001", "worker-production-002"]),
-    ("?namespace=tools", ["bastion-host"]),
-    ("?phase=Failed", ["worker-production-002"]),
-    ("?ready=true", ["worker-production-001"]),
-    ("?ready=false", ["worker-production-002"]),
-    ("?ready=unknown", ["bastion-host"]),
-    ("?instance_type=m5.xlarge", ["worker-production-002"]),
-    ("?provider=aws-ec2-provider&namespace=production", ["worker-production-001", "worker-production-002"]),
-    ("?provider_type=aws", ["bastion-host", "worker-production-001", "worker-production-002"]),
-    ("?region=us-west-2", ["bastion-host", "worker-production-001", "worker-production-002"]),
-    ("?region=eu-north-1", []),
-    ("?q=001", ["worker-production-001"]),
-    ("?q=staging", ["worker-production-002"]),
-])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("?cluster=prod-east", ["bastion-host", "worker-production-001", "worker-production-002"]),
+        ("?namespace=tools", ["bastion-host"]),
+        ("?phase=Failed", ["worker-production-002"]),
+        ("?ready=true", ["worker-production-001"]),
+        ("?ready=false", ["worker-production-002"]),
+        ("?ready=unknown", ["bastion-host"]),
+        ("?instance_type=m5.xlarge", ["worker-production-002"]),
+        ("?provider=aws-ec2-provider&namespace=production", ["worker-production-001", "worker-production-002"]),
+        ("?provider_type=aws", ["bastion-host", "worker-production-001", "worker-production-002"]),
+        ("?region=us-west-2", ["bastion-host", "worker-production-001", "worker-production-002"]),
+        ("?region=eu-north-1", []),
+        ("?q=001", ["worker-production-001"]),
+        ("?q=staging", ["worker-production-002"]),
+    ],
+)
 def test_filters(client, data, query, expected):
     assert names(listing(client, query)) == expected
 
 
-@pytest.mark.parametrize("selector, expected", [
-    ("vitistack.io/environment=production", ["worker-production-001"]),
-    ("vitistack.io/environment==production", ["worker-production-001"]),
-    ("vitistack.io/environment!=production", ["bastion-host", "worker-production-002"]),
-    ("vitistack.io/environment in (production, staging)", ["worker-production-001", "worker-production-002"]),
-    ("vitistack.io/environment notin (production)", ["bastion-host", "worker-production-002"]),
-    ("role", ["worker-production-001"]),
-    ("!role", ["bastion-host", "worker-production-002"]),
-    ("vitistack.io/environment=production,role=worker", ["worker-production-001"]),
-])
+@pytest.mark.parametrize(
+    "selector, expected",
+    [
+        ("vitistack.io/environment=production", ["worker-production-001"]),
+        ("vitistack.io/environment==production", ["worker-production-001"]),
+        ("vitistack.io/environment!=production", ["bastion-host", "worker-production-002"]),
+        ("vitistack.io/environment in (production, staging)", ["worker-production-001", "worker-production-002"]),
+        ("vitistack.io/environment notin (production)", ["bastion-host", "worker-production-002"]),
+        ("role", ["worker-production-001"]),
+        ("!role", ["bastion-host", "worker-production-002"]),
+        ("vitistack.io/environment=production,role=worker", ["worker-production-001"]),
+    ],
+)
 def test_label_selector(client, data, selector, expected):
     assert names(listing(client, "?" + __import__("urllib.parse").parse.urlencode({"label": selector}))) == expected
 
@@ -118,8 +125,18 @@ def test_the_list_query_count_does_not_grow_with_the_rows(client, data):
     count("?label=role&q=worker")
     few = count("?label=role&q=worker")
     cluster = make_cluster("bulk")
-    mirror(cluster, *[k8s_object("Machine", f"worker-{i}", labels={"role": "x"},
-                                 spec={"machineProvider": {"name": "p"}, "instanceType": "m5.large"}) for i in range(80)])
+    mirror(
+        cluster,
+        *[
+            k8s_object(
+                "Machine",
+                f"worker-{i}",
+                labels={"role": "x"},
+                spec={"machineProvider": {"name": "p"}, "instanceType": "m5.large"},
+            )
+            for i in range(80)
+        ],
+    )
     assert count("?label=role&q=worker") == few
 
 
@@ -139,7 +156,7 @@ def test_related_objects_link_the_provider_and_flag_dangling_entries(client, dat
 def test_yaml_tab_shows_the_manifest_and_offers_copy_and_download(client, data):
     response = client.get(reverse("machine_yaml", args=[data.running.pk]))
     html = response.content.decode()
-    assert 'id="manifest-yaml"' in html and "data-copy=\"#manifest-yaml\"" in html
+    assert 'id="manifest-yaml"' in html and 'data-copy="#manifest-yaml"' in html
     assert reverse("machine_manifest", args=[data.running.pk]) in html
     download = client.get(reverse("machine_manifest", args=[data.running.pk]))
     assert download["Content-Disposition"].startswith("attachment;")
@@ -148,19 +165,36 @@ def test_yaml_tab_shows_the_manifest_and_offers_copy_and_download(client, data):
 
 
 def test_a_tab_requested_through_htmx_returns_only_the_panel(client, data):
-    fragment = client.get(reverse("machine_yaml", args=[data.running.pk]),
-                          headers={"HX-Request": "true", "HX-Target": "tab-panel"}).content.decode()
+    fragment = client.get(
+        reverse("machine_yaml", args=[data.running.pk]), headers={"HX-Request": "true", "HX-Target": "tab-panel"}
+    ).content.decode()
     assert "<html" not in fragment and 'data-active-tab="yaml"' in fragment
 
 
 def test_history_shows_each_change_as_a_diff(client, data):
-    mirror(data.east, k8s_object("Machine", "worker-production-001", uid=data.running.uid, rv="2",
-                                 spec={"machineProvider": {"name": "aws-ec2-provider"}, "instanceType": "m5.xlarge",
-                                       "machineImage": "ubuntu-20.04"},
-                                 status=status("Running", True), labels={"vitistack.io/environment": "production", "role": "worker"}))
+    mirror(
+        data.east,
+        k8s_object(
+            "Machine",
+            "worker-production-001",
+            uid=data.running.uid,
+            rv="2",
+            spec={
+                "machineProvider": {"name": "aws-ec2-provider"},
+                "instanceType": "m5.xlarge",
+                "machineImage": "ubuntu-20.04",
+            },
+            status=status("Running", True),
+            labels={"vitistack.io/environment": "production", "role": "worker"},
+        ),
+    )
     html = client.get(reverse("machine_history", args=[data.running.pk])).content.decode()
     assert "Updated" in html and "Created" in html
-    assert "spec.instanceType" in html and "<del>&quot;m5.large&quot;</del>" in html and "<ins>&quot;m5.xlarge&quot;</ins>" in html
+    assert (
+        "spec.instanceType" in html
+        and "<del>&quot;m5.large&quot;</del>" in html
+        and "<ins>&quot;m5.xlarge&quot;</ins>" in html
+    )
 
 
 def test_detail_query_count_does_not_grow_with_the_machines_on_the_provider(client, data, pinned_findings):
@@ -171,8 +205,17 @@ def test_detail_query_count_does_not_grow_with_the_machines_on_the_provider(clie
 
     count()  # warm-up: the first request also fills per-process caches (content types)
     few = count()
-    mirror(data.east, *[k8s_object("Machine", f"more-{i}", spec={"machineProvider": {"name": "aws-ec2-provider"},
-                                                                  "instanceType": "m5.large"}) for i in range(60)])
+    mirror(
+        data.east,
+        *[
+            k8s_object(
+                "Machine",
+                f"more-{i}",
+                spec={"machineProvider": {"name": "aws-ec2-provider"}, "instanceType": "m5.large"},
+            )
+            for i in range(60)
+        ],
+    )
     pinned_findings()
     count()  # the changed fleet's findings are computed once, then cached
     # At most one query per kind at the other end: fewer when the first rows shown are all machines.

@@ -1,4 +1,5 @@
 """Provider lists filter by type, region and version; provider pages show pricing, node groups, failover."""
+
 import pytest
 from django.urls import reverse
 
@@ -11,8 +12,11 @@ pytestmark = pytest.mark.django_db
 def data(client):
     client.force_login(viewer())
     data = fleet()
-    mirror(make_cluster("azure-west"), k8s_object("MachineProvider", "azure-east", spec={"type": "azure", "region": "eastus"}),
-           k8s_object("KubernetesProvider", "aks-east", spec={"type": "aks", "version": "1.27", "region": "eastus"}))
+    mirror(
+        make_cluster("azure-west"),
+        k8s_object("MachineProvider", "azure-east", spec={"type": "azure", "region": "eastus"}),
+        k8s_object("KubernetesProvider", "aks-east", spec={"type": "aks", "version": "1.27", "region": "eastus"}),
+    )
     return data
 
 
@@ -22,31 +26,37 @@ def names(client, url):
     return sorted(obj.name for obj in response.context["objects"])
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("", ["aws-ec2-provider", "azure-east"]),
-    ("?provider_type=azure", ["azure-east"]),
-    ("?region=us-west-2", ["aws-ec2-provider"]),
-    ("?cluster=azure-west", ["azure-east"]),
-    ("?label=vitistack.io/environment%3Dproduction", ["aws-ec2-provider"]),
-    ("?ready=true", ["aws-ec2-provider"]),
-    ("?q=eastus", ["azure-east"]),
-])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("", ["aws-ec2-provider", "azure-east"]),
+        ("?provider_type=azure", ["azure-east"]),
+        ("?region=us-west-2", ["aws-ec2-provider"]),
+        ("?cluster=azure-west", ["azure-east"]),
+        ("?label=vitistack.io/environment%3Dproduction", ["aws-ec2-provider"]),
+        ("?ready=true", ["aws-ec2-provider"]),
+        ("?q=eastus", ["azure-east"]),
+    ],
+)
 def test_machine_provider_filters(client, data, query, expected):
     assert names(client, reverse("machineprovider_list") + query) == expected
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("?provider_type=eks", ["aws-eks-provider"]),
-    ("?version=1.27", ["aks-east"]),
-    ("?region=eastus", ["aks-east"]),
-])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("?provider_type=eks", ["aws-eks-provider"]),
+        ("?version=1.27", ["aks-east"]),
+        ("?region=eastus", ["aks-east"]),
+    ],
+)
 def test_kubernetes_provider_filters(client, data, query, expected):
     assert names(client, reverse("kubernetesprovider_list") + query) == expected
 
 
 def test_the_kubernetes_provider_list_counts_node_groups_in_the_page_query(client, data):
     html = client.get(reverse("kubernetesprovider_list") + "?provider_type=eks").content.decode()
-    assert "2 <span class=\"muted\">(5 nodes)</span>" in html
+    assert '2 <span class="muted">(5 nodes)</span>' in html
 
 
 def test_a_machine_provider_page_lists_instance_types_with_pricing_and_images(client, data):

@@ -25,7 +25,11 @@ def kubectl(sandbox_kubeconfig, tmp_path):
     def run(*args, input=None, timeout=30, check=False):
         proc = subprocess.run(
             [KUBECTL, f"--cache-dir={cache}", *args],
-            input=input, capture_output=True, text=True, env=env, timeout=timeout,
+            input=input,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout,
         )
         if check and proc.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")

@@ -15,8 +15,12 @@ MACHINES = f"/apis/{G}/{V}/namespaces/default/machines"
 
 
 def machine(name):
-    return {"apiVersion": f"{G}/{V}", "kind": "Machine", "metadata": {"name": name, "namespace": "default"},
-            "spec": {"machineProvider": {"name": "p"}}}
+    return {
+        "apiVersion": f"{G}/{V}",
+        "kind": "Machine",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {"machineProvider": {"name": "p"}},
+    }
 
 
 def get(sb, path, **kw):
@@ -40,9 +44,11 @@ def test_fail_next_requests_with_429_and_500(sandbox, k8s):
 
 
 def test_http_fault_endpoint_and_state(sandbox):
-    resp = requests.post(sandbox.url + "/_sandbox/faults", timeout=5,
-                         json={"fail": {"count": 1, "status": 429, "retryAfter": 2, "methods": ["POST"]},
-                               "latency": 0.2})
+    resp = requests.post(
+        sandbox.url + "/_sandbox/faults",
+        timeout=5,
+        json={"fail": {"count": 1, "status": 429, "retryAfter": 2, "methods": ["POST"]}, "latency": 0.2},
+    )
     assert resp.status_code == 200
     assert resp.json()["faults"]["pendingFailures"][0]["status"] == 429
     started = time.monotonic()

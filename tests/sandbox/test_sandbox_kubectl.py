@@ -50,8 +50,9 @@ def test_apply_every_example_folder(kubectl, server_side):
         assert ("serverside-applied" if server_side else "created") in result.stdout
     assert _listed(kubectl) == _expected(VITISTACK_FOLDERS)
     # Applying again changes nothing.
-    again = kubectl("apply", "-f", str(EXAMPLES / "02-multi-cloud-dr"), *(["--server-side"] if server_side else []),
-                    check=True)
+    again = kubectl(
+        "apply", "-f", str(EXAMPLES / "02-multi-cloud-dr"), *(["--server-side"] if server_side else []), check=True
+    )
     assert ("serverside-applied" if server_side else "unchanged") in again.stdout
     table = kubectl("get", KINDS, "-A", check=True).stdout
     assert "machine.vitistack.io/bastion-host" in table and "aws-ec2-provider" in table
@@ -65,18 +66,26 @@ def test_apply_every_example_folder(kubectl, server_side):
 def test_get_yaml_dry_run_delete(kubectl, sandbox):
     _namespaces_first(kubectl, EXAMPLES / "01-single-cloud")
     kubectl("apply", "-f", str(EXAMPLES / "01-single-cloud"), check=True)
-    obj = yaml.safe_load(kubectl("get", "vitistacks", "aws-production", "-n", "production", "-o", "yaml", check=True).stdout)
+    obj = yaml.safe_load(
+        kubectl("get", "vitistacks", "aws-production", "-n", "production", "-o", "yaml", check=True).stdout
+    )
     assert obj["spec"]["resourceQuotas"]["maxMachines"] == 100
     assert obj["metadata"]["generation"] == 1 and obj["metadata"]["uid"]
     assert "kubectl.kubernetes.io/last-applied-configuration" in obj["metadata"]["annotations"]
 
     rv = sandbox.store.resource_version
-    changed = (EXAMPLES / "01-single-cloud" / "vitistack.yaml").read_text().replace("maxMachines: 100", "maxMachines: 7")
+    changed = (
+        (EXAMPLES / "01-single-cloud" / "vitistack.yaml").read_text().replace("maxMachines: 100", "maxMachines: 7")
+    )
     dry = kubectl("apply", "--dry-run=server", "-f", "-", "-o", "yaml", input=changed, check=True)
     assert yaml.safe_load(dry.stdout)["spec"]["resourceQuotas"]["maxMachines"] == 7
     assert sandbox.store.resource_version == rv
-    assert sandbox.store.get("vitistack.io/v1alpha1", "Vitistack", "aws-production", "production")["spec"][
-        "resourceQuotas"]["maxMachines"] == 100
+    assert (
+        sandbox.store.get("vitistack.io/v1alpha1", "Vitistack", "aws-production", "production")["spec"][
+            "resourceQuotas"
+        ]["maxMachines"]
+        == 100
+    )
 
     deleted = kubectl("delete", "-f", str(EXAMPLES / "01-single-cloud" / "machine.yaml"), check=True)
     assert 'machine.vitistack.io "bastion-host" deleted' in deleted.stdout
@@ -90,8 +99,13 @@ def test_get_watch_sees_a_change(kubectl, sandbox, sandbox_kubeconfig, tmp_path)
     _namespaces_first(kubectl, EXAMPLES / "01-single-cloud")
     kubectl("apply", "-f", str(EXAMPLES / "01-single-cloud" / "vitistack.yaml"), check=True)
     env = {"KUBECONFIG": str(sandbox_kubeconfig), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    proc = subprocess.Popen([KUBECTL, "get", "vitistacks", "-n", "production", "-w", "--request-timeout=0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [KUBECTL, "get", "vitistacks", "-n", "production", "-w", "--request-timeout=0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     lines: queue.Queue = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
     try:
@@ -100,8 +114,9 @@ def test_get_watch_sees_a_change(kubectl, sandbox, sandbox_kubeconfig, tmp_path)
         deadline = time.monotonic() + 5
         while not sandbox.server.streams and time.monotonic() < deadline:
             time.sleep(0.02)
-        sandbox.store.patch("vitistack.io/v1alpha1", "Vitistack", "aws-production", {"spec": {"region": "eu-west-1"}},
-                            "production")
+        sandbox.store.patch(
+            "vitistack.io/v1alpha1", "Vitistack", "aws-production", {"spec": {"region": "eu-west-1"}}, "production"
+        )
         assert lines.get(timeout=20).split()[:2] == ["aws-production", "eu-west-1"]
     finally:
         proc.kill()
@@ -115,7 +130,11 @@ def test_schema_error_names_the_field(kubectl):
     assert result.returncode != 0
     assert 'The Vitistack "aws-production" is invalid' in result.stderr
     assert "spec.resourceQuotas.maxMachines: Invalid value" in result.stderr
-    unknown = (EXAMPLES / "01-single-cloud" / "vitistack.yaml").read_text().replace("  region: us-west-2", "  region: us-west-2\n  colour: blue")
+    unknown = (
+        (EXAMPLES / "01-single-cloud" / "vitistack.yaml")
+        .read_text()
+        .replace("  region: us-west-2", "  region: us-west-2\n  colour: blue")
+    )
     strict = kubectl("apply", "-f", "-", input=unknown)
     assert strict.returncode != 0 and 'unknown field "spec.colour"' in strict.stderr
     ssa = kubectl("apply", "--server-side", "-f", "-", input=unknown)
@@ -163,14 +182,26 @@ def test_install_a_crd_with_kubectl_then_use_it(kubectl):
 def test_auth_can_i_with_a_limited_token(sandbox_factory, tmp_path):
     from vitiweb.sandbox import Rule, Token
 
-    sb = sandbox_factory(tls=True, tokens=[Token("t", user="viewer", deny=[
-        Rule(verbs=("watch",), resources=("machineproviders",), namespaces=("production",))])])
+    sb = sandbox_factory(
+        tls=True,
+        tokens=[
+            Token(
+                "t",
+                user="viewer",
+                deny=[Rule(verbs=("watch",), resources=("machineproviders",), namespaces=("production",))],
+            )
+        ],
+    )
     sb.token = "t"
     path = sb.write_kubeconfig(tmp_path / "kubeconfig")
 
     def run(*args):
-        return subprocess.run([KUBECTL, f"--kubeconfig={path}", f"--cache-dir={tmp_path / 'c'}", *args],
-                              capture_output=True, text=True, timeout=30)
+        return subprocess.run(
+            [KUBECTL, f"--kubeconfig={path}", f"--cache-dir={tmp_path / 'c'}", *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
 
     assert run("auth", "can-i", "watch", "machineproviders.vitistack.io", "-n", "production").stdout.strip() == "no"
     assert run("auth", "can-i", "list", "machineproviders.vitistack.io", "-n", "production").stdout.strip() == "yes"
@@ -181,8 +212,16 @@ def test_auth_can_i_with_a_limited_token(sandbox_factory, tmp_path):
 def test_typed_commands_that_send_protobuf(kubectl, sandbox):
     # kubectl's typed clients (create namespace/secret, auth) encode request bodies as protobuf.
     assert kubectl("create", "namespace", "production", check=True).stdout.strip() == "namespace/production created"
-    kubectl("create", "secret", "generic", "aws-credentials", "-n", "production",
-            "--from-literal=access-key-id=AKIAIOSFODNN7EXAMPLE", check=True)
+    kubectl(
+        "create",
+        "secret",
+        "generic",
+        "aws-credentials",
+        "-n",
+        "production",
+        "--from-literal=access-key-id=AKIAIOSFODNN7EXAMPLE",
+        check=True,
+    )
     secret = sandbox.store.get("v1", "Secret", "aws-credentials", "production")
     assert secret["type"] == "Opaque" and secret["data"] == {"access-key-id": "QUtJQUlPU0ZPRE5ON0VYQU1QTEU="}
     assert kubectl("auth", "can-i", "create", "machines.vitistack.io", check=True).stdout.strip() == "yes"

@@ -38,8 +38,11 @@ def _history(seed, steps=12):
         for obj in store.list(GV, kind):
             status = obj.get("status", {})
             conditions = {c["type"]: c["status"] for c in status.get("conditions", [])}
-            out[(kind, obj["metadata"]["namespace"], obj["metadata"]["name"])] = (status.get("phase"), conditions,
-                                                                                   status.get("message"))
+            out[(kind, obj["metadata"]["namespace"], obj["metadata"]["name"])] = (
+                status.get("phase"),
+                conditions,
+                status.get("message"),
+            )
     return out
 
 
@@ -56,7 +59,7 @@ def test_simulated_machines_progress_and_fail_with_messages():
     assert phases <= {"Pending", "Provisioning", "Running", "Failed"} and {"Running", "Failed"} <= phases
     bastion = machines[("Machine", "production", "bastion-host")]
     # The guide's bastion asks for an instance type its provider does not offer.
-    assert bastion[0] == "Failed" and 't3.micro' in bastion[2]
+    assert bastion[0] == "Failed" and "t3.micro" in bastion[2]
     providers = [v for k, v in history.items() if k[0] == "MachineProvider"]
     assert all(set(v[1]) == {"Ready", "ProviderHealthy"} for v in providers)
     stacks = {k[2]: v for k, v in history.items() if k[0] == "Vitistack"}
@@ -66,8 +69,11 @@ def test_simulated_machines_progress_and_fail_with_messages():
 
 def test_simulator_writes_through_the_store_so_watches_see_it(sandbox_factory):
     sb = sandbox_factory(load=EXAMPLES, simulate=True, simulate_interval=0.05, seed=1)
-    resp = requests.get(sb.url + "/apis/vitistack.io/v1alpha1/namespaces/production/machines"
-                                 "?watch=1&timeoutSeconds=20", stream=True, timeout=25)
+    resp = requests.get(
+        sb.url + "/apis/vitistack.io/v1alpha1/namespaces/production/machines?watch=1&timeoutSeconds=20",
+        stream=True,
+        timeout=25,
+    )
     phases = []
     for line in resp.iter_lines():
         if line:
@@ -94,19 +100,52 @@ def test_fleet_serves_clusters_with_one_kubeconfig(tmp_path):
         assert [c["name"] for c in config["contexts"]] == ["sandbox-1", "sandbox-2", "sandbox-3"]
         assert config["clusters"][0]["cluster"]["certificate-authority-data"]
         fleet[1].store.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "only-in-two"}})
-        got = subprocess.run([KUBECTL, f"--kubeconfig={path}", f"--cache-dir={tmp_path}/c", "--context=sandbox-2",
-                              "get", "ns", "only-in-two", "-o", "name"], capture_output=True, text=True, timeout=30)
+        got = subprocess.run(
+            [
+                KUBECTL,
+                f"--kubeconfig={path}",
+                f"--cache-dir={tmp_path}/c",
+                "--context=sandbox-2",
+                "get",
+                "ns",
+                "only-in-two",
+                "-o",
+                "name",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert got.stdout.strip() == "namespace/only-in-two", got.stderr
-        other = subprocess.run([KUBECTL, f"--kubeconfig={path}", f"--cache-dir={tmp_path}/c", "--context=sandbox-3",
-                                "get", "ns", "only-in-two"], capture_output=True, text=True, timeout=30)
+        other = subprocess.run(
+            [
+                KUBECTL,
+                f"--kubeconfig={path}",
+                f"--cache-dir={tmp_path}/c",
+                "--context=sandbox-3",
+                "get",
+                "ns",
+                "only-in-two",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert other.returncode != 0
 
 
 def test_command_line_serves_loads_and_populates(tmp_path):
     lines = []
-    fleet = serve({"port": 0, "clusters": 2, "load": [EXAMPLES], "kubeconfig_out": tmp_path / "k",
-                   "populate": "machines=30,vitistacks=2,machine_providers=3,kubernetes_providers=1"},
-                  out=lines.append)
+    fleet = serve(
+        {
+            "port": 0,
+            "clusters": 2,
+            "load": [EXAMPLES],
+            "kubeconfig_out": tmp_path / "k",
+            "populate": "machines=30,vitistacks=2,machine_providers=3,kubernetes_providers=1",
+        },
+        out=lines.append,
+    )
     try:
         assert any("skipping" in line and "ServiceMonitor" in line for line in lines)
         assert any(line.startswith("sandbox-2: serving http://127.0.0.1:") for line in lines)
@@ -118,9 +157,11 @@ def test_command_line_serves_loads_and_populates(tmp_path):
 
 
 def test_populate_over_http(sandbox):
-    resp = requests.post(sandbox.url + "/_sandbox/populate", json={"machines": 20, "vitistacks": 1,
-                                                                   "machine_providers": 2, "kubernetes_providers": 1},
-                         timeout=10)
+    resp = requests.post(
+        sandbox.url + "/_sandbox/populate",
+        json={"machines": 20, "vitistacks": 1, "machine_providers": 2, "kubernetes_providers": 1},
+        timeout=10,
+    )
     assert resp.json()["created"] == {"MachineProvider": 2, "KubernetesProvider": 1, "Vitistack": 1, "Machine": 20}
     bad = requests.post(sandbox.url + "/_sandbox/populate", json={"widgets": 3}, timeout=10)
     assert bad.status_code == 400

@@ -25,8 +25,12 @@ def store():
 
 
 def provider(name="p", namespace="default", **spec):
-    return {"apiVersion": GV, "kind": "MachineProvider", "metadata": {"name": name, "namespace": namespace},
-            "spec": {"type": "aws", **spec}}
+    return {
+        "apiVersion": GV,
+        "kind": "MachineProvider",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"type": "aws", **spec},
+    }
 
 
 def test_resource_version_is_one_counter_and_noop_writes_do_not_bump_it(store):
@@ -56,8 +60,12 @@ def test_managed_fields_of_an_update_use_dot_entries(store):
 
 
 def test_fields_v1_round_trip_and_paths():
-    paths = {("f:spec",), ("f:spec", "f:a"), ("f:spec", "f:list", 'k:{"name":"x"}'),
-             ("f:spec", "f:list", 'k:{"name":"x"}', "f:name")}
+    paths = {
+        ("f:spec",),
+        ("f:spec", "f:a"),
+        ("f:spec", "f:list", 'k:{"name":"x"}'),
+        ("f:spec", "f:list", 'k:{"name":"x"}', "f:name"),
+    }
     encoded = encode(paths)
     assert encoded == {"f:spec": {".": {}, "f:a": {}, "f:list": {'k:{"name":"x"}': {".": {}, "f:name": {}}}}}
     assert decode(encoded) == paths
@@ -67,9 +75,15 @@ def test_fields_v1_round_trip_and_paths():
 
 def test_applied_field_set_follows_list_types(store):
     rt = store.resource(GV, "Machine")
-    applied = to_field_set(rt.schema, {"apiVersion": GV, "kind": "Machine", "metadata": {"name": "m", "labels": {"a": "b"}},
-                                       "spec": {"sshKeys": [{"name": "k", "publicKey": "x"}],
-                                                "networking": {"securityGroups": ["a", "b"]}}})
+    applied = to_field_set(
+        rt.schema,
+        {
+            "apiVersion": GV,
+            "kind": "Machine",
+            "metadata": {"name": "m", "labels": {"a": "b"}},
+            "spec": {"sshKeys": [{"name": "k", "publicKey": "x"}], "networking": {"securityGroups": ["a", "b"]}},
+        },
+    )
     assert ("f:metadata", "f:labels", "f:a") in applied
     assert ("f:spec", "f:sshKeys", 'k:{"name":"k"}', "f:publicKey") in applied
     assert ("f:spec", "f:networking", "f:securityGroups") in applied  # an atomic list is one field
@@ -77,20 +91,34 @@ def test_applied_field_set_follows_list_types(store):
 
 
 def test_apply_merges_map_lists_by_key(store):
-    base = {"apiVersion": GV, "kind": "Machine", "metadata": {"name": "m", "namespace": "default"},
-            "spec": {"machineProvider": {"name": "p"}, "sshKeys": [{"name": "a", "publicKey": "1"}]}}
+    base = {
+        "apiVersion": GV,
+        "kind": "Machine",
+        "metadata": {"name": "m", "namespace": "default"},
+        "spec": {"machineProvider": {"name": "p"}, "sshKeys": [{"name": "a", "publicKey": "1"}]},
+    }
     store.apply(base, "alice")
-    other = {"apiVersion": GV, "kind": "Machine", "metadata": {"name": "m", "namespace": "default"},
-             "spec": {"sshKeys": [{"name": "b", "publicKey": "2"}]}}
+    other = {
+        "apiVersion": GV,
+        "kind": "Machine",
+        "metadata": {"name": "m", "namespace": "default"},
+        "spec": {"sshKeys": [{"name": "b", "publicKey": "2"}]},
+    }
     merged = store.apply(other, "bob")
     assert [k["name"] for k in merged["spec"]["sshKeys"]] == ["a", "b"]
 
 
 def test_apply_prunes_only_what_nobody_else_owns(store):
     def labels(manager, values):
-        return store.apply({"apiVersion": GV, "kind": "MachineProvider",
-                            "metadata": {"name": "p", "namespace": "default", "labels": values},
-                            "spec": {"type": "aws"}}, manager)
+        return store.apply(
+            {
+                "apiVersion": GV,
+                "kind": "MachineProvider",
+                "metadata": {"name": "p", "namespace": "default", "labels": values},
+                "spec": {"type": "aws"},
+            },
+            manager,
+        )
 
     labels("alice", {"a": "1", "shared": "x"})
     labels("bob", {"b": "2", "shared": "x"})
@@ -117,13 +145,24 @@ def test_optimistic_concurrency(store):
 
 
 def test_schema_messages_and_pruning():
-    node = compile_root({"type": "object", "properties": {"spec": {"type": "object", "required": ["size"], "properties": {
-        "size": {"type": "integer", "maximum": 5},
-        "mode": {"type": "string", "enum": ["a", "b"]},
-        "port": {"x-kubernetes-int-or-string": True},
-        "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
-        "name": {"type": "string", "pattern": "^[a-z]+$", "default": "def"},
-    }}}})
+    node = compile_root(
+        {
+            "type": "object",
+            "properties": {
+                "spec": {
+                    "type": "object",
+                    "required": ["size"],
+                    "properties": {
+                        "size": {"type": "integer", "maximum": 5},
+                        "mode": {"type": "string", "enum": ["a", "b"]},
+                        "port": {"x-kubernetes-int-or-string": True},
+                        "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                        "name": {"type": "string", "pattern": "^[a-z]+$", "default": "def"},
+                    },
+                }
+            },
+        }
+    )
     report = Report()
     out = walk(node, {"spec": {"size": 9, "mode": "c", "port": "http", "extra": {"any": 1}, "junk": 1}}, "", report)
     assert out["spec"] == {"size": 9, "mode": "c", "port": "http", "extra": {"any": 1}, "name": "def"}
@@ -145,21 +184,46 @@ def test_label_selector_errors_are_bad_requests():
 
 
 def test_patches():
-    assert merge_patch({"a": {"b": 1, "c": 2}, "d": 1}, {"a": {"b": None}, "e": [1]}) == {"a": {"c": 2}, "d": 1, "e": [1]}
+    assert merge_patch({"a": {"b": 1, "c": 2}, "d": 1}, {"a": {"b": None}, "e": [1]}) == {
+        "a": {"c": 2},
+        "d": 1,
+        "e": [1],
+    }
     doc = {"a": [1, 2], "b": {"c": 1}}
-    assert json_patch(doc, [{"op": "add", "path": "/a/-", "value": 3}, {"op": "move", "from": "/b/c", "path": "/d"},
-                            {"op": "copy", "from": "/d", "path": "/e"}, {"op": "remove", "path": "/a/0"}]) == \
-        {"a": [2, 3], "b": {}, "d": 1, "e": 1}
+    assert json_patch(
+        doc,
+        [
+            {"op": "add", "path": "/a/-", "value": 3},
+            {"op": "move", "from": "/b/c", "path": "/d"},
+            {"op": "copy", "from": "/d", "path": "/e"},
+            {"op": "remove", "path": "/a/0"},
+        ],
+    ) == {"a": [2, 3], "b": {}, "d": 1, "e": 1}
     assert doc == {"a": [1, 2], "b": {"c": 1}}
 
 
 def test_crd_validation_and_cluster_scope(store):
     with pytest.raises(ApiError) as err:
-        store.create({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-                      "metadata": {"name": "wrong"}, "spec": {"group": "x.io", "scope": "Everywhere",
-                                                              "names": {"plural": "things", "kind": "Thing"},
-                                                              "versions": [{"name": "v1", "served": True, "storage": True,
-                                                                            "schema": {"openAPIV3Schema": {"type": "object"}}}]}})
+        store.create(
+            {
+                "apiVersion": "apiextensions.k8s.io/v1",
+                "kind": "CustomResourceDefinition",
+                "metadata": {"name": "wrong"},
+                "spec": {
+                    "group": "x.io",
+                    "scope": "Everywhere",
+                    "names": {"plural": "things", "kind": "Thing"},
+                    "versions": [
+                        {
+                            "name": "v1",
+                            "served": True,
+                            "storage": True,
+                            "schema": {"openAPIV3Schema": {"type": "object"}},
+                        }
+                    ],
+                },
+            }
+        )
     assert {c["field"] for c in err.value.details["causes"]} == {"spec.scope", "metadata.name"}
 
 
@@ -174,8 +238,14 @@ def test_watch_from_before_the_history_window_is_expired():
 
 
 def test_table_helpers():
-    assert [human_duration(s) for s in (5, 150, 700, 3 * 3600 + 60, 50 * 3600, 9 * 86400)] == \
-        ["5s", "2m30s", "11m", "3h1m", "2d2h", "9d"]
+    assert [human_duration(s) for s in (5, 150, 700, 3 * 3600 + 60, 50 * 3600, 9 * 86400)] == [
+        "5s",
+        "2m30s",
+        "11m",
+        "3h1m",
+        "2d2h",
+        "9d",
+    ]
     obj = {"status": {"conditions": [{"type": "Ready", "status": "False"}, {"type": "Healthy", "status": "True"}]}}
     assert json_path(obj, '.status.conditions[?(@.type=="Healthy")].status') == ["True"]
     assert json_path(obj, ".status.conditions[*].type") == ["Ready", "Healthy"]
@@ -185,7 +255,8 @@ def test_loader_creates_namespaces_and_skips_unknown_kinds(store, tmp_path):
     (tmp_path / "a.yaml").write_text(
         "apiVersion: vitistack.io/v1alpha1\nkind: MachineProvider\nmetadata: {name: p, namespace: far}\nspec: {type: aws}\n"
         "---\napiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata: {name: s}\n"
-        "---\napiVersion: vitistack.io/v1alpha1\nkind: Machine\nmetadata: {name: m}\nspec: {}\n")
+        "---\napiVersion: vitistack.io/v1alpha1\nkind: Machine\nmetadata: {name: m}\nspec: {}\n"
+    )
     warnings = []
     report = load(store, tmp_path, warn=warnings.append)
     assert report.loaded == ["MachineProvider/p"] and len(report.skipped) == 1 and len(report.failed) == 1

@@ -1,4 +1,5 @@
 """Vitistack pages: networking, quotas, disaster recovery, edge and hierarchy as sections."""
+
 import pytest
 from django.urls import reverse
 
@@ -13,14 +14,17 @@ def data(client):
     return fleet()
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("?region=us-east-1", ["dr-vitistack"]),
-    ("?role=disaster-recovery", ["dr-vitistack"]),
-    ("?cluster=prod-east", ["aws-production"]),
-    ("?label=vitistack.io/team", ["aws-production"]),
-    ("?q=main", []),
-    ("?q=AWS US West", ["aws-production"]),
-])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("?region=us-east-1", ["dr-vitistack"]),
+        ("?role=disaster-recovery", ["dr-vitistack"]),
+        ("?cluster=prod-east", ["aws-production"]),
+        ("?label=vitistack.io/team", ["aws-production"]),
+        ("?q=main", []),
+        ("?q=AWS US West", ["aws-production"]),
+    ],
+)
 def test_filters(client, data, query, expected):
     response = client.get(reverse("vitistack_list") + query)
     assert sorted(obj.name for obj in response.context["objects"]) == expected
@@ -28,8 +32,15 @@ def test_filters(client, data, query, expected):
 
 def test_networking_is_shown_as_vpcs_subnets_and_firewall_rules(client, data):
     html = client.get(data.stack.get_absolute_url()).content.decode()
-    for text in ("Networking", "production-vpc", "public-subnet-1", "us-west-2a", "Firewall rules", "k8s-api-access",
-                 "0.0.0.0/0"):
+    for text in (
+        "Networking",
+        "production-vpc",
+        "public-subnet-1",
+        "us-west-2a",
+        "Firewall rules",
+        "k8s-api-access",
+        "0.0.0.0/0",
+    ):
         assert text in html
 
 
@@ -47,15 +58,39 @@ def test_a_replication_target_in_another_cluster_resolves_and_links_both_ways(cl
 
 
 def test_edge_and_hierarchy_sections(client, data):
-    mirror(data.east,
-           k8s_object("Vitistack", "central", namespace="edge-system", spec={
-               "region": "central", "edgeManagement": {"enabled": True, "edgeLocations": [
-                   {"name": "edge-west", "region": "us-west", "maxMachines": 10, "maxClusters": 2}]}}),
-           k8s_object("Vitistack", "edge-west", namespace="edge-system", spec={
-               "role": "edge", "managementVitistack": {"name": "central"},
-               "edge": {"connectivity": {"type": "satellite", "bandwidth": "100Mbps"}}}),
-           k8s_object("Vitistack", "global", spec={"childVitistacks": [{"name": "us", "namespace": "us-region"}],
-                                                   "globalPolicies": {"compliance": {"frameworks": ["SOC2", "GDPR"]}}}))
+    mirror(
+        data.east,
+        k8s_object(
+            "Vitistack",
+            "central",
+            namespace="edge-system",
+            spec={
+                "region": "central",
+                "edgeManagement": {
+                    "enabled": True,
+                    "edgeLocations": [{"name": "edge-west", "region": "us-west", "maxMachines": 10, "maxClusters": 2}],
+                },
+            },
+        ),
+        k8s_object(
+            "Vitistack",
+            "edge-west",
+            namespace="edge-system",
+            spec={
+                "role": "edge",
+                "managementVitistack": {"name": "central"},
+                "edge": {"connectivity": {"type": "satellite", "bandwidth": "100Mbps"}},
+            },
+        ),
+        k8s_object(
+            "Vitistack",
+            "global",
+            spec={
+                "childVitistacks": [{"name": "us", "namespace": "us-region"}],
+                "globalPolicies": {"compliance": {"frameworks": ["SOC2", "GDPR"]}},
+            },
+        ),
+    )
     central = data.east.vitistacks.get(name="central")
     html = client.get(central.get_absolute_url()).content.decode()
     assert "Edge management" in html and "edge-west" in html and "us-west" in html

@@ -1,4 +1,5 @@
 """A sandbox cluster registered in the database, and a running sync of it."""
+
 import time
 from pathlib import Path
 
@@ -55,7 +56,10 @@ def cluster_state(sandbox) -> dict:
             objects = []
         state[kind] = {
             (o["metadata"].get("namespace", ""), o["metadata"]["name"]): (
-                o.get("spec", {}), o.get("status", {}), o["metadata"].get("labels", {}), o["metadata"]["resourceVersion"]
+                o.get("spec", {}),
+                o.get("status", {}),
+                o["metadata"].get("labels", {}),
+                o["metadata"]["resourceVersion"],
             )
             for o in objects
         }

@@ -1,4 +1,5 @@
 """Registering clusters: credentials encrypted and never shown, the connection test reported."""
+
 import pytest
 import yaml
 from django.core.management import CommandError, call_command
@@ -44,12 +45,18 @@ def test_a_forbidden_watch_is_reported_with_its_reason(sandbox_factory, tmp_path
 
 def test_an_unreachable_cluster_is_registered_and_marked_unreachable(tmp_path, capsys):
     path = tmp_path / "kubeconfig"
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "gone",
-        "clusters": [{"name": "gone", "cluster": {"server": "http://127.0.0.1:9"}}],
-        "users": [{"name": "u", "user": {"token": "t"}}],
-        "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "u"}}],
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "gone",
+                "clusters": [{"name": "gone", "cluster": {"server": "http://127.0.0.1:9"}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "u"}}],
+            }
+        )
+    )
     call_command("add_cluster", "gone", "--kubeconfig", str(path))
     assert "unreachable: connection refused" in capsys.readouterr().err
     cluster = Cluster.objects.get(name="gone")
@@ -59,17 +66,26 @@ def test_an_unreachable_cluster_is_registered_and_marked_unreachable(tmp_path, c
 @pytest.mark.parametrize(
     "user, message",
     [
-        ({"exec": {"command": "aws", "args": ["eks", "get-token"], "apiVersion": "client.authentication.k8s.io/v1"}}, "exec"),
+        (
+            {"exec": {"command": "aws", "args": ["eks", "get-token"], "apiVersion": "client.authentication.k8s.io/v1"}},
+            "exec",
+        ),
     ],
 )
 def test_a_kubeconfig_that_cannot_be_used_is_refused_with_a_reason(tmp_path, user, message):
     path = tmp_path / "kubeconfig"
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "c",
-        "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:6443"}}],
-        "users": [{"name": "u", "user": user}],
-        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "c",
+                "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:6443"}}],
+                "users": [{"name": "u", "user": user}],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+            }
+        )
+    )
     with pytest.raises(CommandError, match=message):
         call_command("add_cluster", "bad", "--kubeconfig", str(path))
     assert not Cluster.objects.filter(name="bad").exists()
@@ -86,14 +102,15 @@ def test_an_exec_credential_plugin_runs_only_when_the_administrator_allows_it(sa
     plugin = tmp_path / "get-token"
     plugin.write_text(
         "#!/bin/sh\n"
-        "echo '{\"apiVersion\": \"client.authentication.k8s.io/v1\", \"kind\": \"ExecCredential\","
-        " \"status\": {\"token\": \"token-from-the-plugin\"}}'\n"
+        'echo \'{"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential",'
+        ' "status": {"token": "token-from-the-plugin"}}\'\n'
     )
     plugin.chmod(0o755)
     path = sandbox.write_kubeconfig(tmp_path / "kubeconfig")
     config = yaml.safe_load(path.read_text())
-    config["users"][0]["user"] = {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": str(plugin),
-                                           "interactiveMode": "Never"}}
+    config["users"][0]["user"] = {
+        "exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": str(plugin), "interactiveMode": "Never"}
+    }
     path.write_text(yaml.safe_dump(config))
 
     with pytest.raises(CommandError, match="exec"):

@@ -1,4 +1,5 @@
 """Sync workers share the fleet through database leases: each cluster held by exactly one."""
+
 from datetime import timedelta
 
 import pytest

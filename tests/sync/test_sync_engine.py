@@ -3,6 +3,7 @@
 These tests drive the real sync engine against the sandbox over HTTP with the
 official Kubernetes client; every fault is followed by changes made during it.
 """
+
 import subprocess
 
 import pytest
@@ -17,7 +18,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def kubectl(kubeconfig, *args):
-    result = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), *args], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["kubectl", "--kubeconfig", str(kubeconfig), *args], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -33,8 +36,10 @@ def test_the_seed_scenarios_applied_with_kubectl_are_mirrored_field_by_field(run
     assert [len(state[k]) for k in ("Vitistack", "MachineProvider", "KubernetesProvider", "Machine")] == [7, 4, 1, 1]
     # references resolve in the cluster; the Secret applied with kubectl is known by name
     wait_for(lambda: KnownSecret.objects.filter(cluster=cluster, name="aws-credentials").exists(), message="secret")
-    wait_for(lambda: Reference.objects.get(relation="secret", source_kind="MachineProvider").state == "resolved",
-             message="secret reference resolved")
+    wait_for(
+        lambda: Reference.objects.get(relation="secret", source_kind="MachineProvider").state == "resolved",
+        message="secret reference resolved",
+    )
     cluster.refresh_from_db()
     assert cluster.state == Cluster.State.CONNECTED
     assert cluster.discovered_kinds["Machine"]["scope"] == "Namespaced"
@@ -117,8 +122,14 @@ def test_a_missing_crd_syncs_what_exists_and_the_kind_follows_once_installed(san
     crd = sandbox.store.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", "machines.vitistack.io")
     sandbox.store.delete("apiextensions.k8s.io/v1", "CustomResourceDefinition", "machines.vitistack.io")
     sandbox.store.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "production"}})
-    sandbox.store.create({"apiVersion": API_VERSION, "kind": "Vitistack", "metadata": {"name": "s", "namespace": "production"},
-                          "spec": {"region": "eu"}})
+    sandbox.store.create(
+        {
+            "apiVersion": API_VERSION,
+            "kind": "Vitistack",
+            "metadata": {"name": "s", "namespace": "production"},
+            "spec": {"region": "eu"},
+        }
+    )
     from tests.sync.conftest import FAST
     from vitiweb.sync.clusters import register_cluster
     from vitiweb.sync.engine import ClusterSync
@@ -128,8 +139,10 @@ def test_a_missing_crd_syncs_what_exists_and_the_kind_follows_once_installed(san
     sync.start()
     try:
         wait_until_equal(sandbox, cluster)
-        wait_for(lambda: Cluster.objects.get(pk=cluster.pk).discovered_kinds.get("Machine", {}).get("installed") is False,
-                 message="Machine reported as not installed")
+        wait_for(
+            lambda: Cluster.objects.get(pk=cluster.pk).discovered_kinds.get("Machine", {}).get("installed") is False,
+            message="Machine reported as not installed",
+        )
         problem = Cluster.objects.get(pk=cluster.pk).discovered_kinds["Machine"]["problem"]
         assert "machines.vitistack.io" in problem and "not installed" in problem
         crd.pop("status", None)
@@ -137,7 +150,9 @@ def test_a_missing_crd_syncs_what_exists_and_the_kind_follows_once_installed(san
             crd["metadata"].pop(key, None)
         sandbox.store.create(crd)
         sandbox.store.create(machine("late"))
-        wait_for(lambda: Machine.objects.filter(cluster=cluster, name="late").exists(), message="machine after CRD install")
+        wait_for(
+            lambda: Machine.objects.filter(cluster=cluster, name="late").exists(), message="machine after CRD install"
+        )
         wait_until_equal(sandbox, cluster)
     finally:
         sync.stop()

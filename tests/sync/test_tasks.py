@@ -1,4 +1,5 @@
 """The periodic Celery tasks: idempotent full resync and connection tests."""
+
 from datetime import timedelta
 
 import pytest
@@ -24,7 +25,9 @@ def test_resync_reconciles_clusters_no_worker_holds_and_is_idempotent(registered
 
 def test_resync_asks_the_worker_holding_a_cluster_instead_of_racing_it(registered):
     _, cluster = registered
-    Cluster.objects.filter(pk=cluster.pk).update(lease_holder="w1", lease_expires_at=timezone.now() + timedelta(seconds=20))
+    Cluster.objects.filter(pk=cluster.pk).update(
+        lease_holder="w1", lease_expires_at=timezone.now() + timedelta(seconds=20)
+    )
     assert tasks.resync_clusters.delay().get() == {"requested": 1, "reconciled": 0, "failed": 0}
     assert Cluster.objects.get(pk=cluster.pk).resync_requested_at is not None
 

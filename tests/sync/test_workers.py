@@ -1,4 +1,5 @@
 """Two sync worker processes share the fleet through the database, and take over from each other."""
+
 import signal
 
 import pytest
@@ -32,8 +33,11 @@ def test_two_worker_processes_share_the_fleet_and_one_takes_over_when_the_other_
 
     workers = {"w1": start_worker("w1"), "w2": start_worker("w2")}
     try:
-        wait_for(lambda: sorted(holders().values()) == ["w1", "w1", "w2", "w2"], timeout=30,
-                 message="each worker holding half of the fleet")
+        wait_for(
+            lambda: sorted(holders().values()) == ["w1", "w1", "w2", "w2"],
+            timeout=30,
+            message="each worker holding half of the fleet",
+        )
         wait_for(lambda: Machine.objects.count() == 4, timeout=30, message="every cluster synced")
         assert Machine.objects.values("cluster").distinct().count() == 4
 
@@ -45,8 +49,11 @@ def test_two_worker_processes_share_the_fleet_and_one_takes_over_when_the_other_
         # A change in a cluster w1 used to sync now arrives through w2.
         index = int(orphaned[0].split("-")[1])
         sandboxes[index].store.create(machine("after-takeover"))
-        wait_for(lambda: Machine.objects.filter(name="after-takeover").count() == 2, timeout=30,
-                 message="the change seen in both registrations of that sandbox")
+        wait_for(
+            lambda: Machine.objects.filter(name="after-takeover").count() == 2,
+            timeout=30,
+            message="the change seen in both registrations of that sandbox",
+        )
     finally:
         for process in workers.values():
             stop(process)

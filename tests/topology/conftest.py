@@ -1,4 +1,5 @@
 """Fixtures for the topology and integrity tests: objects go in through the sync's own path."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -40,14 +41,18 @@ def kubernetes_provider(name, namespace="production", **spec):
 
 
 def machine(name, provider="ec2", namespace="production", status=None, **spec):
-    return k8s_object("Machine", name, namespace=namespace, status=status,
-                      spec={"machineProvider": {"name": provider}, **spec})
+    return k8s_object(
+        "Machine", name, namespace=namespace, status=status, spec={"machineProvider": {"name": provider}, **spec}
+    )
 
 
 def aws(instance_types=("m5.large",), images=("ubuntu",), **extra):
-    return {"instanceTypes": [{"name": name} for name in instance_types],
-            "machineImages": [{"name": name} for name in images],
-            "credentials": {"secretRef": {"name": "aws-credentials"}}, **extra}
+    return {
+        "instanceTypes": [{"name": name} for name in instance_types],
+        "machineImages": [{"name": name} for name in images],
+        "credentials": {"secretRef": {"name": "aws-credentials"}},
+        **extra,
+    }
 
 
 def load(cluster, *objects, secrets=None):

@@ -1,5 +1,6 @@
 """Loading the guide's examples yields exactly the findings its known inconsistencies imply
 (examples/README.md, "Inconsistencies of the guide"), and no others."""
+
 import pytest
 
 from vitiweb.integrity import run_checks
@@ -69,4 +70,5 @@ def test_each_dangling_fix_points_at_the_likely_intended_target(examples):
     assert "set namespace: edge-west" in by_path[("central-management", "spec.edgeManagement.edgeLocations[0]")].fix
     assert "set namespace: default" in by_path[("primary-provider", "spec.failover.targets[0]")].fix
     assert by_path[("central-management", "spec.edgeManagement.edgeLocations[1]")].fix == (
-        "Create Vitistack edge-system/edge-east, or remove the entry at spec.edgeManagement.edgeLocations[1].")
+        "Create Vitistack edge-system/edge-east, or remove the entry at spec.edgeManagement.edgeLocations[1]."
+    )

@@ -1,4 +1,5 @@
 """Each integrity check, pinned by a minimal fleet that triggers it and one that does not."""
+
 import pytest
 
 from tests.topology.conftest import (
@@ -35,8 +36,11 @@ def test_a_provider_that_exists_is_no_dangling_reference(cluster):
 
 
 def test_a_dangling_reference_suggests_the_namespace_where_the_name_exists(cluster):
-    load(cluster, machine_provider("a", namespace="default", failover={"targets": [{"name": "b", "namespace": "production"}]}),
-         machine_provider("b", namespace="default"))
+    load(
+        cluster,
+        machine_provider("a", namespace="default", failover={"targets": [{"name": "b", "namespace": "production"}]}),
+        machine_provider("b", namespace="default"),
+    )
     [finding] = findings("dangling-reference")
     assert "set namespace: default at spec.failover.targets[0]" in finding.fix
 
@@ -118,14 +122,23 @@ def test_offered_instance_types_and_images_are_fine(cluster):
 
 
 def test_a_security_group_the_provider_does_not_define_is_reported(cluster):
-    provider = machine_provider("ec2", aws=aws(networking={"subnets": ["subnet-1"], "securityGroups": [{"name": "nodes"}]}))
-    load(cluster, provider, machine("m", instanceType="m5.large",
-                                    networking={"subnet": "subnet-1", "securityGroups": ["bastion-sg"]}))
-    assert subjects("undeclared-networking") == [("warning", "production/m", "spec.networking.securityGroups.bastion-sg")]
+    provider = machine_provider(
+        "ec2", aws=aws(networking={"subnets": ["subnet-1"], "securityGroups": [{"name": "nodes"}]})
+    )
+    load(
+        cluster,
+        provider,
+        machine("m", instanceType="m5.large", networking={"subnet": "subnet-1", "securityGroups": ["bastion-sg"]}),
+    )
+    assert subjects("undeclared-networking") == [
+        ("warning", "production/m", "spec.networking.securityGroups.bastion-sg")
+    ]
 
 
 def test_subnets_and_security_groups_the_provider_defines_are_fine(cluster):
-    provider = machine_provider("ec2", aws=aws(networking={"subnets": ["subnet-1"], "securityGroups": [{"name": "nodes"}]}))
+    provider = machine_provider(
+        "ec2", aws=aws(networking={"subnets": ["subnet-1"], "securityGroups": [{"name": "nodes"}]})
+    )
     load(cluster, provider, machine("m", networking={"subnet": "subnet-1", "securityGroups": ["nodes"]}))
     assert findings("undeclared-networking") == []
 
@@ -140,10 +153,18 @@ def test_a_subnet_the_provider_does_not_list_is_reported(cluster):
 
 
 def dr_pair(back=True, role="disaster-recovery", region="east", declared_region="east"):
-    primary = stack("primary", region="west", disasterRecovery={"replicationTargets": [
-        {"name": "secondary", "region": declared_region, "replicationMode": "async", "rpo": "1h", "rto": "30m"}]})
-    secondary = stack("secondary", region=region, role=role,
-                      **({"primaryVitistack": {"name": "primary"}} if back else {}))
+    primary = stack(
+        "primary",
+        region="west",
+        disasterRecovery={
+            "replicationTargets": [
+                {"name": "secondary", "region": declared_region, "replicationMode": "async", "rpo": "1h", "rto": "30m"}
+            ]
+        },
+    )
+    secondary = stack(
+        "secondary", region=region, role=role, **({"primaryVitistack": {"name": "primary"}} if back else {})
+    )
     return primary, secondary
 
 
@@ -151,7 +172,9 @@ def test_a_dr_target_that_does_not_point_back_is_reported(cluster):
     load(cluster, *dr_pair(back=False))
     [finding] = findings("dr-back-reference")
     assert "does not point back: it has no primaryVitistack" in finding.message
-    assert finding.fix.startswith("Set spec.primaryVitistack: {name: primary, namespace: production} on production/secondary")
+    assert finding.fix.startswith(
+        "Set spec.primaryVitistack: {name: primary, namespace: production} on production/secondary"
+    )
 
 
 def test_a_secondary_naming_a_primary_that_does_not_list_it_is_reported(cluster):
@@ -190,22 +213,36 @@ def test_an_edge_location_whose_stack_does_not_name_the_central_one_is_reported(
 
 
 def test_an_edge_naming_a_central_that_lists_it_in_the_wrong_namespace_gets_the_namespace_fix(cluster):
-    load(cluster, stack("central", namespace="edge-system", edgeManagement={"edgeLocations": [{"name": "edge-west"}]}),
-         stack("edge-west", namespace="edge-west", role="edge",
-               managementVitistack={"name": "central", "namespace": "edge-system"}))
+    load(
+        cluster,
+        stack("central", namespace="edge-system", edgeManagement={"edgeLocations": [{"name": "edge-west"}]}),
+        stack(
+            "edge-west",
+            namespace="edge-west",
+            role="edge",
+            managementVitistack={"name": "central", "namespace": "edge-system"},
+        ),
+    )
     [finding] = findings("edge-back-reference")
     assert finding.fix == "Set namespace: edge-west at spec.edgeManagement.edgeLocations[0] of edge-system/central."
 
 
 def test_a_consistent_edge_pair_has_no_findings(cluster):
-    load(cluster, stack("central", edgeManagement={"edgeLocations": [{"name": "edge"}]}),
-         stack("edge", role="edge", managementVitistack={"name": "central"}))
+    load(
+        cluster,
+        stack("central", edgeManagement={"edgeLocations": [{"name": "edge"}]}),
+        stack("edge", role="edge", managementVitistack={"name": "central"}),
+    )
     assert findings("edge-back-reference") == []
 
 
 def test_a_child_whose_parent_is_someone_else_is_reported(cluster):
-    load(cluster, stack("global", childVitistacks=[{"name": "us"}]), stack("other"),
-         stack("us", parentVitistack={"name": "other"}))
+    load(
+        cluster,
+        stack("global", childVitistacks=[{"name": "us"}]),
+        stack("other"),
+        stack("us", parentVitistack={"name": "other"}),
+    )
     messages = [f.message for f in findings("hierarchy-back-reference")]
     assert any("its parentVitistack names production/other" in message for message in messages)
     assert any("production/other does not list it" in message for message in messages)
@@ -226,53 +263,84 @@ def test_a_hierarchy_cycle_is_reported(cluster):
 
 
 def test_a_failover_cycle_is_reported(cluster):
-    load(cluster, machine_provider("a", aws=aws(), failover={"targets": [{"name": "b"}]}),
-         machine_provider("b", aws=aws(), failover={"targets": [{"name": "a"}]}))
+    load(
+        cluster,
+        machine_provider("a", aws=aws(), failover={"targets": [{"name": "b"}]}),
+        machine_provider("b", aws=aws(), failover={"targets": [{"name": "a"}]}),
+    )
     [finding] = findings("cycle")
     assert "failover forms a cycle" in finding.message
 
 
 def test_a_failover_chain_is_no_cycle(cluster):
-    load(cluster, machine_provider("a", failover={"targets": [{"name": "b"}]}),
-         machine_provider("b", failover={"targets": [{"name": "c"}]}), machine_provider("c"))
+    load(
+        cluster,
+        machine_provider("a", failover={"targets": [{"name": "b"}]}),
+        machine_provider("b", failover={"targets": [{"name": "c"}]}),
+        machine_provider("c"),
+    )
     assert findings("cycle") == []
 
 
 def test_machines_beyond_max_machines_are_over_subscription(cluster):
-    load(cluster, stack("s", resourceQuotas={"maxMachines": 1}, machineProviders=[{"name": "ec2"}]), EC2,
-         machine("m1", instanceType="m5.large"), machine("m2", instanceType="m5.large"))
+    load(
+        cluster,
+        stack("s", resourceQuotas={"maxMachines": 1}, machineProviders=[{"name": "ec2"}]),
+        EC2,
+        machine("m1", instanceType="m5.large"),
+        machine("m2", instanceType="m5.large"),
+    )
     [finding] = findings("quota")
     assert finding.severity == "error" and "2 machines" in finding.message and "maxMachines of 1" in finding.message
 
 
 def test_machines_within_max_machines_are_fine(cluster):
-    load(cluster, stack("s", resourceQuotas={"maxMachines": 2}, machineProviders=[{"name": "ec2"}]), EC2,
-         machine("m1"), machine("m2"))
+    load(
+        cluster,
+        stack("s", resourceQuotas={"maxMachines": 2}, machineProviders=[{"name": "ec2"}]),
+        EC2,
+        machine("m1"),
+        machine("m2"),
+    )
     assert findings("quota") == []
 
 
 def test_childrens_limits_beyond_the_parents_global_limits_are_over_subscription(cluster):
-    load(cluster,
-         stack("global", childVitistacks=[{"name": "us"}, {"name": "eu"}],
-               globalPolicies={"resourceLimits": {"globalMaxMachines": 1000, "globalMaxClusters": 50}}),
-         stack("us", parentVitistack={"name": "global"}, resourceQuotas={"maxMachines": 600, "maxClusters": 20}),
-         stack("eu", parentVitistack={"name": "global"}, resourceQuotas={"maxMachines": 500, "maxClusters": 20}))
+    load(
+        cluster,
+        stack(
+            "global",
+            childVitistacks=[{"name": "us"}, {"name": "eu"}],
+            globalPolicies={"resourceLimits": {"globalMaxMachines": 1000, "globalMaxClusters": 50}},
+        ),
+        stack("us", parentVitistack={"name": "global"}, resourceQuotas={"maxMachines": 600, "maxClusters": 20}),
+        stack("eu", parentVitistack={"name": "global"}, resourceQuotas={"maxMachines": 500, "maxClusters": 20}),
+    )
     [finding] = findings("quota")
     assert "1100 machines" in finding.message and "globalMaxMachines of 1000" in finding.message
     assert finding.path == "spec.globalPolicies.resourceLimits.globalMaxMachines"
 
 
 def test_childrens_limits_within_the_parents_global_limits_are_fine(cluster):
-    load(cluster,
-         stack("global", childVitistacks=[{"name": "us"}], globalPolicies={"resourceLimits": {"globalMaxMachines": 1000}}),
-         stack("us", parentVitistack={"name": "global"}, resourceQuotas={"maxMachines": 500}))
+    load(
+        cluster,
+        stack(
+            "global", childVitistacks=[{"name": "us"}], globalPolicies={"resourceLimits": {"globalMaxMachines": 1000}}
+        ),
+        stack("us", parentVitistack={"name": "global"}, resourceQuotas={"maxMachines": 500}),
+    )
     assert findings("quota") == []
 
 
 def test_an_edge_location_using_more_machines_than_its_central_allows_is_over_subscription(cluster):
-    load(cluster, stack("central", edgeManagement={"edgeLocations": [{"name": "edge", "maxMachines": 1}]}),
-         stack("edge", role="edge", managementVitistack={"name": "central"}, machineProviders=[{"name": "ec2"}]),
-         EC2, machine("m1"), machine("m2"))
+    load(
+        cluster,
+        stack("central", edgeManagement={"edgeLocations": [{"name": "edge", "maxMachines": 1}]}),
+        stack("edge", role="edge", managementVitistack={"name": "central"}, machineProviders=[{"name": "ec2"}]),
+        EC2,
+        machine("m1"),
+        machine("m2"),
+    )
     [finding] = findings("quota")
     assert finding.message.startswith("Edge location production/edge uses 2 machines, beyond the maxMachines of 1")
 
@@ -281,8 +349,11 @@ def test_an_edge_location_using_more_machines_than_its_central_allows_is_over_su
 
 
 def test_a_reference_into_another_namespace_is_noted(cluster):
-    load(cluster, stack("us", namespace="us-region", parentVitistack={"name": "global", "namespace": "default"}),
-         stack("global", namespace="default", childVitistacks=[{"name": "us", "namespace": "us-region"}]))
+    load(
+        cluster,
+        stack("us", namespace="us-region", parentVitistack={"name": "global", "namespace": "default"}),
+        stack("global", namespace="default", childVitistacks=[{"name": "us", "namespace": "us-region"}]),
+    )
     assert {f.severity for f in findings("cross-namespace-reference")} == {"info"}
     assert len(findings("cross-namespace-reference")) == 2
 
@@ -315,8 +386,12 @@ def test_a_provider_shared_with_a_stack_that_does_not_list_it_is_noted(cluster):
 
 
 def test_a_listed_provider_is_used(cluster):
-    load(cluster, stack("s", machineProviders=[{"name": "ec2"}], kubernetesProviders=[{"name": "eks"}]), EC2,
-         kubernetes_provider("eks", eks={"nodeGroups": []}))
+    load(
+        cluster,
+        stack("s", machineProviders=[{"name": "ec2"}], kubernetesProviders=[{"name": "eks"}]),
+        EC2,
+        kubernetes_provider("eks", eks={"nodeGroups": []}),
+    )
     assert findings("unused-provider") == []
 
 

@@ -1,6 +1,7 @@
 """In a real browser: every topology view draws the examples, a click on a node opens its side
 panel, a click on a counted node expands it; a screenshot of each view is kept in
 test-artifacts/screenshots/."""
+
 import os
 import time
 from pathlib import Path
@@ -19,8 +20,16 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 #: view -> (query string, the node clicked: its label, what its side panel shows)
 VIEWS = {
@@ -102,8 +111,10 @@ def test_every_view_draws_the_examples_and_a_click_opens_the_side_panel(page, li
     from providers.models import MachineProvider
     from stacks.models import Vitistack
 
-    ids = {"aws_production": Vitistack.objects.get(name="aws-production").pk,
-           "ec2": MachineProvider.objects.get(name="aws-ec2-provider").pk}
+    ids = {
+        "aws_production": Vitistack.objects.get(name="aws-production").pk,
+        "ec2": MachineProvider.objects.get(name="aws-ec2-provider").pk,
+    }
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     for view, (query, label, panel_text) in VIEWS.items():
         open_view(page, f"{live_server.url}/topology/{view}/{query.format(**ids)}")
@@ -126,8 +137,11 @@ def test_every_view_draws_the_examples_and_a_click_opens_the_side_panel(page, li
 
 def test_a_counted_node_expands_on_click_and_the_figure_follows_live_updates(page, live_server, db):
     cluster = Cluster.objects.create(name="big")
-    load(cluster, stack("root", childVitistacks=[{"name": f"child-{i}"} for i in range(12)]),
-         *(stack(f"child-{i}", parentVitistack={"name": "root"}) for i in range(12)))
+    load(
+        cluster,
+        stack("root", childVitistacks=[{"name": f"child-{i}"} for i in range(12)]),
+        *(stack(f"child-{i}", parentVitistack={"name": "root"}) for i in range(12)),
+    )
     open_view(page, f"{live_server.url}/topology/hierarchy/")
     assert page.get_attribute("#topology-figure", "data-nodes") == "2"
     page.mouse.click(*node_position(page, "12 × Vitistack"))
@@ -137,8 +151,11 @@ def test_a_counted_node_expands_on_click_and_the_figure_follows_live_updates(pag
     page.screenshot(path=str(SCREENSHOTS / "topology-hierarchy-expanded.png"), full_page=True)
 
     # A push from the server (the websocket client dispatches this event) re-fetches the figure.
-    load(cluster, stack("root", childVitistacks=[{"name": f"child-{i}"} for i in range(13)]),
-         *(stack(f"child-{i}", parentVitistack={"name": "root"}) for i in range(13)))
+    load(
+        cluster,
+        stack("root", childVitistacks=[{"name": f"child-{i}"} for i in range(13)]),
+        *(stack(f"child-{i}", parentVitistack={"name": "root"}) for i in range(13)),
+    )
     page.evaluate("document.body.dispatchEvent(new CustomEvent('vitiweb:objects-changed'))")
     wait_until(page, "document.getElementById('topology-figure').dataset.nodes === '14'")
     assert page.errors == []

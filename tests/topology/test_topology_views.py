@@ -1,5 +1,6 @@
 """The pictures: what each view draws from the examples, how large fleets fold, that
 cluster text is escaped, and who may see them."""
+
 import pytest
 from django.contrib.auth.models import Group, User
 from django.urls import reverse
@@ -56,10 +57,17 @@ def test_a_child_that_inherits_gets_its_ancestors_policies_marked_with_their_sou
 
 
 def test_a_childs_own_policy_overrides_the_inherited_one(cluster):
-    load(cluster, stack("global", childVitistacks=[{"name": "us"}], globalPolicies={"security": {"requireMFA": True}}),
-         stack("us", parentVitistack={"name": "global"}, inheritPolicies=True,
-               globalPolicies={"security": {"requireMFA": False}}),
-         stack("eu", parentVitistack={"name": "global"}))
+    load(
+        cluster,
+        stack("global", childVitistacks=[{"name": "us"}], globalPolicies={"security": {"requireMFA": True}}),
+        stack(
+            "us",
+            parentVitistack={"name": "global"},
+            inheritPolicies=True,
+            globalPolicies={"security": {"requireMFA": False}},
+        ),
+        stack("eu", parentVitistack={"name": "global"}),
+    )
     fleet = Fleet()
     us = next(obj for obj in fleet.stacks.values() if obj.name == "us")
     [policy] = effective_policies(fleet, us)
@@ -89,8 +97,14 @@ def test_edge_view_labels_connectivity_and_shows_autonomy_and_use_against_limits
 
 def test_composition_goes_from_the_stack_to_providers_node_groups_and_machines(examples):
     graph = picture("composition", stack=stack_id("aws-production")).graph
-    assert labels(graph) == {"aws-production", "aws-ec2-provider", "aws-eks-provider", "system-nodes", "worker-nodes",
-                             "bastion-host"}
+    assert labels(graph) == {
+        "aws-production",
+        "aws-ec2-provider",
+        "aws-eks-provider",
+        "system-nodes",
+        "worker-nodes",
+        "bastion-host",
+    }
     assert ("aws-production", "aws-ec2-provider", "priority 1", "declared") in edges(graph)
     assert ("aws-ec2-provider", "worker-nodes", "nodes: m5.xlarge", "secondary") in edges(graph)
     bastion = next(n for n in graph.nodes.values() if n.label == "bastion-host")
@@ -99,8 +113,9 @@ def test_composition_goes_from_the_stack_to_providers_node_groups_and_machines(e
 
 def test_failover_shows_the_chain_with_priority_and_conditions(examples):
     graph = picture("failover").graph
-    assert edges(graph) == {("primary-provider", "secondary-provider", "priority 2 · if ProviderHealthy=False",
-                             "dangling")}
+    assert edges(graph) == {
+        ("primary-provider", "secondary-provider", "priority 2 · if ProviderHealthy=False", "dangling")
+    }
 
 
 def test_sharing_shows_providers_shared_with_stacks_that_do_not_list_them(examples):
@@ -115,8 +130,12 @@ def test_blast_radius_of_a_provider_reaches_its_machines_node_groups_and_stacks(
     provider = next(obj for obj in Fleet().machine_providers.values() if obj.name == "aws-ec2-provider")
     pic = picture("blast-radius", kind="MachineProvider", pk=provider.id)
     assert labels(pic.graph) == {"aws-ec2-provider", "bastion-host", "aws-eks-provider", "aws-production"}
-    assert ("aws-ec2-provider", "aws-eks-provider", "node group system-nodes, node group worker-nodes",
-            "declared") in edges(pic.graph)
+    assert (
+        "aws-ec2-provider",
+        "aws-eks-provider",
+        "node group system-nodes, node group worker-nodes",
+        "declared",
+    ) in edges(pic.graph)
     assert sorted(pic.tables[0].rows) == [["KubernetesProvider", "1"], ["Machine", "1"], ["Vitistack", "1"]]
 
 
@@ -166,9 +185,12 @@ def test_chains_run_left_to_right(examples):
 
 def test_cluster_text_is_escaped_in_labels_and_hover(cluster):
     hostile = "<img src=x onerror=alert(1)>"
-    load(cluster, stack("s", region=hostile, machineProviders=[{"name": "ec2", "priority": 1}]),
-         machine_provider("ec2", region=hostile, aws=aws()),
-         machine("m", instanceType="<b>x</b>", machineImage="ubuntu"))
+    load(
+        cluster,
+        stack("s", region=hostile, machineProviders=[{"name": "ec2", "priority": 1}]),
+        machine_provider("ec2", region=hostile, aws=aws()),
+        machine("m", instanceType="<b>x</b>", machineImage="ubuntu"),
+    )
     pic = picture("composition", stack=stack_id("s"))
     figure = build_figure(pic.graph, layout(pic.graph, pic.direction), pic.direction)
     text = repr(figure)
@@ -225,8 +247,9 @@ def test_the_side_panel_summarises_an_object_with_its_findings_and_links(client,
 
 def test_the_side_panel_of_a_missing_object_names_who_references_it(client, examples, viewer):
     client.force_login(viewer)
-    response = client.get(reverse("topology:panel_missing"), {"kind": "Vitistack", "namespace": "edge-system",
-                                                              "name": "edge-west"})
+    response = client.get(
+        reverse("topology:panel_missing"), {"kind": "Vitistack", "namespace": "edge-system", "name": "edge-west"}
+    )
     html = response.content.decode()
     assert "central-management" in html and "edge-west/edge-west" in html
 
@@ -249,7 +272,8 @@ def test_the_object_findings_panel_and_the_overview_summary_render(client, examp
 
     bastion = Machine.objects.get(name="bastion-host")
     html = Template("{% load topology_tags %}{% object_findings obj %}{% findings_summary %}").render(
-        Context({"obj": bastion}))
+        Context({"obj": bastion})
+    )
     assert "t3.micro" in html and 'id="object-findings"' in html and 'id="findings-summary"' in html
     client.force_login(viewer)
     assert "t3.micro" in client.get(reverse("topology:object_findings", args=["Machine", bastion.pk])).content.decode()
@@ -261,21 +285,28 @@ def test_many_healthy_chains_fold_into_one_node_and_problem_chains_stay(cluster)
     providers = []
     for i in range(35):
         spec = {"type": "aws", "aws": aws(), "failover": {"targets": [{"name": f"b-{i}"}]}}
-        providers += [dict(machine_provider(f"a-{i}", **spec), status=ready),
-                      dict(machine_provider(f"b-{i}", aws=aws()), status=ready)]
+        providers += [
+            dict(machine_provider(f"a-{i}", **spec), status=ready),
+            dict(machine_provider(f"b-{i}", aws=aws()), status=ready),
+        ]
     providers.append(machine_provider("broken", aws=aws(), failover={"targets": [{"name": "nowhere"}]}))
-    load(cluster, *providers,
-         stack("s", machineProviders=[{"name": p["metadata"]["name"]} for p in providers]))
+    load(cluster, *providers, stack("s", machineProviders=[{"name": p["metadata"]["name"]} for p in providers]))
     pic = picture("failover")
     assert labels(pic.graph) == {"35 healthy failover chains", "broken", "nowhere"}
     assert len(picture("failover", expanded={"healthy"}).graph.nodes) == 72
 
 
 def test_a_chain_is_laid_out_one_node_per_layer(cluster):
-    load(cluster, machine_provider("a", failover={"targets": [{"name": "b"}]}),
-         machine_provider("b", failover={"targets": [{"name": "c"}]}), machine_provider("c"))
+    load(
+        cluster,
+        machine_provider("a", failover={"targets": [{"name": "b"}]}),
+        machine_provider("b", failover={"targets": [{"name": "c"}]}),
+        machine_provider("c"),
+    )
     pic = picture("failover")
     placement = layout(pic.graph, pic.direction)
-    xs = [placement.positions[f"MachineProvider:{obj.id}"][0]
-          for obj in sorted(Fleet().machine_providers.values(), key=lambda o: o.name)]
+    xs = [
+        placement.positions[f"MachineProvider:{obj.id}"][0]
+        for obj in sorted(Fleet().machine_providers.values(), key=lambda o: o.name)
+    ]
     assert xs == sorted(xs) and len(set(xs)) == 3

@@ -1,4 +1,5 @@
 """The read-only REST API: the same objects and filters as the pages, the same permissions, no credentials."""
+
 import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
@@ -15,10 +16,20 @@ def cluster():
     cluster.save()
     factories.mirror(
         cluster,
-        factories.k8s_object("Machine", "ok", spec={"machineProvider": {"name": "ec2"}}, status=factories.status("Running"),
-                             labels={"vitistack.io/environment": "production"}),
-        factories.k8s_object("Machine", "broken", spec={"machineProvider": {"name": "ec2"}},
-                             status=factories.status("Failed"), labels={"vitistack.io/environment": "staging"}),
+        factories.k8s_object(
+            "Machine",
+            "ok",
+            spec={"machineProvider": {"name": "ec2"}},
+            status=factories.status("Running"),
+            labels={"vitistack.io/environment": "production"},
+        ),
+        factories.k8s_object(
+            "Machine",
+            "broken",
+            spec={"machineProvider": {"name": "ec2"}},
+            status=factories.status("Failed"),
+            labels={"vitistack.io/environment": "staging"},
+        ),
     )
     return cluster
 
@@ -74,6 +85,12 @@ def test_the_openapi_schema_describes_every_endpoint(cluster):
     response = client_for(factories.viewer()).get("/api/schema/")
     assert response.status_code == 200
     text = response.content.decode()
-    for path in ("/api/v1/vitistacks/", "/api/v1/machineproviders/", "/api/v1/kubernetesproviders/",
-                 "/api/v1/machines/", "/api/v1/clusters/", "/api/v1/references/"):
+    for path in (
+        "/api/v1/vitistacks/",
+        "/api/v1/machineproviders/",
+        "/api/v1/kubernetesproviders/",
+        "/api/v1/machines/",
+        "/api/v1/clusters/",
+        "/api/v1/references/",
+    ):
         assert path in text

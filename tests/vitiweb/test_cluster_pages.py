@@ -1,4 +1,5 @@
 """Cluster pages: sync state, discovery and permissions; adding a cluster (Admin) after a connection test."""
+
 import orjson
 import pytest
 from django.urls import reverse
@@ -24,9 +25,17 @@ def self_signed_ca() -> str:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test-ca")])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True).sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     return base64.b64encode(cert.public_bytes(serialization.Encoding.PEM)).decode()
 
 
@@ -55,8 +64,12 @@ users:
 def report(ok=True, error=None):
     access = {verb: AccessCheck(verb, "machines", "vitistack.io", None, ok) for verb in ("list", "watch")}
     return ConnectionReport(
-        server="https://prod.example.com:6443", context="prod", reachable=error is None, server_version="v1.29.2",
-        error=error, kinds=[] if error else [KindCheck("Machine", True, "v1alpha1", "machines", "Namespaced", None, access)],
+        server="https://prod.example.com:6443",
+        context="prod",
+        reachable=error is None,
+        server_version="v1.29.2",
+        error=error,
+        kinds=[] if error else [KindCheck("Machine", True, "v1alpha1", "machines", "Namespaced", None, access)],
         secrets=AccessCheck("list", "secrets", "", None, True),
     )
 
@@ -85,10 +98,16 @@ def test_the_cluster_list_shows_state_source_counts_and_errors(client):
 def test_a_cluster_page_shows_discovered_kinds_permissions_and_last_error(client):
     data = fleet()
     Cluster.objects.filter(pk=data.east.pk).update(
-        discovered_kinds={"Machine": {"installed": True, "version": "v1alpha1", "plural": "machines", "scope": "Namespaced"}},
-        permissions={"ok": False, "problems": ["forbidden: cannot watch machines in all namespaces"],
-                     "kinds": {"Machine": {"list": True, "watch": False}}, "secrets": True,
-                     "tested_at": "2026-01-01T00:00:00+00:00"},
+        discovered_kinds={
+            "Machine": {"installed": True, "version": "v1alpha1", "plural": "machines", "scope": "Namespaced"}
+        },
+        permissions={
+            "ok": False,
+            "problems": ["forbidden: cannot watch machines in all namespaces"],
+            "kinds": {"Machine": {"list": True, "watch": False}},
+            "secrets": True,
+            "tested_at": "2026-01-01T00:00:00+00:00",
+        },
         last_error="watch failed: 403",
     )
     client.force_login(viewer())
@@ -102,8 +121,11 @@ def test_a_cluster_page_shows_discovered_kinds_permissions_and_last_error(client
 def test_an_admin_sees_the_connection_test_before_saving(client, tested):
     calls, _ = tested
     client.force_login(admin())
-    response = client.post(reverse("cluster_add"), {"name": "prod", "kubeconfig_text": KUBECONFIG, "action": "test"},
-                           headers={"HX-Request": "true", "HX-Target": "connection-test"})
+    response = client.post(
+        reverse("cluster_add"),
+        {"name": "prod", "kubeconfig_text": KUBECONFIG, "action": "test"},
+        headers={"HX-Request": "true", "HX-Target": "connection-test"},
+    )
     html = response.content.decode()
     assert response.status_code == 200 and "<html" not in html
     assert "Connected" in html and "v1.29.2" in html and "https://prod.example.com:6443" in html
@@ -129,8 +151,11 @@ def test_saving_stores_the_credentials_encrypted_and_never_shows_them(client, te
 
 def test_saving_through_htmx_redirects_the_browser_to_the_new_cluster(client, tested):
     client.force_login(admin())
-    response = client.post(reverse("cluster_add"), {"name": "prod", "kubeconfig_text": KUBECONFIG, "action": "save"},
-                           headers={"HX-Request": "true", "HX-Target": "connection-test"})
+    response = client.post(
+        reverse("cluster_add"),
+        {"name": "prod", "kubeconfig_text": KUBECONFIG, "action": "save"},
+        headers={"HX-Request": "true", "HX-Target": "connection-test"},
+    )
     assert response["HX-Redirect"] == reverse("cluster_detail", args=[Cluster.objects.get(name="prod").pk])
 
 
@@ -138,7 +163,9 @@ def test_a_pasted_kubeconfig_is_never_sent_back(client, tested):
     _, result = tested
     result[0] = report(error="unreachable: connection refused")
     client.force_login(admin())
-    html = client.post(reverse("cluster_add"), {"name": "prod", "kubeconfig_text": KUBECONFIG, "action": "save"}).content.decode()
+    html = client.post(
+        reverse("cluster_add"), {"name": "prod", "kubeconfig_text": KUBECONFIG, "action": "save"}
+    ).content.decode()
     assert "connection refused" in html and TOKEN not in html
 
 
@@ -147,7 +174,9 @@ def test_an_uploaded_kubeconfig_and_a_named_context(client, tested):
 
     client.force_login(admin())
     upload = SimpleUploadedFile("config", KUBECONFIG.encode(), content_type="application/yaml")
-    client.post(reverse("cluster_add"), {"name": "stage", "kubeconfig_file": upload, "context": "staging", "action": "save"})
+    client.post(
+        reverse("cluster_add"), {"name": "stage", "kubeconfig_file": upload, "context": "staging", "action": "save"}
+    )
     assert Cluster.objects.get(name="stage").context == "staging"
 
 
@@ -159,27 +188,41 @@ def test_a_failed_test_blocks_saving_unless_confirmed(client, tested):
     html = response.content.decode()
     assert response.status_code == 200 and "connection refused" in html and "tick this box" in html
     assert not Cluster.objects.filter(name="prod").exists()
-    client.post(reverse("cluster_add"), {"name": "prod", "kubeconfig_text": KUBECONFIG, "action": "save",
-                                         "save_unreachable": "on"})
+    client.post(
+        reverse("cluster_add"),
+        {"name": "prod", "kubeconfig_text": KUBECONFIG, "action": "save", "save_unreachable": "on"},
+    )
     assert Cluster.objects.get(name="prod").state == Cluster.State.UNREACHABLE
 
 
-@pytest.mark.parametrize("text, message", [
-    ("", "Upload a kubeconfig or paste one."),
-    ("clusters: [", "not valid YAML"),
-    (KUBECONFIG.replace("current-context: prod", "current-context: nowhere"), "context &#x27;nowhere&#x27; not found"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "Upload a kubeconfig or paste one."),
+        ("clusters: [", "not valid YAML"),
+        (
+            KUBECONFIG.replace("current-context: prod", "current-context: nowhere"),
+            "context &#x27;nowhere&#x27; not found",
+        ),
+    ],
+)
 def test_a_bad_kubeconfig_is_explained(client, tested, text, message):
     client.force_login(admin())
-    html = client.post(reverse("cluster_add"), {"name": "prod", "kubeconfig_text": text, "action": "test"}).content.decode()
+    html = client.post(
+        reverse("cluster_add"), {"name": "prod", "kubeconfig_text": text, "action": "test"}
+    ).content.decode()
     assert message in html
 
 
 def test_a_kubeconfig_that_runs_a_command_is_refused(client, tested):
     calls, _ = tested
     client.force_login(admin())
-    config = KUBECONFIG.replace(f"token: {TOKEN}", "exec: {command: /bin/sh, args: ['-c', 'id'], apiVersion: client.authentication.k8s.io/v1}")
-    html = client.post(reverse("cluster_add"), {"name": "prod", "kubeconfig_text": config, "action": "test"}).content.decode()
+    config = KUBECONFIG.replace(
+        f"token: {TOKEN}", "exec: {command: /bin/sh, args: ['-c', 'id'], apiVersion: client.authentication.k8s.io/v1}"
+    )
+    html = client.post(
+        reverse("cluster_add"), {"name": "prod", "kubeconfig_text": config, "action": "test"}
+    ).content.decode()
     assert "Failed" in html and calls == []
 
 

@@ -134,22 +134,15 @@ def structural_problems(node: dict, path: str = "", *, root: bool = True) -> lis
     if "items" in node and typ != "array":
         problems.append(f"{here}: items on a non-array")
     if typ == "object" and not (
-        "properties" in node
-        or "additionalProperties" in node
-        or preserve
-        or path == ".metadata"
+        "properties" in node or "additionalProperties" in node or preserve or path == ".metadata"
     ):
-        problems.append(
-            f"{here}: object neither typed (properties/additionalProperties) nor explicitly open"
-        )
+        problems.append(f"{here}: object neither typed (properties/additionalProperties) nor explicitly open")
     for req in node.get("required", []):
         if req not in node.get("properties", {}):
             problems.append(f"{here}: required field {req!r} is not a property")
     if "enum" in node and typ in JSON_TYPES:
         for value in node["enum"]:
-            if not isinstance(value, JSON_TYPES[typ]) or (
-                typ != "boolean" and isinstance(value, bool)
-            ):
+            if not isinstance(value, JSON_TYPES[typ]) or (typ != "boolean" and isinstance(value, bool)):
                 problems.append(f"{here}: enum value {value!r} is not a {typ}")
     if "pattern" in node:
         if typ != "string" and not int_or_string:
@@ -164,23 +157,17 @@ def structural_problems(node: dict, path: str = "", *, root: bool = True) -> lis
             if key is None:
                 problems.append(f"{here}: list-type map without list-map-keys")
             elif key not in items.get("required", []):
-                problems.append(
-                    f"{here}: list-map key {key!r} must be required in items"
-                )
+                problems.append(f"{here}: list-map key {key!r} must be required in items")
     if path == ".metadata" and set(node.get("properties", {})) - {
         "name",
         "generateName",
     }:
-        problems.append(
-            f"{here}: only name and generateName may be restricted in metadata"
-        )
+        problems.append(f"{here}: only name and generateName may be restricted in metadata")
 
     for name, sub in node.get("properties", {}).items():
         problems += structural_problems(sub, f"{path}.{name}", root=False)
     if isinstance(node.get("additionalProperties"), dict):
-        problems += structural_problems(
-            node["additionalProperties"], f"{path}.*", root=False
-        )
+        problems += structural_problems(node["additionalProperties"], f"{path}.*", root=False)
     if isinstance(node.get("items"), dict):
         problems += structural_problems(node["items"], f"{path}[]", root=False)
     return problems
@@ -192,9 +179,7 @@ def schema_at(openapi_schema: dict, json_path: str) -> dict | None:
     for part in re.findall(r"\.([A-Za-z0-9_]+)", json_path.split("[?")[0]):
         if part in node.get("properties", {}):
             node = node["properties"][part]
-        elif node.get("type") == "array" and part in node.get("items", {}).get(
-            "properties", {}
-        ):
+        elif node.get("type") == "array" and part in node.get("items", {}).get("properties", {}):
             node = node["items"]["properties"][part]
         else:
             return None
@@ -238,11 +223,7 @@ def example_documents() -> list[tuple[str, int, dict]]:
 
 
 def vitistack_documents():
-    return [
-        (f, i, d)
-        for f, i, d in example_documents()
-        if d.get("apiVersion", "").startswith(GROUP + "/")
-    ]
+    return [(f, i, d) for f, i, d in example_documents() if d.get("apiVersion", "").startswith(GROUP + "/")]
 
 
 def find_example(kind: str, name: str) -> dict:
@@ -269,9 +250,7 @@ def guide_path() -> Path | None:
 
 def test_one_crd_file_per_kind():
     names = set(load_crds())
-    assert names == {
-        f"{spec['plural']}.{GROUP}.yaml" for spec in EXPECTED_CRDS.values()
-    }
+    assert names == {f"{spec['plural']}.{GROUP}.yaml" for spec in EXPECTED_CRDS.values()}
 
 
 @pytest.mark.parametrize("kind", sorted(EXPECTED_CRDS))
@@ -303,18 +282,14 @@ def test_crd_shape(kind):
     for column in columns.values():
         if column["jsonPath"].startswith(".metadata."):
             continue
-        assert schema_at(schema, column["jsonPath"]) is not None, (
-            f"column {column['name']}: no such field"
-        )
+        assert schema_at(schema, column["jsonPath"]) is not None, f"column {column['name']}: no such field"
 
 
 @pytest.mark.parametrize("kind", sorted(EXPECTED_CRDS))
 def test_crd_schema_is_structural(kind):
     schema = crd_schemas()[kind]
     assert structural_problems(schema) == []
-    assert {"apiVersion", "kind", "metadata", "spec", "status"} <= set(
-        schema["properties"]
-    )
+    assert {"apiVersion", "kind", "metadata", "spec", "status"} <= set(schema["properties"])
     assert schema["properties"]["metadata"] == {"type": "object"}
 
 
@@ -359,8 +334,10 @@ def test_open_blocks_are_only_the_pass_through_configs():
 def test_provider_blocks_share_one_schema():
     mp = crd_schemas()["MachineProvider"]["properties"]["spec"]["properties"]
     clouds = ["aws", "azure", "gcp", "openstack", "vsphere"]
+
     def strip(node):
         return {k: v for k, v in node.items() if k != "description"}
+
     assert all(strip(mp[c]) == strip(mp["aws"]) for c in clouds)
     assert set(mp["type"]["enum"]) >= set(clouds)
 
@@ -400,9 +377,7 @@ def test_every_example_document_is_identified():
 def test_every_namespace_used_is_created():
     docs = [doc for _, _, doc in example_documents()]
     created = {doc["metadata"]["name"] for doc in docs if doc["kind"] == "Namespace"}
-    used = {
-        doc["metadata"]["namespace"] for doc in docs if doc["metadata"].get("namespace")
-    }
+    used = {doc["metadata"]["namespace"] for doc in docs if doc["metadata"].get("namespace")}
     assert used <= created | {"default"}
 
 
@@ -440,9 +415,7 @@ def test_examples_are_verbatim_from_the_guide():
     for file in sorted(EXAMPLES_DIR.rglob("*.yaml")):
         if file.name in ADDED_EXAMPLE_FILES:
             continue
-        assert file.read_text().strip("\n") in guide, (
-            f"{file.relative_to(EXAMPLES_DIR)} differs from the guide"
-        )
+        assert file.read_text().strip("\n") in guide, f"{file.relative_to(EXAMPLES_DIR)} differs from the guide"
 
 
 def test_every_manifest_of_the_guide_is_an_example():
@@ -456,13 +429,9 @@ def test_every_manifest_of_the_guide_is_an_example():
         if isinstance(doc, dict) and "apiVersion" in doc and "kind" in doc
     ]
     examples = [doc for _, _, doc in example_documents()]
-    missing = [
-        f"{m['kind']}/{m['metadata']['name']}" for m in manifests if m not in examples
-    ]
+    missing = [f"{m['kind']}/{m['metadata']['name']}" for m in manifests if m not in examples]
     assert missing == []
-    assert (
-        len(manifests) == sum(EXPECTED_TOTALS.values()) + 2
-    )  # + ServiceMonitor, PrometheusRule
+    assert len(manifests) == sum(EXPECTED_TOTALS.values()) + 2  # + ServiceMonitor, PrometheusRule
 
 
 # --------------------------------------------------------------------------- strictness
@@ -472,9 +441,7 @@ def test_mistyped_field_is_rejected_with_its_path():
     doc = find_example("Vitistack", "aws-production")
     doc["spec"]["resourceQuotas"]["maxMachines"] = "lots"
     errors = validate_object(crd_schemas()["Vitistack"], doc)
-    assert errors == [
-        "spec.resourceQuotas.maxMachines: 'lots' is not of type 'integer'"
-    ]
+    assert errors == ["spec.resourceQuotas.maxMachines: 'lots' is not of type 'integer'"]
 
 
 def test_unknown_field_is_rejected_with_its_path():
@@ -544,9 +511,7 @@ def test_unknown_field_is_rejected_with_its_path():
         (
             "MachineProvider",
             "aws-ec2-provider",
-            lambda s: s["aws"]["networking"]["securityGroups"][0]["rules"][1].update(
-                ports=["30000", "32767"]
-            ),
+            lambda s: s["aws"]["networking"]["securityGroups"][0]["rules"][1].update(ports=["30000", "32767"]),
             "spec.aws.networking.securityGroups[0].rules[1].ports",
         ),
     ],
@@ -562,9 +527,7 @@ def test_duplicate_list_map_keys_are_rejected():
     doc = find_example("KubernetesProvider", "aws-eks-provider")
     doc["spec"]["eks"]["nodeGroups"][1]["name"] = "system-nodes"
     errors = validate_object(crd_schemas()["KubernetesProvider"], doc)
-    assert errors == [
-        "spec.eks.nodeGroups[1]: duplicate entry {'name': 'system-nodes'} (also at index 0)"
-    ]
+    assert errors == ["spec.eks.nodeGroups[1]: duplicate entry {'name': 'system-nodes'} (also at index 0)"]
 
 
 def test_int_or_string_and_open_blocks_accept_what_they_should():
@@ -575,9 +538,7 @@ def test_int_or_string_and_open_blocks_accept_what_they_should():
 
     kp = find_example("KubernetesProvider", "aws-eks-provider")
     kp["spec"]["addons"][0]["config"] = {"anything": {"nested": [1, "two"]}}
-    kp["spec"]["monitoring"]["alertmanager"]["config"]["route"] = {
-        "receiver": "slack-notifications"
-    }
+    kp["spec"]["monitoring"]["alertmanager"]["config"]["route"] = {"receiver": "slack-notifications"}
     assert validate_object(crd_schemas()["KubernetesProvider"], kp) == []
 
 

@@ -1,4 +1,5 @@
 """Strings from a cluster stay inert: escaped everywhere, links only for http(s), strict headers."""
+
 import os
 import subprocess
 import sys
@@ -65,7 +66,14 @@ def test_recommended_labels_and_annotations_are_shown_where_set(client):
     data = fleet()
     client.force_login(viewer())
     html = client.get(data.stack.get_absolute_url()).content.decode()
-    for text in ("Environment", "production", "Team", "platform", "The main production stack", "platform-team@example.com"):
+    for text in (
+        "Environment",
+        "production",
+        "Team",
+        "platform",
+        "The main production stack",
+        "platform-team@example.com",
+    ):
         assert text in html
 
 
@@ -124,13 +132,27 @@ def test_no_template_marks_object_data_safe():
 
 
 def test_production_settings_use_secure_cookies_and_hsts():
-    env = {**os.environ, "DEBUG": "0", "SECRET_KEY": "x" * 50, "ALLOWED_HOSTS": "example.com",
-           "VITIWEB_CREDENTIALS_KEYS": "Gkqvq8n4b3oGEF7bQmZs3w6a8h3n7Lq1p1zq4KcZ5pU=", "DJANGO_SETTINGS_MODULE": "vitiweb.settings"}
-    code = ("import django; django.setup(); from django.conf import settings as s; "
-            "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS > 0, s.SESSION_COOKIE_HTTPONLY, "
-            "s.X_FRAME_OPTIONS)")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         cwd=Path(__file__).resolve().parents[2], check=True).stdout.split()
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": "x" * 50,
+        "ALLOWED_HOSTS": "example.com",
+        "VITIWEB_CREDENTIALS_KEYS": "Gkqvq8n4b3oGEF7bQmZs3w6a8h3n7Lq1p1zq4KcZ5pU=",
+        "DJANGO_SETTINGS_MODULE": "vitiweb.settings",
+    }
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS > 0, s.SESSION_COOKIE_HTTPONLY, "
+        "s.X_FRAME_OPTIONS)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        check=True,
+    ).stdout.split()
     assert out == ["True", "True", "True", "True", "DENY"]
 
 

@@ -1,4 +1,5 @@
 """import_manifests loads manifest folders as read-only sources, all or nothing."""
+
 import shutil
 from pathlib import Path
 
@@ -22,8 +23,12 @@ def folder(tmp_path):
 
 
 def counts():
-    return (Vitistack.objects.count(), MachineProvider.objects.count(), KubernetesProvider.objects.count(),
-            Machine.objects.count())
+    return (
+        Vitistack.objects.count(),
+        MachineProvider.objects.count(),
+        KubernetesProvider.objects.count(),
+        Machine.objects.count(),
+    )
 
 
 def test_examples_yield_every_object_of_the_guide(capsys):

@@ -1,4 +1,5 @@
 """The mirror writes exactly what the cluster holds, and only what changed."""
+
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -13,7 +14,9 @@ pytestmark = pytest.mark.django_db
 
 
 def stack(name="s1", rv="1", **kw):
-    return k8s_object("Vitistack", name, spec={"region": "us-west-2", "resourceQuotas": {"maxMachines": 10}}, rv=rv, **kw)
+    return k8s_object(
+        "Vitistack", name, spec={"region": "us-west-2", "resourceQuotas": {"maxMachines": 10}}, rv=rv, **kw
+    )
 
 
 def test_a_snapshot_creates_updates_and_deletes(make_cluster):
@@ -38,18 +41,29 @@ def test_an_unchanged_resource_version_writes_nothing(make_cluster):
 def test_derived_columns_and_status_are_read_from_the_object(make_cluster):
     cluster = make_cluster()
     status = {"phase": "Running", "conditions": [{"type": "Ready", "status": "False", "message": "disk pressure"}]}
-    apply_snapshot(cluster, "Vitistack", [k8s_object("Vitistack", "s", spec={"region": "eu", "role": "edge"}, status=status)])
+    apply_snapshot(
+        cluster, "Vitistack", [k8s_object("Vitistack", "s", spec={"region": "eu", "role": "edge"}, status=status)]
+    )
     obj = Vitistack.objects.get()
-    assert (obj.region, obj.role, obj.phase, obj.ready, obj.message) == ("eu", "edge", "Running", False, "disk pressure")
+    assert (obj.region, obj.role, obj.phase, obj.ready, obj.message) == (
+        "eu",
+        "edge",
+        "Running",
+        False,
+        "disk pressure",
+    )
 
 
 def test_the_journal_records_who_changed_what(make_cluster):
     cluster = make_cluster()
     apply_snapshot(cluster, "Vitistack", [stack()])
-    changed = stack(rv="2", managedFields=[
-        {"manager": "kubectl", "operation": "Update", "time": "2026-01-01T00:00:00Z"},
-        {"manager": "vitistack-operator", "operation": "Update", "time": "2026-01-02T00:00:00Z"},
-    ])
+    changed = stack(
+        rv="2",
+        managedFields=[
+            {"manager": "kubectl", "operation": "Update", "time": "2026-01-01T00:00:00Z"},
+            {"manager": "vitistack-operator", "operation": "Update", "time": "2026-01-02T00:00:00Z"},
+        ],
+    )
     changed["spec"]["resourceQuotas"]["maxMachines"] = 20
     changed["status"] = {"phase": "Ready"}
     apply_events(cluster, "Vitistack", [("MODIFIED", changed)])
@@ -63,7 +77,9 @@ def test_the_journal_records_who_changed_what(make_cluster):
 
 def test_only_the_last_event_of_a_batch_counts(make_cluster):
     cluster = make_cluster()
-    apply_events(cluster, "Vitistack", [("ADDED", stack(rv="1")), ("MODIFIED", stack(rv="2")), ("DELETED", stack(rv="3"))])
+    apply_events(
+        cluster, "Vitistack", [("ADDED", stack(rv="1")), ("MODIFIED", stack(rv="2")), ("DELETED", stack(rv="3"))]
+    )
     assert not Vitistack.objects.exists()
 
 
@@ -79,7 +95,8 @@ def test_a_recreated_object_is_journaled_as_created(make_cluster):
     apply_snapshot(cluster, "Vitistack", [stack(uid="first")])
     apply_snapshot(cluster, "Vitistack", [stack(uid="second", rv="9")])
     assert list(JournalEntry.objects.order_by("id").values_list("action", "uid")) == [
-        ("created", "first"), ("created", "second"),
+        ("created", "first"),
+        ("created", "second"),
     ]
 
 
@@ -92,8 +109,14 @@ def test_cluster_scoped_objects_are_stored_with_an_empty_namespace(make_cluster)
 
 def test_the_manifest_round_trips_what_the_cluster_sent(make_cluster):
     cluster = make_cluster()
-    raw = stack(finalizers=["x"], ownerReferences=[{"kind": "Thing", "name": "o"}], labels={"a": "b"},
-                annotations={"vitistack.io/description": "d"}, generation=3, creationTimestamp="2026-01-01T00:00:00Z")
+    raw = stack(
+        finalizers=["x"],
+        ownerReferences=[{"kind": "Thing", "name": "o"}],
+        labels={"a": "b"},
+        annotations={"vitistack.io/description": "d"},
+        generation=3,
+        creationTimestamp="2026-01-01T00:00:00Z",
+    )
     raw["status"] = {"phase": "Ready"}
     raw["futureTopLevel"] = {"x": 1}
     apply_snapshot(cluster, "Vitistack", [raw])
@@ -121,6 +144,7 @@ def test_forgetting_a_cluster_takes_its_objects_and_leaves_references_into_it_da
     forget_cluster(other)
     machine = Machine.objects.get()
     from vitiweb.models import Reference
+
     assert Reference.objects.get(source_id=machine.pk, relation="machine-provider").state == "dangling"
 
 
@@ -131,5 +155,6 @@ def test_status_derivation_tolerates_anything():
 
 def test_json_diff_lists_leaf_changes():
     assert json_diff({"a": {"b": 1, "c": 2}}, {"a": {"b": 1, "c": 3}, "d": 4}) == [
-        {"path": "a.c", "old": 2, "new": 3}, {"path": "d", "old": None, "new": 4},
+        {"path": "a.c", "old": 2, "new": 3},
+        {"path": "d", "old": None, "new": 4},
     ]

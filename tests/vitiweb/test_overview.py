@@ -1,4 +1,5 @@
 """The fleet overview: clusters and their sync state, counts, charts, what needs attention."""
+
 import json
 
 import pytest
@@ -22,8 +23,10 @@ def page(client):
 
 def figure(response, element_id):
     html = response.content.decode()
-    start = html.index(f'<script id="{element_id}" type="application/json">') + len(f'<script id="{element_id}" type="application/json">')
-    return json.loads(html[start:html.index("</script>", start)])
+    start = html.index(f'<script id="{element_id}" type="application/json">') + len(
+        f'<script id="{element_id}" type="application/json">'
+    )
+    return json.loads(html[start : html.index("</script>", start)])
 
 
 def test_each_cluster_is_shown_with_its_sync_state_and_last_error(page):
@@ -91,9 +94,18 @@ def test_the_overview_costs_the_same_number_of_queries_with_more_machines(client
     with CaptureQueriesContext(connection) as few:
         client.get(reverse("home"))
     cluster = __import__("vitiweb.models", fromlist=["Cluster"]).Cluster.objects.get(name="prod-east")
-    mirror(cluster, *[k8s_object("Machine", f"extra-{i}", spec={"machineProvider": {"name": "aws-ec2-provider"},
-                                                                  "instanceType": "m5.large"},
-                                 status=status("Failed" if i % 2 else "Running", i % 2 == 0)) for i in range(40)])
+    mirror(
+        cluster,
+        *[
+            k8s_object(
+                "Machine",
+                f"extra-{i}",
+                spec={"machineProvider": {"name": "aws-ec2-provider"}, "instanceType": "m5.large"},
+                status=status("Failed" if i % 2 else "Running", i % 2 == 0),
+            )
+            for i in range(40)
+        ],
+    )
     pinned_findings()
     client.get(reverse("home"))  # the changed fleet's findings are computed once, then cached
     with CaptureQueriesContext(connection) as many:
@@ -105,4 +117,4 @@ def test_charts_are_drawn_by_a_static_script_with_plotly_served_locally(page):
     _, response = page
     html = response.content.decode()
     assert "/static/vitiweb/charts.js" in html
-    assert '/assets/plotly-' in html and "cdn" not in html.lower()
+    assert "/assets/plotly-" in html and "cdn" not in html.lower()

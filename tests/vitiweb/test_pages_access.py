@@ -1,4 +1,5 @@
 """Every page needs a login; each role reaches exactly what its permissions allow."""
+
 import pytest
 from django.urls import reverse
 
@@ -8,12 +9,21 @@ pytestmark = pytest.mark.django_db
 
 
 def page_urls(data):
-    urls = [reverse("home"), reverse("search") + "?q=prod", reverse("cluster_list"),
-            reverse("cluster_detail", args=[data.east.pk])]
+    urls = [
+        reverse("home"),
+        reverse("search") + "?q=prod",
+        reverse("cluster_list"),
+        reverse("cluster_detail", args=[data.east.pk]),
+    ]
     for obj in (data.stack, data.provider, data.kubernetes, data.running):
         model = obj._meta.model_name
-        urls += [reverse(f"{model}_list"), obj.get_absolute_url(), reverse(f"{model}_yaml", args=[obj.pk]),
-                 reverse(f"{model}_history", args=[obj.pk]), reverse(f"{model}_manifest", args=[obj.pk])]
+        urls += [
+            reverse(f"{model}_list"),
+            obj.get_absolute_url(),
+            reverse(f"{model}_yaml", args=[obj.pk]),
+            reverse(f"{model}_history", args=[obj.pk]),
+            reverse(f"{model}_manifest", args=[obj.pk]),
+        ]
     return urls
 
 

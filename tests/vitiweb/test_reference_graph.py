@@ -1,5 +1,6 @@
 """References resolve in the referrer's cluster first, then across the fleet,
 and are re-resolved whenever their targets appear, change or disappear."""
+
 import pytest
 
 from tests.conftest import k8s_object
@@ -100,17 +101,25 @@ def test_references_default_to_the_referrers_namespace_and_keep_their_attributes
 
 def test_secret_references_are_found_anywhere_in_the_spec(make_cluster):
     cluster = make_cluster()
-    spec = {"type": "eks", "monitoring": {"grafana": {"adminPassword": {"secretRef": {"name": "grafana", "key": "pw"}}}}}
+    spec = {
+        "type": "eks",
+        "monitoring": {"grafana": {"adminPassword": {"secretRef": {"name": "grafana", "key": "pw"}}}},
+    }
     apply_snapshot(cluster, "KubernetesProvider", [k8s_object("KubernetesProvider", "eks", spec=spec)])
     secret = ref("secret")
     assert (secret.path, secret.target_namespace, secret.state) == (
-        "spec.monitoring.grafana.adminPassword.secretRef", "production", "dangling"
+        "spec.monitoring.grafana.adminPassword.secretRef",
+        "production",
+        "dangling",
     )
 
 
 def test_hostile_spec_values_do_not_break_reference_extraction(make_cluster):
     cluster = make_cluster()
-    spec = {"machineProviders": "not-a-list", "childVitistacks": [None, 3, {"name": 7}, {"name": "ok"}],
-            "disasterRecovery": []}
+    spec = {
+        "machineProviders": "not-a-list",
+        "childVitistacks": [None, 3, {"name": 7}, {"name": "ok"}],
+        "disasterRecovery": [],
+    }
     apply_snapshot(cluster, "Vitistack", [k8s_object("Vitistack", "odd", spec=spec)])
     assert list(Reference.objects.values_list("relation", "target_name")) == [("child", "ok")]

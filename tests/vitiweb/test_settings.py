@@ -1,4 +1,5 @@
 """Production settings pass Django's deployment checks; credentials are encrypted at rest."""
+
 import os
 import subprocess
 import sys
@@ -17,13 +18,20 @@ def manage(*args, **env):
     # Only what a deployment would have (the browser tests set DJANGO_ALLOW_ASYNC_UNSAFE for themselves).
     environment = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE")}
     environment.update(env)
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=environment, capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=environment, capture_output=True, text=True
+    )
 
 
 def test_check_deploy_reports_no_warnings_with_production_values():
     result = manage(
-        "check", "--deploy", "--fail-level", "WARNING",
-        DEBUG="0", SECRET_KEY=Fernet.generate_key().decode() * 2, ALLOWED_HOSTS="vitiweb.example.com",
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DEBUG="0",
+        SECRET_KEY=Fernet.generate_key().decode() * 2,
+        ALLOWED_HOSTS="vitiweb.example.com",
         VITIWEB_CREDENTIALS_KEYS=Fernet.generate_key().decode(),
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -81,7 +89,9 @@ def test_every_model_has_an_admin_page(client):
     from django.contrib import admin as django_admin
     from django.contrib.auth import get_user_model
 
-    ours = [m for m in apps.get_models() if m._meta.app_label in {"vitiweb", "stacks", "providers", "machines", "editing"}]
+    ours = [
+        m for m in apps.get_models() if m._meta.app_label in {"vitiweb", "stacks", "providers", "machines", "editing"}
+    ]
     inline_only = {"NodeGroup"}  # shown inline on its Kubernetes provider
     missing = [m.__name__ for m in ours if m.__name__ not in inline_only and not django_admin.site.is_registered(m)]
     assert missing == []

@@ -5,6 +5,7 @@ overlap its siblings, a backup schedule must be a cron expression, sizes
 must be ordered (min <= desired <= max). Each problem is a ``FieldError``
 with the Kubernetes path of the field, like the schema's own.
 """
+
 from __future__ import annotations
 
 import ipaddress

@@ -10,6 +10,7 @@ namespace; a machine's role is its ``role`` label. Objects from several
 clusters go under one folder per cluster. What is exported is what one would
 apply: the manifest without status and server-set metadata.
 """
+
 from __future__ import annotations
 
 import io

@@ -7,6 +7,7 @@ guide groups them, which fields get suggestions from the fleet, and the
 naming convention. Metadata gets the guide's recommended ``vitistack.io/*``
 labels and annotations as fields of their own.
 """
+
 from __future__ import annotations
 
 import re
@@ -46,8 +47,16 @@ RECOMMENDED_ANNOTATIONS = (
     ("documentation", "vitistack.io/documentation", "https://docs.company.com/k8s"),
 )
 #: Set by the API server; never sent back, never exported, left out of diffs.
-SERVER_METADATA = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink",
-                   "deletionTimestamp", "deletionGracePeriodSeconds")
+SERVER_METADATA = (
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "managedFields",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+)
 KUBERNETES_VERSIONS = ("1.33", "1.32", "1.31", "1.30", "1.29", "1.28", "1.27", "1.26", "1.25", "1.24")
 
 FORM_CLASSES = {
@@ -96,6 +105,7 @@ class Section:
     def error_count(self) -> int:
         def count(bound: Bound) -> int:
             return len(bound.errors) + sum(count(c) for c in bound.children) + sum(count(i) for i in bound.items)
+
         return sum(count(b) for b in self.bounds)
 
 
@@ -185,8 +195,10 @@ class ManifestForm:
             meta["namespace"] = namespace
         else:
             meta.pop("namespace", None)
-        for field_name, recommended, base_key in (("labels", RECOMMENDED_LABELS, "labels"),
-                                                  ("annotations", RECOMMENDED_ANNOTATIONS, "annotations")):
+        for field_name, recommended, base_key in (
+            ("labels", RECOMMENDED_LABELS, "labels"),
+            ("annotations", RECOMMENDED_ANNOTATIONS, "annotations"),
+        ):
             singular = field_name[:-1]
             try:
                 wanted = parse_map(self.data.get(f"metadata.{field_name}") or "")
@@ -227,13 +239,25 @@ class ManifestForm:
         if not name:
             found.append(Problem("metadata.name", "metadata.name", "required value"))
         elif len(name) > 253 or not _DNS_SUBDOMAIN.match(name):
-            found.append(Problem("metadata.name", "metadata.name",
-                                 "lower-case letters, digits, '-' and '.', starting and ending with a letter or digit"))
+            found.append(
+                Problem(
+                    "metadata.name",
+                    "metadata.name",
+                    "lower-case letters, digits, '-' and '.', starting and ending with a letter or digit",
+                )
+            )
         namespace = manifest["metadata"].get("namespace", "")
         if namespace and (len(namespace) > 63 or not _DNS_LABEL.match(namespace)):
-            found.append(Problem("metadata.namespace", "metadata.namespace",
-                                 "lower-case letters, digits and '-', at most 63 characters"))
-        errors = [checks.friendly(e) for e in crd_schema.validate(manifest, strict=True) if not e.path.startswith("metadata")]
+            found.append(
+                Problem(
+                    "metadata.namespace",
+                    "metadata.namespace",
+                    "lower-case letters, digits and '-', at most 63 characters",
+                )
+            )
+        errors = [
+            checks.friendly(e) for e in crd_schema.validate(manifest, strict=True) if not e.path.startswith("metadata")
+        ]
         errors += checks.semantic_errors(manifest)
         seen = {(p.name, p.message) for p in found}
         for error in errors:
@@ -263,13 +287,20 @@ class ManifestForm:
         result = []
         for title, keys, help_text in self.sections:
             section = Section(title, keys, help_text)
-            section.bounds = [bind(child, self.data, f"spec.{child.key}", errors, wanted, child.key in node.required)
-                              for key in keys if (child := node.child(key))]
+            section.bounds = [
+                bind(child, self.data, f"spec.{child.key}", errors, wanted, child.key in node.required)
+                for key in keys
+                if (child := node.child(key))
+            ]
             result.append(section)
         variants = [c for c in node.children if c.key in types and c.key not in listed]
         if variants:
-            section = Section("Provider settings", tuple(c.key for c in variants),
-                              "Settings for the chosen provider type.", variant=True)
+            section = Section(
+                "Provider settings",
+                tuple(c.key for c in variants),
+                "Settings for the chosen provider type.",
+                variant=True,
+            )
             section.bounds = [bind(c, self.data, f"spec.{c.key}", errors, wanted) for c in variants]
             result.insert(1, section)
         rest = [c for c in node.children if c.key not in listed and c.key not in types]
@@ -287,14 +318,23 @@ class ManifestForm:
         errors = errors or {}
 
         def one(name, label, placeholder="", help_text=""):
-            return {"name": name, "label": label, "value": self.data.get(name) or "", "placeholder": placeholder,
-                    "errors": errors.get(name, []), "help": help_text, "id": "f-" + name}
+            return {
+                "name": name,
+                "label": label,
+                "value": self.data.get(name) or "",
+                "placeholder": placeholder,
+                "errors": errors.get(name, []),
+                "help": help_text,
+                "id": "f-" + name,
+            }
 
         return {
             "name": one("metadata.name", "Name", self.naming_pattern, "Lower-case letters, digits and '-'."),
             "namespace": one("metadata.namespace", "Namespace", "production"),
             "labels": [one(f"metadata.label.{s}", key, example) for s, key, example in RECOMMENDED_LABELS],
-            "annotations": [one(f"metadata.annotation.{s}", key, example) for s, key, example in RECOMMENDED_ANNOTATIONS],
+            "annotations": [
+                one(f"metadata.annotation.{s}", key, example) for s, key, example in RECOMMENDED_ANNOTATIONS
+            ],
             "other_labels": one("metadata.labels", "Other labels", "app=vitistack", "One key=value per line."),
             "other_annotations": one("metadata.annotations", "Other annotations", "", "One key=value per line."),
         }
@@ -382,7 +422,12 @@ def object_names(kind: str, cluster: Cluster | None = None) -> list[str]:
     queryset = model.objects.all()
     if cluster is not None:
         # The target cluster's first, then the rest of the fleet (references resolve fleet-wide).
-        local = list(queryset.filter(cluster=cluster).order_by("name").values_list("name", flat=True).distinct()[:SUGGESTION_LIMIT])
+        local = list(
+            queryset.filter(cluster=cluster)
+            .order_by("name")
+            .values_list("name", flat=True)
+            .distinct()[:SUGGESTION_LIMIT]
+        )
         others = queryset.exclude(cluster=cluster).exclude(name__in=local).order_by("name")
         return local + list(others.values_list("name", flat=True).distinct()[: SUGGESTION_LIMIT - len(local)])
     return list(queryset.order_by("name").values_list("name", flat=True).distinct()[:SUGGESTION_LIMIT])
@@ -391,7 +436,12 @@ def object_names(kind: str, cluster: Cluster | None = None) -> list[str]:
 def namespaces() -> list[str]:
     found = set()
     for kind in KINDS:
-        found.update(model_for(kind).objects.exclude(namespace="").values_list("namespace", flat=True).distinct()[:SUGGESTION_LIMIT])
+        found.update(
+            model_for(kind)
+            .objects.exclude(namespace="")
+            .values_list("namespace", flat=True)
+            .distinct()[:SUGGESTION_LIMIT]
+        )
     return sorted(found)
 
 
@@ -400,7 +450,11 @@ def regions() -> list[str]:
     for kind in ("Vitistack", "MachineProvider", "KubernetesProvider"):
         model = model_for(kind)
         if any(f.name == "region" for f in model._meta.get_fields()):
-            found.update(r for r in model.objects.exclude(region="").values_list("region", flat=True).distinct()[:SUGGESTION_LIMIT] if r)
+            found.update(
+                r
+                for r in model.objects.exclude(region="").values_list("region", flat=True).distinct()[:SUGGESTION_LIMIT]
+                if r
+            )
     return sorted(found)
 
 
@@ -408,8 +462,9 @@ OFFER_KEYS = {
     "instanceTypes": lambda block: [i.get("name") for i in block.get("instanceTypes") or [] if isinstance(i, dict)],
     "machineImages": lambda block: [i.get("name") for i in block.get("machineImages") or [] if isinstance(i, dict)],
     "subnets": lambda block: list((block.get("networking") or {}).get("subnets") or []),
-    "securityGroups": lambda block: [g.get("name") for g in (block.get("networking") or {}).get("securityGroups") or []
-                                     if isinstance(g, dict)],
+    "securityGroups": lambda block: [
+        g.get("name") for g in (block.get("networking") or {}).get("securityGroups") or [] if isinstance(g, dict)
+    ],
 }
 
 
@@ -419,7 +474,7 @@ def provider_offers(name: str, namespace: str, cluster: Cluster | None, what: st
     if namespace:
         candidates = candidates.filter(namespace=namespace)
     providers = list(candidates[:20])
-    providers.sort(key=lambda p: (cluster is None or p.cluster_id != cluster.pk))
+    providers.sort(key=lambda p: cluster is None or p.cluster_id != cluster.pk)
     for provider in providers:
         spec = provider.spec if isinstance(provider.spec, dict) else {}
         block = spec.get(spec.get("type") or "")
@@ -455,11 +510,15 @@ class BulkApplyForm(forms.Form):
 
     cluster = ClusterChoiceField(label="Target cluster")
     manifests = forms.CharField(
-        required=False, label="Manifests (YAML, several documents separated by ---)",
+        required=False,
+        label="Manifests (YAML, several documents separated by ---)",
         widget=forms.Textarea(attrs={"rows": 18, "spellcheck": "false", "class": "mono", "autocomplete": "off"}),
     )
-    upload = forms.FileField(required=False, label="…or upload YAML files",
-                             widget=forms.ClearableFileInput(attrs={"accept": ".yaml,.yml,text/yaml", "multiple": False}))
+    upload = forms.FileField(
+        required=False,
+        label="…or upload YAML files",
+        widget=forms.ClearableFileInput(attrs={"accept": ".yaml,.yml,text/yaml", "multiple": False}),
+    )
     create_namespaces = forms.BooleanField(required=False, initial=True, label="Create missing namespaces")
 
     def clean(self):
@@ -489,7 +548,8 @@ class SecretForm(forms.Form):
     namespace = forms.CharField(max_length=63)
     name = forms.CharField(max_length=253)
     keys = forms.CharField(
-        label="Keys", widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false", "autocomplete": "off"}),
+        label="Keys",
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false", "autocomplete": "off"}),
         help_text="The key names, one per line (e.g. access-key-id, secret-access-key). Values go below.",
         required=False,
     )
@@ -501,7 +561,8 @@ class SecretForm(forms.Form):
         for index in range(self.VALUE_SLOTS):
             self.fields[f"key_{index}"] = forms.CharField(required=False, max_length=253, label=f"Key {index + 1}")
             self.fields[f"value_{index}"] = forms.CharField(
-                required=False, label=f"Value {index + 1}",
+                required=False,
+                label=f"Value {index + 1}",
                 widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
             )
         del self.fields["keys"]

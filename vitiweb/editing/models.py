@@ -1,5 +1,6 @@
 """Progress of a multi-document apply, kept in the database so that any web
 worker can show a run a Celery worker is executing."""
+
 from django.conf import settings
 from django.db import models
 

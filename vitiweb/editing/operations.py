@@ -5,6 +5,7 @@ result comes back into the database through the watch, never written here.
 Secret values are never logged, never returned and never stored: the audit
 keeps ``<redacted>`` in their place.
 """
+
 from __future__ import annotations
 
 import base64
@@ -66,8 +67,13 @@ def for_diff(obj: dict | None) -> dict:
 def unified_diff(before: dict | None, after: dict | None, name: str = "object") -> str:
     old = to_yaml(for_diff(before)) if before else ""
     new = to_yaml(for_diff(after)) if after else ""
-    lines = difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
-                                 fromfile=f"live/{name}", tofile=f"after-apply/{name}", n=3)
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True),
+        new.splitlines(keepends=True),
+        fromfile=f"live/{name}",
+        tofile=f"after-apply/{name}",
+        n=3,
+    )
     return "".join(lines)
 
 
@@ -100,10 +106,15 @@ def record(user, cluster, action, obj, ok, diff="", message="") -> AuditEntry:
     meta = obj.get("metadata") or {}
     return AuditEntry.objects.create(
         user=user if getattr(user, "is_authenticated", False) else None,
-        cluster=cluster, action=action, kind=str(obj.get("kind", ""))[:50],
-        namespace=str(meta.get("namespace", ""))[:253], name=str(meta.get("name", ""))[:253],
-        manifest=to_yaml(redact(obj)), diff=diff,
-        result=AuditEntry.Result.SUCCESS if ok else AuditEntry.Result.FAILURE, message=message[:5000],
+        cluster=cluster,
+        action=action,
+        kind=str(obj.get("kind", ""))[:50],
+        namespace=str(meta.get("namespace", ""))[:253],
+        name=str(meta.get("name", ""))[:253],
+        manifest=to_yaml(redact(obj)),
+        diff=diff,
+        result=AuditEntry.Result.SUCCESS if ok else AuditEntry.Result.FAILURE,
+        message=message[:5000],
     )
 
 
@@ -111,8 +122,12 @@ def _failure(exc: Exception, action: str) -> Outcome:
     if isinstance(exc, ApplyConflict):
         conflicts = [(c.field or "", c.manager or "another manager", c.message or "") for c in exc.conflicts]
         managers = ", ".join(sorted({m for _, m, _ in conflicts}))
-        return Outcome(False, action, conflicts=conflicts,
-                       message=f"{len(conflicts)} field(s) are managed by {managers}; applying would take them over.")
+        return Outcome(
+            False,
+            action,
+            conflicts=conflicts,
+            message=f"{len(conflicts)} field(s) are managed by {managers}; applying would take them over.",
+        )
     if isinstance(exc, ApiStatusError):
         causes = [(c.field or "", c.message or c.reason or "") for c in exc.causes if c.field or c.message]
         return Outcome(False, action, causes=causes, message=str(exc))
@@ -121,8 +136,9 @@ def _failure(exc: Exception, action: str) -> Outcome:
     return Outcome(False, action, message=str(exc))
 
 
-def apply_object(cluster: Cluster, obj: dict, *, user=None, dry_run: bool, force: bool = False,
-                 api_client=None) -> Outcome:
+def apply_object(
+    cluster: Cluster, obj: dict, *, user=None, dry_run: bool, force: bool = False, api_client=None
+) -> Outcome:
     """Dry-run or apply one VitiStack object, with the diff against what the cluster holds now.
 
     A dry-run shows what an apply would do (``dryRun=All``: the server merges,
@@ -144,9 +160,16 @@ def apply_object(cluster: Cluster, obj: dict, *, user=None, dry_run: bool, force
         result = kube_apply.apply(api_client, obj, dry_run=dry_run, force=force)
     except (KubeError, ValueError) as exc:
         outcome = _failure(exc, action)
-        outcome.audit = record(user, cluster, action, obj, False, message=outcome.message + "".join(
-            f"\n{path}: {message}" for path, message in outcome.causes) + "".join(
-            f"\n{path}: conflict with {manager}" for path, manager, _ in outcome.conflicts))
+        outcome.audit = record(
+            user,
+            cluster,
+            action,
+            obj,
+            False,
+            message=outcome.message
+            + "".join(f"\n{path}: {message}" for path, message in outcome.causes)
+            + "".join(f"\n{path}: conflict with {manager}" for path, manager, _ in outcome.conflicts),
+        )
         return outcome
     finally:
         if own_client:
@@ -159,8 +182,15 @@ def apply_object(cluster: Cluster, obj: dict, *, user=None, dry_run: bool, force
         message = f"{obj['kind']} {object_label(obj)} is unchanged."
     else:
         message = f"{obj['kind']} {object_label(obj)} {verb} changed{' (forced)' if force else ''}."
-    outcome = Outcome(True, action, diff=diff, message=message, created=live is None, unchanged=not diff and live is not None,
-                      result=result)
+    outcome = Outcome(
+        True,
+        action,
+        diff=diff,
+        message=message,
+        created=live is None,
+        unchanged=not diff and live is not None,
+        result=result,
+    )
     outcome.audit = record(user, cluster, action, obj, True, diff=diff, message=message)
     return outcome
 
@@ -220,18 +250,33 @@ def _document_problems(document: Document) -> list[str]:
                 except (ValueError, UnicodeDecodeError):
                     return [f"{document.where}: data: values must be base64 of UTF-8 text (or use stringData)"]
         return []
-    return [f"{document.where}: kind: {body.get('apiVersion')} {kind} is not applied from here "
-            f"(Namespace, Secret and the VitiStack kinds are)"]
+    return [
+        f"{document.where}: kind: {body.get('apiVersion')} {kind} is not applied from here "
+        f"(Namespace, Secret and the VitiStack kinds are)"
+    ]
 
 
 def describe(obj: dict) -> dict:
     meta = obj.get("metadata") or {}
-    return {"kind": obj.get("kind", ""), "namespace": meta.get("namespace", ""), "name": meta.get("name", ""),
-            "state": "pending", "message": ""}
+    return {
+        "kind": obj.get("kind", ""),
+        "namespace": meta.get("namespace", ""),
+        "name": meta.get("name", ""),
+        "state": "pending",
+        "message": "",
+    }
 
 
-def apply_document(api_client, cluster: Cluster, obj: dict, *, user, dry_run: bool, create_namespaces: bool,
-                   known_namespaces: dict[str, bool]) -> tuple[str, str, str]:
+def apply_document(
+    api_client,
+    cluster: Cluster,
+    obj: dict,
+    *,
+    user,
+    dry_run: bool,
+    create_namespaces: bool,
+    known_namespaces: dict[str, bool],
+) -> tuple[str, str, str]:
     """(state, message, diff) of one document of a multi-document apply.
 
     ``known_namespaces`` maps a namespace to True once it exists, to False when
@@ -264,8 +309,10 @@ def apply_document(api_client, cluster: Cluster, obj: dict, *, user, dry_run: bo
                 return "failed", problem, ""
         known_namespaces[namespace] = exists or not dry_run
     if dry_run and not known_namespaces[namespace]:
-        message = (f"namespace {namespace} would be created first; checked against the schema only "
-                   "(the server cannot dry-run into a namespace that does not exist yet)")
+        message = (
+            f"namespace {namespace} would be created first; checked against the schema only "
+            "(the server cannot dry-run into a namespace that does not exist yet)"
+        )
         record(user, cluster, action, redact(obj), True, message=message)
         return "applied", message, ""
     if kind == "Secret":
@@ -313,9 +360,16 @@ def create_secret(api_client, cluster, obj: dict, *, user, dry_run: bool) -> tup
     meta = obj.get("metadata") or {}
     action = AuditEntry.Action.DRY_RUN if dry_run else AuditEntry.Action.APPLY
     try:
-        kube_apply.create_secret(api_client, meta.get("namespace") or "default", meta["name"], secret_values(obj),
-                                 secret_type=obj.get("type") or "Opaque", labels=meta.get("labels"),
-                                 annotations=meta.get("annotations"), dry_run=dry_run)
+        kube_apply.create_secret(
+            api_client,
+            meta.get("namespace") or "default",
+            meta["name"],
+            secret_values(obj),
+            secret_type=obj.get("type") or "Opaque",
+            labels=meta.get("labels"),
+            annotations=meta.get("annotations"),
+            dry_run=dry_run,
+        )
     except ApiStatusError as exc:
         if exc.code == 409:
             message = "exists already; left unchanged (Secrets are never overwritten from here)"

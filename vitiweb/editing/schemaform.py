@@ -18,6 +18,7 @@ keeps the base value exactly (``"8080"`` stays a string, ``enabled: false``
 stays present). A form opened from an object and posted back unchanged
 yields that object.
 """
+
 from __future__ import annotations
 
 import re
@@ -64,17 +65,42 @@ class Node:
         return next((c for c in self.children if c.key == key), None)
 
 
-ACRONYMS = {"rpo": "RPO", "rto": "RTO", "ip": "IP", "id": "ID", "cni": "CNI", "rbac": "RBAC", "vpcs": "VPCs",
-            "vpc": "VPC", "ami": "AMI", "kms": "KMS", "ssh": "SSH", "url": "URL", "aws": "AWS", "eks": "EKS",
-            "aks": "AKS", "gke": "GKE", "gcp": "GCP", "rke2": "RKE2", "k3s": "K3s", "cpu": "CPU", "gpus": "GPUs",
-            "mfa": "MFA", "vcpus": "vCPUs", "api": "API", "os": "OS"}
+ACRONYMS = {
+    "rpo": "RPO",
+    "rto": "RTO",
+    "ip": "IP",
+    "id": "ID",
+    "cni": "CNI",
+    "rbac": "RBAC",
+    "vpcs": "VPCs",
+    "vpc": "VPC",
+    "ami": "AMI",
+    "kms": "KMS",
+    "ssh": "SSH",
+    "url": "URL",
+    "aws": "AWS",
+    "eks": "EKS",
+    "aks": "AKS",
+    "gke": "GKE",
+    "gcp": "GCP",
+    "rke2": "RKE2",
+    "k3s": "K3s",
+    "cpu": "CPU",
+    "gpus": "GPUs",
+    "mfa": "MFA",
+    "vcpus": "vCPUs",
+    "api": "API",
+    "os": "OS",
+}
 
 
 def humanize(key: str) -> str:
     """``maxMachines`` -> ``Max machines``; ``serviceCIDR`` -> ``Service CIDR``; ``rpo`` -> ``RPO``."""
     if key.lower() in ACRONYMS:
         return ACRONYMS[key.lower()]
-    words = re.findall(r"[A-Z]{2,}s(?=[A-Z]|$)|[A-Z]{2,}(?=[A-Z][a-z]|$|[0-9])|[A-Z]?[a-z]+[0-9]*|[A-Z]+|[0-9]+", key) or [key]
+    words = re.findall(
+        r"[A-Z]{2,}s(?=[A-Z]|$)|[A-Z]{2,}(?=[A-Z][a-z]|$|[0-9])|[A-Z]?[a-z]+[0-9]*|[A-Z]+|[0-9]+", key
+    ) or [key]
     words = [ACRONYMS.get(w.lower(), w if (len(w) > 1 and w.rstrip("s").isupper()) else w.lower()) for w in words]
     text = " ".join(words)
     return text[:1].upper() + text[1:]
@@ -97,7 +123,13 @@ def build_node(schema: dict, key: str = "") -> Node:
     if kind == "array":
         items = schema.get("items") or {}
         if items.get("type") == "object" and items.get("properties"):
-            return Node(key, "list", schema, item=build_node(items), list_keys=tuple(schema.get("x-kubernetes-list-map-keys", ())))
+            return Node(
+                key,
+                "list",
+                schema,
+                item=build_node(items),
+                list_keys=tuple(schema.get("x-kubernetes-list-map-keys", ())),
+            )
         if items.get("type") in ("string", "integer", "number") and not items.get("x-kubernetes-int-or-string"):
             return Node(key, "scalarlist", schema, item=build_node(items))
         return Node(key, "free", schema)
@@ -439,7 +471,9 @@ def bind(node: Node, data, prefix: str, errors: dict[str, list[str]], datalists:
         for index in item_indices(data, prefix):
             item_prefix = f"{prefix}.{index}"
             item = bind(node.item, data, item_prefix, errors, datalists)
-            item.node = Node(_singular(node.key), "object", node.item.schema, node.item.children, required=node.item.required)
+            item.node = Node(
+                _singular(node.key), "object", node.item.schema, node.item.children, required=node.item.required
+            )
             item.index = len(bound.items)
             item.origin = str(data.get(f"{item_prefix}.{ITEM}", NEW))
             item.errors = list(errors.get(item_prefix, ()))

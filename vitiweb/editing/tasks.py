@@ -5,6 +5,7 @@ what was applied stays applied (each is a complete object on its own), the
 rest is reported as not applied. Progress is written to the database after
 every document, so a page served by any web worker can show it.
 """
+
 import logging
 
 import orjson
@@ -54,9 +55,15 @@ def apply_run(run_id: int) -> str:
             items[index]["state"] = "running"
             ApplyRun.objects.filter(pk=run.pk).update(items=items)
             try:
-                state, message, diff = apply_document(api_client, run.cluster, obj, user=run.user, dry_run=run.dry_run,
-                                                      create_namespaces=run.create_namespaces,
-                                                      known_namespaces=known_namespaces)
+                state, message, diff = apply_document(
+                    api_client,
+                    run.cluster,
+                    obj,
+                    user=run.user,
+                    dry_run=run.dry_run,
+                    create_namespaces=run.create_namespaces,
+                    known_namespaces=known_namespaces,
+                )
             except Exception as exc:  # noqa: BLE001 - a run reports every failure on its row
                 log.exception("apply run %s: document %s failed", run.pk, index)
                 state, message, diff = "failed", f"unexpected error: {type(exc).__name__}", ""

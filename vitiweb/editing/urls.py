@@ -1,11 +1,16 @@
 """URLs of the write path. Per kind: ``<model>_create``, ``<model>_edit``, ``<model>_export``."""
+
 from django.urls import path
 
 from vitiweb.editing import views
 from vitiweb.kinds import KIND_MODELS
 
-_PLURALS = {"Vitistack": "vitistacks", "MachineProvider": "machineproviders",
-            "KubernetesProvider": "kubernetesproviders", "Machine": "machines"}
+_PLURALS = {
+    "Vitistack": "vitistacks",
+    "MachineProvider": "machineproviders",
+    "KubernetesProvider": "kubernetesproviders",
+    "Machine": "machines",
+}
 
 urlpatterns = [
     path("apply/", views.manifest_bulk_apply, name="manifest_bulk_apply"),

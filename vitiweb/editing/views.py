@@ -6,6 +6,7 @@ buttons a page shows: dry-run needs ``vitiweb.dry_run``, apply
 ``vitiweb.force_apply``. An apply must follow a dry-run of the very same
 manifest on the same cluster (a signed token carries the manifest's hash).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -123,8 +124,11 @@ def editor_context(request, kind: str, form, obj=None, cluster=None, result=None
         "meta_fields": form.metadata_fields(errors),
         "problems": problems,
         "manifest_yaml": to_yaml(form.manifest),
-        "naming": {"pattern": form.naming_pattern, "suggestion": form.naming_suggestion(),
-                   "current": form.data.get("metadata.name") or ""},
+        "naming": {
+            "pattern": form.naming_pattern,
+            "suggestion": form.naming_suggestion(),
+            "current": form.data.get("metadata.name") or "",
+        },
         "datalists": form.datalists(),
         "clusters": writable_clusters(),
         "cluster": cluster,
@@ -212,10 +216,14 @@ def _outcome_result(outcome, form, kind: str, cluster, request, manifest) -> dic
     result = {
         "outcome": outcome,
         "field_errors": field_errors,
-        "causes": [(path, form.form_name_for(path.removeprefix(".")) if path else "", message)
-                   for path, message in outcome.causes],
-        "conflicts": [(path, form.form_name_for(path.removeprefix(".")) if path else "", manager, message)
-                      for path, manager, message in outcome.conflicts],
+        "causes": [
+            (path, form.form_name_for(path.removeprefix(".")) if path else "", message)
+            for path, message in outcome.causes
+        ],
+        "conflicts": [
+            (path, form.form_name_for(path.removeprefix(".")) if path else "", manager, message)
+            for path, manager, message in outcome.conflicts
+        ],
         "cluster": cluster,
         "kind": kind,
         "name": manifest["metadata"].get("name", ""),
@@ -303,16 +311,28 @@ def manifest_locate(request):
         attempt = int(request.GET.get("attempt", "0"))
     except ValueError:
         attempt = 0
-    found = model.objects.filter(
-        cluster_id=request.GET.get("cluster") if str(request.GET.get("cluster", "")).isdigit() else None,
-        namespace=request.GET.get("namespace", ""), name=request.GET.get("name", ""),
-    ).only("pk", "resource_version", "name", "namespace", "cluster_id").first()
+    found = (
+        model.objects.filter(
+            cluster_id=request.GET.get("cluster") if str(request.GET.get("cluster", "")).isdigit() else None,
+            namespace=request.GET.get("namespace", ""),
+            name=request.GET.get("name", ""),
+        )
+        .only("pk", "resource_version", "name", "namespace", "cluster_id")
+        .first()
+    )
     wanted_rv = request.GET.get("rv", "")
-    synced = found is not None and (not wanted_rv or found.resource_version == wanted_rv or _rv_newer(found.resource_version, wanted_rv))
+    synced = found is not None and (
+        not wanted_rv or found.resource_version == wanted_rv or _rv_newer(found.resource_version, wanted_rv)
+    )
     params = request.GET.copy()
     params["attempt"] = str(attempt + 1)
-    context = {"found": found if synced else None, "attempt": attempt, "gave_up": attempt >= 30,
-               "next_url": f"{reverse('manifest_locate')}?{params.urlencode()}", "list_url": reverse(f"{model._meta.model_name}_list")}
+    context = {
+        "found": found if synced else None,
+        "attempt": attempt,
+        "gave_up": attempt >= 30,
+        "next_url": f"{reverse('manifest_locate')}?{params.urlencode()}",
+        "list_url": reverse(f"{model._meta.model_name}_list"),
+    }
     return render_page(request, "editing/_locate.html", context)
 
 
@@ -344,7 +364,9 @@ def manifest_bulk_apply(request):
                 problems = ["the stream holds no documents"]
             if not problems:
                 run = ApplyRun.objects.create(
-                    user=request.user, cluster=form.cleaned_data["cluster"], dry_run=dry_run,
+                    user=request.user,
+                    cluster=form.cleaned_data["cluster"],
+                    dry_run=dry_run,
                     create_namespaces=form.cleaned_data["create_namespaces"],
                     items=[describe(doc) for doc in ordered],
                 )
@@ -352,8 +374,14 @@ def manifest_bulk_apply(request):
                 return redirect("applyrun_detail", pk=run.pk)
     else:
         form = BulkApplyForm()
-    context = {"form": form, "problems": problems, "can_apply": can_apply, "can_dry_run": can_dry_run,
-               "order": ("Namespace", "Secret", *KINDS), "recent": ApplyRun.objects.filter(user=request.user)[:5]}
+    context = {
+        "form": form,
+        "problems": problems,
+        "can_apply": can_apply,
+        "can_dry_run": can_dry_run,
+        "order": ("Namespace", "Secret", *KINDS),
+        "recent": ApplyRun.objects.filter(user=request.user)[:5],
+    }
     return render_page(request, "editing/bulk_apply.html", context, status=422 if problems else 200)
 
 
@@ -362,8 +390,12 @@ def applyrun_detail(request, pk: int):
     run = get_object_or_404(ApplyRun.objects.select_related("cluster", "user"), pk=pk)
     if run.user_id != request.user.pk and not request.user.has_perm("vitiweb.force_apply"):
         raise PermissionDenied("another operator's run")
-    context = {"run": run, "items": run.items, "applied": [i for i in run.items if i.get("state") in ("applied", "unchanged")],
-               "not_applied": [i for i in run.items if i.get("state") not in ("applied", "unchanged")]}
+    context = {
+        "run": run,
+        "items": run.items,
+        "applied": [i for i in run.items if i.get("state") in ("applied", "unchanged")],
+        "not_applied": [i for i in run.items if i.get("state") not in ("applied", "unchanged")],
+    }
     return render_page(request, "editing/applyrun_detail.html", context, {"run-progress": "editing/_run_progress.html"})
 
 
@@ -383,9 +415,13 @@ def secret_create(request):
         if form.is_valid():
             cluster = form.cleaned_data["cluster"]
             string_data = form.cleaned_data["string_data"]
-            obj = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-                   "metadata": {"name": form.cleaned_data["name"], "namespace": form.cleaned_data["namespace"]},
-                   "stringData": string_data}
+            obj = {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "type": "Opaque",
+                "metadata": {"name": form.cleaned_data["name"], "namespace": form.cleaned_data["namespace"]},
+                "stringData": string_data,
+            }
             try:
                 api_client = api_client_for(cluster)
             except KubeError as exc:
@@ -398,11 +434,18 @@ def secret_create(request):
                     api_client.close()
                 outcome = (state, message)
             # Never rendered back: the next form starts empty but for where the Secret went.
-            form = SecretForm(initial={"cluster": cluster.pk, "namespace": form.cleaned_data["namespace"],
-                                       "name": form.cleaned_data["name"]})
+            form = SecretForm(
+                initial={
+                    "cluster": cluster.pk,
+                    "namespace": form.cleaned_data["namespace"],
+                    "name": form.cleaned_data["name"],
+                }
+            )
     else:
-        form = SecretForm(initial={k: request.GET.get(k, "")[:253] for k in ("namespace", "name")} |
-                          ({"cluster": request.GET["cluster"]} if str(request.GET.get("cluster", "")).isdigit() else {}))
+        form = SecretForm(
+            initial={k: request.GET.get(k, "")[:253] for k in ("namespace", "name")}
+            | ({"cluster": request.GET["cluster"]} if str(request.GET.get("cluster", "")).isdigit() else {})
+        )
         keys = [k for k in request.GET.get("keys", "").split(",") if k][: SecretForm.VALUE_SLOTS]
         for index, key in enumerate(keys or ["access-key-id", "secret-access-key"]):
             form.initial[f"key_{index}"] = key[:253]

@@ -7,6 +7,7 @@ not stored: the database already holds everything they are made of, so they
 cannot go stale. A run is cached per process, keyed by a fingerprint of the
 mirrored tables, and recomputed when anything a check reads has changed.
 """
+
 from __future__ import annotations
 
 import hashlib

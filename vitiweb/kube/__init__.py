@@ -4,6 +4,7 @@ It knows no Django model and imports nothing of Django: it speaks to clusters
 through the official ``kubernetes`` client (raw JSON decoded with orjson) and
 hands plain dicts to whoever drives it; the sync engine maps them onto models.
 """
+
 from __future__ import annotations
 
 import sys

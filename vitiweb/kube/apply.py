@@ -11,6 +11,7 @@ so the operator can decide whether to ``force``.
 Plural and scope come from the server's discovery, never from the kind's name.
 Secret values are never logged and never returned.
 """
+
 from __future__ import annotations
 
 import logging
@@ -79,7 +80,10 @@ def _namespace_for(resource: Resource, namespace: str | None, default_namespace:
     if resource.namespaced:
         return namespace or default_namespace or "default"
     if namespace:
-        raise ManifestError(f"{resource.kind or resource.plural} is cluster-scoped in this cluster; remove the namespace", field="metadata.namespace")
+        raise ManifestError(
+            f"{resource.kind or resource.plural} is cluster-scoped in this cluster; remove the namespace",
+            field="metadata.namespace",
+        )
     return None
 
 
@@ -109,8 +113,27 @@ def apply(
         kwargs["dry_run"] = "All"
     try:
         if res.namespaced:
-            return call_json(api_client, api.patch_namespaced_custom_object, res.group, res.version, namespace, res.plural, metadata["name"], obj, **kwargs)
-        return call_json(api_client, api.patch_cluster_custom_object, res.group, res.version, res.plural, metadata["name"], obj, **kwargs)
+            return call_json(
+                api_client,
+                api.patch_namespaced_custom_object,
+                res.group,
+                res.version,
+                namespace,
+                res.plural,
+                metadata["name"],
+                obj,
+                **kwargs,
+            )
+        return call_json(
+            api_client,
+            api.patch_cluster_custom_object,
+            res.group,
+            res.version,
+            res.plural,
+            metadata["name"],
+            obj,
+            **kwargs,
+        )
     except ApiStatusError as exc:
         if exc.code == 404:
             forget_resources(api_client)  # the CRD may have changed under the cache
@@ -132,8 +155,19 @@ def get_object(
     api = kubernetes.client.CustomObjectsApi(api_client)
     try:
         if res.namespaced:
-            return call_json(api_client, api.get_namespaced_custom_object, res.group, res.version, _namespace_for(res, namespace, None), res.plural, name, timeout=timeout)
-        return call_json(api_client, api.get_cluster_custom_object, res.group, res.version, res.plural, name, timeout=timeout)
+            return call_json(
+                api_client,
+                api.get_namespaced_custom_object,
+                res.group,
+                res.version,
+                _namespace_for(res, namespace, None),
+                res.plural,
+                name,
+                timeout=timeout,
+            )
+        return call_json(
+            api_client, api.get_cluster_custom_object, res.group, res.version, res.plural, name, timeout=timeout
+        )
     except ApiStatusError as exc:
         if exc.code == 404:
             return None
@@ -163,8 +197,19 @@ def delete_object(
         kwargs["dry_run"] = "All"
     try:
         if res.namespaced:
-            return call_json(api_client, api.delete_namespaced_custom_object, res.group, res.version, _namespace_for(res, namespace, None), res.plural, name, **kwargs)
-        return call_json(api_client, api.delete_cluster_custom_object, res.group, res.version, res.plural, name, **kwargs)
+            return call_json(
+                api_client,
+                api.delete_namespaced_custom_object,
+                res.group,
+                res.version,
+                _namespace_for(res, namespace, None),
+                res.plural,
+                name,
+                **kwargs,
+            )
+        return call_json(
+            api_client, api.delete_cluster_custom_object, res.group, res.version, res.plural, name, **kwargs
+        )
     except ApiStatusError as exc:
         if exc.code == 404 and missing_ok:
             return None
@@ -181,7 +226,11 @@ def create_namespace(
     timeout: Any = None,
 ) -> dict:
     """Create a Namespace; with ``exist_ok`` an existing one is returned as it is."""
-    body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, **({"labels": dict(labels)} if labels else {})}}
+    body = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name, **({"labels": dict(labels)} if labels else {})},
+    }
     api = kubernetes.client.CoreV1Api(api_client)
     kwargs: dict[str, Any] = {"field_manager": FIELD_MANAGER, "timeout": timeout}
     if dry_run:
@@ -216,7 +265,13 @@ def create_secret(
         metadata["labels"] = dict(labels)
     if annotations:
         metadata["annotations"] = dict(annotations)
-    body = {"apiVersion": "v1", "kind": "Secret", "type": secret_type, "metadata": metadata, "stringData": {str(k): str(v) for k, v in string_data.items()}}
+    body = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": secret_type,
+        "metadata": metadata,
+        "stringData": {str(k): str(v) for k, v in string_data.items()},
+    }
     api = kubernetes.client.CoreV1Api(api_client)
     kwargs: dict[str, Any] = {"field_manager": FIELD_MANAGER, "timeout": timeout}
     if dry_run:

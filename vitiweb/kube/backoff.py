@@ -6,6 +6,7 @@ come back in step, and forgets the streak after two healthy minutes. A
 server's ``Retry-After`` (429, 503) says when it wants to hear from us again:
 we never come back sooner than that.
 """
+
 from __future__ import annotations
 
 import random
@@ -42,7 +43,13 @@ class BackoffPolicy:
 class Backoff:
     """The delay before the next retry; call ``next_delay()`` once per failure."""
 
-    def __init__(self, policy: BackoffPolicy | None = None, *, clock: Callable[[], float] = time.monotonic, rng: Callable[[], float] = random.random):
+    def __init__(
+        self,
+        policy: BackoffPolicy | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        rng: Callable[[], float] = random.random,
+    ):
         self.policy = policy or BackoffPolicy()
         self._clock = clock
         self._rng = rng

@@ -15,6 +15,7 @@ A kubeconfig pasted into a form is untrusted: by default its ``exec`` plugins
 are refused (they run a command on this machine) and so are its file paths
 (``tokenFile: /etc/...`` would send a local file to the server it names).
 """
+
 from __future__ import annotations
 
 import base64
@@ -88,7 +89,14 @@ class KubeApiClient(kubernetes.client.ApiClient):
     def call_api(self, method, url, header_params=None, body=None, post_params=None, _request_timeout=None):
         if _request_timeout is None:
             _request_timeout = self.timeouts.pair()
-        return super().call_api(method, url, header_params=header_params, body=body, post_params=post_params, _request_timeout=_request_timeout)
+        return super().call_api(
+            method,
+            url,
+            header_params=header_params,
+            body=body,
+            post_params=post_params,
+            _request_timeout=_request_timeout,
+        )
 
     def __repr__(self) -> str:  # never the credentials
         return f"<KubeApiClient {self.server} auth={self.auth_method}>"
@@ -159,7 +167,9 @@ def build_ssl_context(
             try:
                 context.load_verify_locations(cadata=_pem_or_der(ca_data))
             except (ssl.SSLError, ValueError) as exc:
-                raise KubeconfigError(f"certificate authority data cannot be used: {getattr(exc, 'reason', None) or exc}") from None
+                raise KubeconfigError(
+                    f"certificate authority data cannot be used: {getattr(exc, 'reason', None) or exc}"
+                ) from None
         else:
             context.load_default_certs()
     if client_cert and client_key:
@@ -168,7 +178,9 @@ def build_ssl_context(
         try:
             context.load_cert_chain(os.path.expanduser(client_cert_file), os.path.expanduser(client_key_file))
         except (ssl.SSLError, OSError) as exc:
-            raise KubeconfigError(f"client certificate and key cannot be used: {getattr(exc, 'reason', None) or exc}") from None
+            raise KubeconfigError(
+                f"client certificate and key cannot be used: {getattr(exc, 'reason', None) or exc}"
+            ) from None
     elif client_cert or client_key or client_cert_file or client_key_file:
         raise KubeconfigError("a client certificate needs both the certificate and its key")
     return context
@@ -194,7 +206,9 @@ def api_client_from_kubeconfig(
 
     def file_allowed(field: str) -> None:
         if not allow_file_references:
-            raise KubeconfigError(f"{field} names a file on this machine; paste the kubeconfig with the content inlined (*-data fields) instead")
+            raise KubeconfigError(
+                f"{field} names a file on this machine; paste the kubeconfig with the content inlined (*-data fields) instead"
+            )
 
     server = str(cluster["server"]).rstrip("/")
     config = kubernetes.client.Configuration()
@@ -231,9 +245,13 @@ def api_client_from_kubeconfig(
     if isinstance(user.get("auth-provider"), Mapping):
         provider = user["auth-provider"]
         provider_config = provider.get("config") or {}
-        token = provider_config.get("id-token") if provider.get("name") == "oidc" else provider_config.get("access-token")
+        token = (
+            provider_config.get("id-token") if provider.get("name") == "oidc" else provider_config.get("access-token")
+        )
         if not token:
-            raise KubeconfigError(f"{where_user}.auth-provider {provider.get('name')!r} is not supported without a stored token; use a token or an exec plugin")
+            raise KubeconfigError(
+                f"{where_user}.auth-provider {provider.get('name')!r} is not supported without a stored token; use a token or an exec plugin"
+            )
         auth_method = "auth-provider"
     elif user.get("token"):
         token = str(user["token"]).strip()
@@ -244,7 +262,9 @@ def api_client_from_kubeconfig(
         auth_method = "token"
     elif isinstance(user.get("exec"), Mapping):
         if not allow_exec:
-            raise KubeconfigError(f"{where_user}.exec runs a command on this machine and is disabled for this kubeconfig")
+            raise KubeconfigError(
+                f"{where_user}.exec runs a command on this machine and is disabled for this kubeconfig"
+            )
         _configure_exec(config, user["exec"], cluster)
         auth_method = "exec"
     elif user.get("username") is not None and user.get("password") is not None:
@@ -266,7 +286,14 @@ def api_client_from_kubeconfig(
             client_cert_file=cert_file,
             client_key_file=key_file,
         )
-    client = KubeApiClient(config, timeouts=timeouts, auth_method=auth_method, ssl_context=ssl_context, user_agent=user_agent, context_name=resolved.name)
+    client = KubeApiClient(
+        config,
+        timeouts=timeouts,
+        auth_method=auth_method,
+        ssl_context=ssl_context,
+        user_agent=user_agent,
+        context_name=resolved.name,
+    )
     if user.get("as"):
         client.set_default_header("Impersonate-User", str(user["as"]))
     if user.get("as-uid"):
@@ -282,7 +309,9 @@ def api_client_from_kubeconfig(
     return client
 
 
-def _configure_exec(config: kubernetes.client.Configuration, exec_config: Mapping[str, Any], cluster: Mapping[str, Any]) -> None:
+def _configure_exec(
+    config: kubernetes.client.Configuration, exec_config: Mapping[str, Any], cluster: Mapping[str, Any]
+) -> None:
     from kubernetes.config.config_exception import ConfigException
     from kubernetes.config.exec_provider import ExecProvider
     from kubernetes.config.kube_config import ConfigNode
@@ -303,7 +332,9 @@ def _configure_exec(config: kubernetes.client.Configuration, exec_config: Mappin
             except (ConfigException, OSError) as exc:
                 raise KubeconfigError(f"exec credential plugin failed: {exc}") from None
             if "token" not in status:
-                raise KubeconfigError("exec credential plugin returned no token (client certificates from exec are not supported)")
+                raise KubeconfigError(
+                    "exec credential plugin returned no token (client certificates from exec are not supported)"
+                )
             config.api_key["BearerToken"] = f"Bearer {status['token']}"
             stamp = status.get("expirationTimestamp")
             state["expiry"] = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None
@@ -328,7 +359,9 @@ def api_client_in_cluster(
     environ = os.environ if environ is None else environ
     host, port = environ.get("KUBERNETES_SERVICE_HOST"), environ.get("KUBERNETES_SERVICE_PORT")
     if not host or not port:
-        raise KubeconfigError("not running in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set")
+        raise KubeconfigError(
+            "not running in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set"
+        )
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
     token_path = os.path.join(service_account_dir, "token")
@@ -355,4 +388,11 @@ def api_client_in_cluster(
 
     reload(force=True)
     config.refresh_api_key_hook = reload
-    return KubeApiClient(config, timeouts=timeouts, auth_method="token", ssl_context=build_ssl_context(ca_data=ca_data), user_agent=user_agent, context_name="in-cluster")
+    return KubeApiClient(
+        config,
+        timeouts=timeouts,
+        auth_method="token",
+        ssl_context=build_ssl_context(ca_data=ca_data),
+        user_agent=user_agent,
+        context_name="in-cluster",
+    )

@@ -7,6 +7,7 @@ installed", a Vitistack CRD that is cluster-scoped). ``connection_test()``
 adds the server version and whether this identity may list and watch each
 kind and list Secrets, each failure with a reason a person can act on.
 """
+
 from __future__ import annotations
 
 import threading
@@ -121,11 +122,19 @@ def group_versions(api_client: Any, group: str, *, timeout: Any = None) -> tuple
     return None, ()
 
 
-def api_resources(api_client: Any, group: str, version: str, *, timeout: Any = None, subresources: bool = False) -> list[dict]:
+def api_resources(
+    api_client: Any, group: str, version: str, *, timeout: Any = None, subresources: bool = False
+) -> list[dict]:
     """The APIResourceList of one group version (``[]`` if the server no longer serves it)."""
     try:
         if group:
-            body = call_json(api_client, kubernetes.client.CustomObjectsApi(api_client).get_api_resources, group, version, timeout=timeout)
+            body = call_json(
+                api_client,
+                kubernetes.client.CustomObjectsApi(api_client).get_api_resources,
+                group,
+                version,
+                timeout=timeout,
+            )
         else:
             body = call_json(api_client, kubernetes.client.CoreV1Api(api_client).get_api_resources, timeout=timeout)
     except ApiStatusError as exc:
@@ -136,7 +145,9 @@ def api_resources(api_client: Any, group: str, version: str, *, timeout: Any = N
     return resources if subresources else [r for r in resources if "/" not in r.get("name", "")]
 
 
-def discover(api_client: Any, *, kinds: Mapping[str, KindSpec] = KIND_SPECS, group: str = GROUP, timeout: Any = None) -> Discovery:
+def discover(
+    api_client: Any, *, kinds: Mapping[str, KindSpec] = KIND_SPECS, group: str = GROUP, timeout: Any = None
+) -> Discovery:
     """Which of ``kinds`` the cluster serves, at which version, plural and scope."""
     preferred, versions = group_versions(api_client, group, timeout=timeout)
     found: dict[str, dict[str, dict]] = {}  # kind -> version -> APIResource
@@ -154,7 +165,14 @@ def discover(api_client: Any, *, kinds: Mapping[str, KindSpec] = KIND_SPECS, gro
     for kind, spec in kinds.items():
         by_version = found.get(kind) or {}
         if not by_version:
-            infos[kind] = KindInfo(kind=kind, group=group, installed=False, plural=spec.plural, expected_namespaced=spec.namespaced, problem=f"CRD {spec.crd_name} not installed")
+            infos[kind] = KindInfo(
+                kind=kind,
+                group=group,
+                installed=False,
+                plural=spec.plural,
+                expected_namespaced=spec.namespaced,
+                problem=f"CRD {spec.crd_name} not installed",
+            )
             continue
         served = tuple(v for v in versions if v in by_version)
         chosen = served[0]
@@ -183,7 +201,9 @@ _cache: weakref.WeakKeyDictionary[Any, dict] = weakref.WeakKeyDictionary()
 _cache_lock = threading.Lock()
 
 
-def resolve_resource(api_client: Any, api_version: str, kind: str, *, refresh: bool = False, timeout: Any = None) -> Resource:
+def resolve_resource(
+    api_client: Any, api_version: str, kind: str, *, refresh: bool = False, timeout: Any = None
+) -> Resource:
     """Plural and scope of ``kind`` in ``api_version``, from the server's discovery (cached per client)."""
     group, _, version = api_version.rpartition("/")
     key = (api_version, kind)
@@ -275,26 +295,42 @@ def _where(namespace: str | None) -> str:
     return f"in namespace {namespace}" if namespace else "in all namespaces"
 
 
-def check_access(api_client: Any, verb: str, resource: str, *, group: str = "", namespace: str | None = None, timeout: Any = None) -> AccessCheck:
+def check_access(
+    api_client: Any, verb: str, resource: str, *, group: str = "", namespace: str | None = None, timeout: Any = None
+) -> AccessCheck:
     """Ask the server (SelfSubjectAccessReview) whether this identity may ``verb`` ``resource``."""
     body = {
         "apiVersion": "authorization.k8s.io/v1",
         "kind": "SelfSubjectAccessReview",
-        "spec": {"resourceAttributes": {"group": group, "resource": resource, "verb": verb, "namespace": namespace or ""}},
+        "spec": {
+            "resourceAttributes": {"group": group, "resource": resource, "verb": verb, "namespace": namespace or ""}
+        },
     }
     api = kubernetes.client.AuthorizationV1Api(api_client)
     try:
         review = call_json(api_client, api.create_self_subject_access_review, body, timeout=timeout) or {}
     except KubeError as exc:
-        return AccessCheck(verb, resource, group, namespace, None, reason=f"cannot check whether {verb} {resource} is allowed: {exc}")
+        return AccessCheck(
+            verb, resource, group, namespace, None, reason=f"cannot check whether {verb} {resource} is allowed: {exc}"
+        )
     status = review.get("status") or {}
     if status.get("allowed"):
         return AccessCheck(verb, resource, group, namespace, True)
     server_reason = status.get("reason") or status.get("evaluationError") or None
-    return AccessCheck(verb, resource, group, namespace, False, reason=f"forbidden: cannot {verb} {resource} {_where(namespace)}", server_reason=server_reason)
+    return AccessCheck(
+        verb,
+        resource,
+        group,
+        namespace,
+        False,
+        reason=f"forbidden: cannot {verb} {resource} {_where(namespace)}",
+        server_reason=server_reason,
+    )
 
 
-def connection_test(api_client: Any, *, timeout: float = 5.0, namespace: str | None = None, kinds: Mapping[str, KindSpec] = KIND_SPECS) -> ConnectionReport:
+def connection_test(
+    api_client: Any, *, timeout: float = 5.0, namespace: str | None = None, kinds: Mapping[str, KindSpec] = KIND_SPECS
+) -> ConnectionReport:
     """Reach the server and report what Vitiweb would be able to do there.
 
     Never raises for a cluster-side failure: the first failure that stops the
@@ -303,7 +339,9 @@ def connection_test(api_client: Any, *, timeout: float = 5.0, namespace: str | N
     """
     started = time.monotonic()
     pair = (timeout, timeout)
-    report = ConnectionReport(server=getattr(api_client.configuration, "host", None), context=getattr(api_client, "context_name", None))
+    report = ConnectionReport(
+        server=getattr(api_client.configuration, "host", None), context=getattr(api_client, "context_name", None)
+    )
     try:
         try:
             version = call_json(api_client, kubernetes.client.VersionApi(api_client).get_code, timeout=pair) or {}
@@ -316,10 +354,19 @@ def connection_test(api_client: Any, *, timeout: float = 5.0, namespace: str | N
                 raise
         found = discover(api_client, kinds=kinds, timeout=pair)
         for kind, info in found.kinds.items():
-            check = KindCheck(kind=kind, installed=info.installed, version=info.version, plural=info.plural, scope=info.scope, problem=info.problem)
+            check = KindCheck(
+                kind=kind,
+                installed=info.installed,
+                version=info.version,
+                plural=info.plural,
+                scope=info.scope,
+                problem=info.problem,
+            )
             if info.installed:
                 for verb in ("list", "watch"):
-                    check.access[verb] = check_access(api_client, verb, info.plural, group=info.group, namespace=namespace, timeout=pair)
+                    check.access[verb] = check_access(
+                        api_client, verb, info.plural, group=info.group, namespace=namespace, timeout=pair
+                    )
             report.kinds.append(check)
         report.secrets = check_access(api_client, "list", "secrets", namespace=namespace, timeout=pair)
     except KubeError as exc:

@@ -8,6 +8,7 @@ reason, e.g. "unauthorized: the token was rejected",
 "unreachable: connection refused at https://127.0.0.1:6443",
 "TLS: unknown certificate authority", "timeout after 5s".
 """
+
 from __future__ import annotations
 
 import email.utils
@@ -148,7 +149,15 @@ class ApiStatusError(KubeError):
         )
 
     def __reduce__(self):
-        return (_rebuild_status_error, (self.status or {"code": self.code, "reason": self.reason, "message": self.message}, self.code, self.retry_after, str(self)))
+        return (
+            _rebuild_status_error,
+            (
+                self.status or {"code": self.code, "reason": self.reason, "message": self.message},
+                self.code,
+                self.retry_after,
+                str(self),
+            ),
+        )
 
 
 def _rebuild_status_error(status, code, retry_after, human):
@@ -167,7 +176,9 @@ class ApplyConflict(ApiStatusError):
             if cause.reason not in (None, "FieldManagerConflict"):
                 continue
             match = self._MANAGER.search(cause.message or "")
-            found.append(FieldConflict(field=cause.field, manager=match.group(1) if match else None, message=cause.message))
+            found.append(
+                FieldConflict(field=cause.field, manager=match.group(1) if match else None, message=cause.message)
+            )
         return tuple(found)
 
     @property
@@ -333,7 +344,9 @@ def _reason_for_code(code: int) -> str:
     }.get(code, "Unknown")
 
 
-def from_api_exception(exc: ApiException, *, server: str | None = None, timeout: float | None = None, auth_method: str | None = None) -> KubeError:
+def from_api_exception(
+    exc: ApiException, *, server: str | None = None, timeout: float | None = None, auth_method: str | None = None
+) -> KubeError:
     """Convert the client's ``ApiException`` (status 0 means no HTTP status was had)."""
     if not exc.status:
         return transport_error(exc, server=server, timeout=timeout)
@@ -361,7 +374,13 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 
 _TIMEOUT_IN_TEXT = re.compile(r"timeout=([0-9.]+)")
 
-_UNKNOWN_CA_CODES = {2, 18, 19, 20, 21}  # X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT, DEPTH_ZERO_SELF_SIGNED, SELF_SIGNED_IN_CHAIN, UNABLE_TO_GET_ISSUER_CERT_LOCALLY, UNABLE_TO_VERIFY_LEAF_SIGNATURE
+_UNKNOWN_CA_CODES = {
+    2,
+    18,
+    19,
+    20,
+    21,
+}  # X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT, DEPTH_ZERO_SELF_SIGNED, SELF_SIGNED_IN_CHAIN, UNABLE_TO_GET_ISSUER_CERT_LOCALLY, UNABLE_TO_VERIFY_LEAF_SIGNATURE
 
 
 def _seconds(value: float) -> str:
@@ -383,7 +402,9 @@ def transport_error(exc: BaseException, *, server: str | None = None, timeout: f
                 return TransportError("TLS: the server certificate has expired", category=TLS)
             if code == 62 or "hostname" in text.lower() or "ip address mismatch" in text.lower():
                 host = urlsplit(server).hostname if server else None
-                return TransportError(f"TLS: the server certificate is not valid for {host or 'this host'}", category=TLS)
+                return TransportError(
+                    f"TLS: the server certificate is not valid for {host or 'this host'}", category=TLS
+                )
             return TransportError(f"TLS: {text}", category=TLS)
         if type(e).__name__ == "CertificateError":
             return TransportError(f"TLS: {e}", category=TLS)
@@ -391,7 +412,9 @@ def transport_error(exc: BaseException, *, server: str | None = None, timeout: f
         if isinstance(e, ssl.SSLError):
             text = getattr(e, "reason", None) or str(e)
             if text == "WRONG_VERSION_NUMBER":
-                return TransportError(f"TLS: handshake failed{where} (is the server speaking plain HTTP?)", category=TLS)
+                return TransportError(
+                    f"TLS: handshake failed{where} (is the server speaking plain HTTP?)", category=TLS
+                )
             if "CERTIFICATE_REQUIRED" in str(text):
                 return TransportError("TLS: the server requires a client certificate", category=TLS)
             return TransportError(f"TLS: {text}", category=TLS)
@@ -406,7 +429,10 @@ def transport_error(exc: BaseException, *, server: str | None = None, timeout: f
         # urllib3's NewConnectionError subclasses ConnectTimeoutError: a refusal is not a timeout.
         if isinstance(e, urllib3.exceptions.NewConnectionError):
             continue
-        if isinstance(e, (urllib3.exceptions.ConnectTimeoutError, urllib3.exceptions.ReadTimeoutError, socket.timeout, TimeoutError)):
+        if isinstance(
+            e,
+            (urllib3.exceptions.ConnectTimeoutError, urllib3.exceptions.ReadTimeoutError, socket.timeout, TimeoutError),
+        ):
             seconds = timeout
             if seconds is None:
                 match = _TIMEOUT_IN_TEXT.search(str(e))
@@ -417,7 +443,7 @@ def transport_error(exc: BaseException, *, server: str | None = None, timeout: f
     for e in chain:
         if isinstance(e, urllib3.exceptions.NewConnectionError):
             os_error = next((c for c in chain if isinstance(c, OSError) and getattr(c, "strerror", None)), None)
-            text = (os_error.strerror.lower() if os_error else "cannot connect")
+            text = os_error.strerror.lower() if os_error else "cannot connect"
             return TransportError(f"unreachable: {text}{where}", category=UNREACHABLE)
 
     for e in chain:
@@ -435,7 +461,9 @@ def _short(exc: BaseException) -> str:
     return text[0][:200] if text else type(exc).__name__
 
 
-def to_kube_error(exc: BaseException, *, server: str | None = None, timeout: float | None = None, auth_method: str | None = None) -> KubeError:
+def to_kube_error(
+    exc: BaseException, *, server: str | None = None, timeout: float | None = None, auth_method: str | None = None
+) -> KubeError:
     """Whatever the client raised, as a KubeError with a human reason."""
     if isinstance(exc, KubeError):
         return exc

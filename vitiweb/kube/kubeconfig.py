@@ -6,6 +6,7 @@ module never writes either to disk. What counts as public is a short list
 cluster or user entry, known or not, counts as secret, so a field added to
 kubeconfig later is protected by default.
 """
+
 from __future__ import annotations
 
 import base64
@@ -20,9 +21,13 @@ import yaml
 from .errors import KubeconfigError
 
 #: Cluster fields safe to show.
-PUBLIC_CLUSTER_FIELDS = frozenset({"server", "tls-server-name", "insecure-skip-tls-verify", "disable-compression", "certificate-authority"})
+PUBLIC_CLUSTER_FIELDS = frozenset(
+    {"server", "tls-server-name", "insecure-skip-tls-verify", "disable-compression", "certificate-authority"}
+)
 #: User fields safe to show (paths and identities, never the credential itself).
-PUBLIC_USER_FIELDS = frozenset({"username", "as", "as-uid", "as-groups", "client-certificate", "client-key", "tokenFile"})
+PUBLIC_USER_FIELDS = frozenset(
+    {"username", "as", "as-uid", "as-groups", "client-certificate", "client-key", "tokenFile"}
+)
 #: Fields that point at files on the machine reading the kubeconfig.
 FILE_FIELDS = {
     "cluster": {"certificate-authority": "certificate-authority-data"},
@@ -136,7 +141,9 @@ def resolve_context(source: str | bytes | Mapping[str, Any], context: str | None
     cluster_name = ctx.get("cluster")
     clusters = _by_name(config, "clusters", "cluster")
     if not cluster_name or cluster_name not in clusters:
-        raise KubeconfigError(f"context {name!r} refers to cluster {cluster_name!r}, which the kubeconfig does not define")
+        raise KubeconfigError(
+            f"context {name!r} refers to cluster {cluster_name!r}, which the kubeconfig does not define"
+        )
     cluster = clusters[cluster_name]
     if not cluster.get("server"):
         raise KubeconfigError(f"cluster {cluster_name!r} has no server URL")
@@ -207,7 +214,9 @@ def merge_kubeconfig(public: Mapping[str, Any], secret: Mapping[str, Any]) -> di
         present = {entry["name"]: entry for entry in config[section]}
         for name, fields in hidden.items():
             if name not in present:
-                raise KubeconfigError(f"secret part names {section[:-1]} {name!r}, which the public part does not define")
+                raise KubeconfigError(
+                    f"secret part names {section[:-1]} {name!r}, which the public part does not define"
+                )
             present[name][inner].update(fields)
     if "extensions" in secret:
         config["extensions"] = secret["extensions"]
@@ -264,7 +273,9 @@ def inline_file_references(source: str | bytes | Mapping[str, Any], base_dir: st
                     with open(full, "rb") as handle:
                         content = handle.read()
                 except OSError as exc:
-                    raise KubeconfigError(f"{section}[{entry['name']}].{inner}.{file_key}: cannot read {path}: {exc.strerror}") from None
+                    raise KubeconfigError(
+                        f"{section}[{entry['name']}].{inner}.{file_key}: cannot read {path}: {exc.strerror}"
+                    ) from None
                 body.pop(file_key)
                 if body.get(data_key):
                     continue  # kubectl prefers data over file too

@@ -30,6 +30,7 @@ Streams are decoded line by line with orjson from the raw urllib3 response;
 no model objects are built. ``stop()`` (from any thread) sets an event and
 shuts the in-flight response's socket, so the loop ends promptly.
 """
+
 from __future__ import annotations
 
 import logging
@@ -398,7 +399,9 @@ class Reflector:
         except orjson.JSONDecodeError as exc:
             if self._stop.is_set():
                 raise _Stopped() from None
-            raise KubeError(f"watch stream from {self.api_client.configuration.host} is not JSON lines", category=PROTOCOL) from exc
+            raise KubeError(
+                f"watch stream from {self.api_client.configuration.host} is not JSON lines", category=PROTOCOL
+            ) from exc
         except Exception as exc:
             if self._stop.is_set():
                 raise _Stopped() from None

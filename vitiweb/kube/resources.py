@@ -1,4 +1,5 @@
 """Where a kind lives on a server: group, version, plural, scope."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

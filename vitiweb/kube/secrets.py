@@ -6,6 +6,7 @@ client-go's metadata client does, with plain JSON as the fallback the server
 may pick); a server that answers with full Secrets anyway has ``data`` and
 ``stringData`` dropped from every item before anything else sees them.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -26,7 +27,14 @@ def strip_secret_data(obj: dict) -> dict:
     return obj
 
 
-def list_secret_metadata(api_client: Any, namespace: str | None = None, *, page_size: int = 500, timeout: Any = None, label_selector: str | None = None) -> ListResult:
+def list_secret_metadata(
+    api_client: Any,
+    namespace: str | None = None,
+    *,
+    page_size: int = 500,
+    timeout: Any = None,
+    label_selector: str | None = None,
+) -> ListResult:
     """Every Secret's metadata (all namespaces unless one is named); never its data."""
     api = kubernetes.client.CoreV1Api(api_client)
     method, args = (api.list_namespaced_secret, (namespace,)) if namespace else (api.list_secret_for_all_namespaces, ())
@@ -34,7 +42,9 @@ def list_secret_metadata(api_client: Any, namespace: str | None = None, *, page_
     if label_selector:
         kwargs["label_selector"] = label_selector
     try:
-        result = paginate(api_client, method, *args, _headers={"Accept": f"{METADATA_LIST_ACCEPT},application/json"}, **kwargs)
+        result = paginate(
+            api_client, method, *args, _headers={"Accept": f"{METADATA_LIST_ACCEPT},application/json"}, **kwargs
+        )
     except ApiStatusError as exc:
         if exc.code != 406:
             raise
@@ -48,7 +58,14 @@ def secret_exists(api_client: Any, namespace: str, name: str, *, timeout: Any = 
     """Whether Secret ``namespace/name`` exists (asks for its metadata only)."""
     api = kubernetes.client.CoreV1Api(api_client)
     try:
-        obj = call_json(api_client, api.read_namespaced_secret, name, namespace, timeout=timeout, _headers={"Accept": f"{METADATA_ACCEPT},application/json"})
+        obj = call_json(
+            api_client,
+            api.read_namespaced_secret,
+            name,
+            namespace,
+            timeout=timeout,
+            _headers={"Accept": f"{METADATA_ACCEPT},application/json"},
+        )
     except ApiStatusError as exc:
         if exc.code == 404:
             return False

@@ -5,6 +5,7 @@ Every call goes through a generated method of ``kubernetes.client`` with
 objects), and whatever the client raises comes out as a ``KubeError`` whose
 text names the problem.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -28,7 +29,9 @@ def convert(api_client: Any, exc: BaseException) -> KubeError:
     return to_kube_error(exc, server=server_of(api_client), auth_method=auth_method_of(api_client))
 
 
-def open_response(api_client: Any, method: Callable[..., Any], *args: Any, timeout: Any = None, **kwargs: Any) -> urllib3.HTTPResponse:
+def open_response(
+    api_client: Any, method: Callable[..., Any], *args: Any, timeout: Any = None, **kwargs: Any
+) -> urllib3.HTTPResponse:
     """Call a generated API method and return the open urllib3 response (2xx only)."""
     if timeout is not None:
         kwargs["_request_timeout"] = timeout
@@ -58,13 +61,24 @@ def call_json(api_client: Any, method: Callable[..., Any], *args: Any, timeout: 
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise KubeError(f"the server at {server_of(api_client)} answered with something that is not JSON", category="protocol") from exc
+        raise KubeError(
+            f"the server at {server_of(api_client)} answered with something that is not JSON", category="protocol"
+        ) from exc
 
 
 class ListResult(list):
     """The items of a complete (all pages) list, with the list's resourceVersion."""
 
-    def __init__(self, items=(), resource_version: str | None = None, *, kind: str | None = None, api_version: str | None = None, pages: int = 0, restarts: int = 0):
+    def __init__(
+        self,
+        items=(),
+        resource_version: str | None = None,
+        *,
+        kind: str | None = None,
+        api_version: str | None = None,
+        pages: int = 0,
+        restarts: int = 0,
+    ):
         super().__init__(items)
         self.resource_version = resource_version
         self.kind = kind
@@ -103,7 +117,10 @@ def paginate(
             if should_stop is not None and should_stop():
                 raise InterruptedError("stopped")
             try:
-                body = call_json(api_client, method, *args, limit=page_size, _continue=token, timeout=timeout, **kwargs) or {}
+                body = (
+                    call_json(api_client, method, *args, limit=page_size, _continue=token, timeout=timeout, **kwargs)
+                    or {}
+                )
             except ApiStatusError as exc:
                 if token is not None and exc.category == EXPIRED and restarts < max_restarts:
                     restarts += 1

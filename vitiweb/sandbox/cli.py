@@ -13,25 +13,44 @@ from .sandbox import DEFAULT_CRDS_DIR, SandboxFleet
 DEFAULT_PORT = 6443
 
 
-def add_arguments(parser: argparse.ArgumentParser, default_kubeconfig: Path, default_crds: Path = DEFAULT_CRDS_DIR) -> None:
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
-                        help="port of the first cluster; the others take the next ones (0: free ports)")
+def add_arguments(
+    parser: argparse.ArgumentParser, default_kubeconfig: Path, default_crds: Path = DEFAULT_CRDS_DIR
+) -> None:
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help="port of the first cluster; the others take the next ones (0: free ports)",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--clusters", type=int, default=1, help="number of clusters to serve")
     parser.add_argument("--crds", type=Path, default=default_crds, help="directory of CRD YAML to install")
-    parser.add_argument("--load", type=Path, action="append", default=[],
-                        help="manifest file or directory to load into every cluster (recursively; repeatable)")
-    parser.add_argument("--kubeconfig-out", type=Path, default=default_kubeconfig,
-                        help="where to write a kubeconfig with one context per cluster")
+    parser.add_argument(
+        "--load",
+        type=Path,
+        action="append",
+        default=[],
+        help="manifest file or directory to load into every cluster (recursively; repeatable)",
+    )
+    parser.add_argument(
+        "--kubeconfig-out",
+        type=Path,
+        default=default_kubeconfig,
+        help="where to write a kubeconfig with one context per cluster",
+    )
     parser.add_argument("--tls", action="store_true", help="serve HTTPS with a generated CA")
     parser.add_argument("--token", help="require this bearer token (written into the kubeconfig)")
     parser.add_argument("--simulate", action="store_true", help="run simulated VitiStack controllers")
     parser.add_argument("--seed", type=int, default=0, help="seed of the simulated controllers")
-    parser.add_argument("--simulate-interval", type=float, default=1.0,
-                        help="seconds between simulated controller ticks")
-    parser.add_argument("--populate", metavar="KEY=N,...",
-                        help="bulk-create generated objects, e.g. vitistacks=50,machine_providers=150,"
-                             "kubernetes_providers=50,machines=5000")
+    parser.add_argument(
+        "--simulate-interval", type=float, default=1.0, help="seconds between simulated controller ticks"
+    )
+    parser.add_argument(
+        "--populate",
+        metavar="KEY=N,...",
+        help="bulk-create generated objects, e.g. vitistacks=50,machine_providers=150,"
+        "kubernetes_providers=50,machines=5000",
+    )
     parser.add_argument("--history-size", type=int, default=10_000, help="watch history kept per cluster")
     parser.add_argument("--bookmark-interval", type=float, default=60.0, help="seconds between watch bookmarks")
 
@@ -68,9 +87,11 @@ def serve(options: dict, out: Callable[[str], None] = print) -> SandboxFleet:
     for sb in fleet:
         for path in options.get("load") or []:
             report = sb.load(path, warn=out)
-            out(f"{sb.name}: loaded {len(report.loaded)} objects from {path}"
+            out(
+                f"{sb.name}: loaded {len(report.loaded)} objects from {path}"
                 + (f", skipped {len(report.skipped)}" if report.skipped else "")
-                + (f", failed {len(report.failed)}" if report.failed else ""))
+                + (f", failed {len(report.failed)}" if report.failed else "")
+            )
         if populate:
             result = sb.populate(populate)
             out(f"{sb.name}: populated {result['created']} in {result['seconds']}s")

@@ -68,7 +68,11 @@ def _group_doc(registry: Registry, group: str) -> dict[str, Any]:
 
 
 def api_group_list(registry: Registry) -> dict[str, Any]:
-    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [_group_doc(registry, g) for g in _groups(registry, False)]}
+    return {
+        "kind": "APIGroupList",
+        "apiVersion": "v1",
+        "groups": [_group_doc(registry, g) for g in _groups(registry, False)],
+    }
 
 
 def api_group(registry: Registry, group: str) -> dict[str, Any] | None:
@@ -103,13 +107,15 @@ def api_resource_list(registry: Registry, group: str, version: str) -> dict[str,
             entry["storageVersionHash"] = _storage_hash(rt)
         resources.append(entry)
         if rt.status_subresource:
-            resources.append({
-                "name": f"{rt.plural}/status",
-                "singularName": "",
-                "namespaced": rt.namespaced,
-                "kind": rt.kind,
-                "verbs": _STATUS_VERBS,
-            })
+            resources.append(
+                {
+                    "name": f"{rt.plural}/status",
+                    "singularName": "",
+                    "namespaced": rt.namespaced,
+                    "kind": rt.kind,
+                    "verbs": _STATUS_VERBS,
+                }
+            )
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": rt.api_version, "resources": resources}
 
 
@@ -141,7 +147,12 @@ def aggregated(registry: Registry, core: bool, media: str) -> dict[str, Any]:
             meta["name"] = group
         items.append({"metadata": meta, "versions": versions})
     version = "v2" if media == AGGREGATED_V2 else "v2beta1"
-    return {"kind": "APIGroupDiscoveryList", "apiVersion": f"apidiscovery.k8s.io/{version}", "metadata": {}, "items": items}
+    return {
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": f"apidiscovery.k8s.io/{version}",
+        "metadata": {},
+        "items": items,
+    }
 
 
 # -- OpenAPI v2 -----------------------------------------------------------------
@@ -165,8 +176,12 @@ def openapi_v2(accept: str) -> tuple[bytes, str]:
         info = _proto_string(1, "Kubernetes") + _proto_string(2, SERVER_VERSION["gitVersion"])
         doc = _proto_string(1, "2.0") + bytes([2 << 3 | 2, len(info)]) + info
         return doc, OPENAPI_V2_PROTOBUF
-    body = {"swagger": "2.0", "info": {"title": "Kubernetes", "version": SERVER_VERSION["gitVersion"]},
-            "paths": {}, "definitions": {}}
+    body = {
+        "swagger": "2.0",
+        "info": {"title": "Kubernetes", "version": SERVER_VERSION["gitVersion"]},
+        "paths": {},
+        "definitions": {},
+    }
     return orjson.dumps(body), "application/json"
 
 
@@ -195,21 +210,41 @@ def _param(name: str, type_: str = "string", where: str = "query", required: boo
     return out
 
 
-_LIST_PARAMS = ["allowWatchBookmarks", "continue", "fieldSelector", "labelSelector", "limit", "resourceVersion",
-                "resourceVersionMatch", "sendInitialEvents", "timeoutSeconds", "watch"]
+_LIST_PARAMS = [
+    "allowWatchBookmarks",
+    "continue",
+    "fieldSelector",
+    "labelSelector",
+    "limit",
+    "resourceVersion",
+    "resourceVersionMatch",
+    "sendInitialEvents",
+    "timeoutSeconds",
+    "watch",
+]
 _WRITE_PARAMS = ["dryRun", "fieldManager", "fieldValidation"]
 
 
-def _op(rt: ResourceType, action: str, op_id: str, params: list[str], body: list[str] | None, ok: str) -> dict[str, Any]:
+def _op(
+    rt: ResourceType, action: str, op_id: str, params: list[str], body: list[str] | None, ok: str
+) -> dict[str, Any]:
     ref = {"$ref": f"#/components/schemas/{_schema_name(rt)}"}
     list_ref = {"$ref": f"#/components/schemas/{_schema_name(rt)}List"}
     schema = list_ref if action == "list" else ref
     out: dict[str, Any] = {
         "tags": [rt.api_version.replace("/", "_")],
         "operationId": op_id,
-        "parameters": [_param(p, "integer" if p in ("limit", "timeoutSeconds") else
-                              "boolean" if p in ("watch", "allowWatchBookmarks", "sendInitialEvents", "force") else "string")
-                       for p in params],
+        "parameters": [
+            _param(
+                p,
+                "integer"
+                if p in ("limit", "timeoutSeconds")
+                else "boolean"
+                if p in ("watch", "allowWatchBookmarks", "sendInitialEvents", "force")
+                else "string",
+            )
+            for p in params
+        ],
         "responses": {ok: {"description": "OK", "content": {"application/json": {"schema": schema}}}},
         "x-kubernetes-action": action,
         "x-kubernetes-group-version-kind": {"group": rt.group, "version": rt.version, "kind": rt.kind},
@@ -234,14 +269,25 @@ def _paths(rt: ResourceType) -> dict[str, Any]:
         return paths
     paths[collection] = {
         "get": _op(rt, "list", f"list{gv}{scope}{title}", _LIST_PARAMS, None, "200"),
-        "post": _op(rt, "post", f"create{gv}{scope}{title}", _WRITE_PARAMS, ["application/json", "application/yaml"], "201"),
+        "post": _op(
+            rt, "post", f"create{gv}{scope}{title}", _WRITE_PARAMS, ["application/json", "application/yaml"], "201"
+        ),
         "delete": _op(rt, "deletecollection", f"deletecollection{gv}{scope}{title}", _LIST_PARAMS, None, "200"),
     }
     item = {
         "get": _op(rt, "get", f"read{gv}{scope}{title}", [], None, "200"),
-        "put": _op(rt, "put", f"replace{gv}{scope}{title}", _WRITE_PARAMS, ["application/json", "application/yaml"], "200"),
+        "put": _op(
+            rt, "put", f"replace{gv}{scope}{title}", _WRITE_PARAMS, ["application/json", "application/yaml"], "200"
+        ),
         "patch": _op(rt, "patch", f"patch{gv}{scope}{title}", _WRITE_PARAMS + ["force"], patch_media, "200"),
-        "delete": _op(rt, "delete", f"delete{gv}{scope}{title}", ["dryRun", "gracePeriodSeconds", "propagationPolicy"], None, "200"),
+        "delete": _op(
+            rt,
+            "delete",
+            f"delete{gv}{scope}{title}",
+            ["dryRun", "gracePeriodSeconds", "propagationPolicy"],
+            None,
+            "200",
+        ),
     }
     paths[f"{collection}/{{name}}"] = item
     if rt.status_subresource:
@@ -251,7 +297,9 @@ def _paths(rt: ResourceType) -> dict[str, Any]:
             "patch": _op(rt, "patch", f"patch{gv}{scope}{title}Status", _WRITE_PARAMS + ["force"], patch_media, "200"),
         }
     if rt.namespaced:
-        paths[f"{base}/{rt.plural}"] = {"get": _op(rt, "list", f"list{gv}{title}ForAllNamespaces", _LIST_PARAMS, None, "200")}
+        paths[f"{base}/{rt.plural}"] = {
+            "get": _op(rt, "list", f"list{gv}{title}ForAllNamespaces", _LIST_PARAMS, None, "200")
+        }
     return paths
 
 
@@ -262,8 +310,14 @@ def _object_meta_schema() -> dict[str, Any]:
 def _kind_schema(rt: ResourceType) -> dict[str, Any]:
     schema = dict(rt.raw_schema or {"type": "object", "x-kubernetes-preserve-unknown-fields": True})
     props = dict(schema.get("properties") or {})
-    props["apiVersion"] = {"type": "string", "description": "APIVersion defines the versioned schema of this representation of an object."}
-    props["kind"] = {"type": "string", "description": "Kind is a string value representing the REST resource this object represents."}
+    props["apiVersion"] = {
+        "type": "string",
+        "description": "APIVersion defines the versioned schema of this representation of an object.",
+    }
+    props["kind"] = {
+        "type": "string",
+        "description": "Kind is a string value representing the REST resource this object represents.",
+    }
     props["metadata"] = {"allOf": [{"$ref": f"#/components/schemas/{_META}.ObjectMeta"}], "default": {}}
     schema["properties"] = props
     schema["type"] = "object"

@@ -73,7 +73,11 @@ def already_exists(rt, name: str) -> ApiError:
     return ApiError(409, "AlreadyExists", f'{rt.qualified} "{name}" already exists', _details(rt, name))
 
 
-def conflict(rt, name: str, why: str = "the object has been modified; please apply your changes to the latest version and try again") -> ApiError:
+def conflict(
+    rt,
+    name: str,
+    why: str = "the object has been modified; please apply your changes to the latest version and try again",
+) -> ApiError:
     return ApiError(
         409,
         "Conflict",
@@ -127,8 +131,7 @@ def forbidden(user: str, verb: str, rt, namespace: str | None, name: str | None 
     return ApiError(
         403,
         "Forbidden",
-        f'{target} is forbidden: User "{user}" cannot {verb} resource "{resource}" '
-        f'in API group "{rt.group}" {where}',
+        f'{target} is forbidden: User "{user}" cannot {verb} resource "{resource}" in API group "{rt.group}" {where}',
         _details(rt, name),
     )
 
@@ -144,9 +147,7 @@ def too_many_requests(retry_after: int) -> ApiError:
 
 
 def internal_error(cause: str) -> ApiError:
-    return ApiError(
-        500, "InternalError", f"Internal error occurred: {cause}", {"causes": [{"message": cause}]}
-    )
+    return ApiError(500, "InternalError", f"Internal error occurred: {cause}", {"causes": [{"message": cause}]})
 
 
 def too_large_resource_version(requested: int, current: int) -> ApiError:

@@ -58,7 +58,9 @@ class Faults:
             raise ValueError("status must be 429, 500 or 503")
         with self._lock:
             self._failures.append(
-                _Failure(count, status, retry_after, path_contains, tuple(m.upper() for m in methods) if methods else None)
+                _Failure(
+                    count, status, retry_after, path_contains, tuple(m.upper() for m in methods) if methods else None
+                )
             )
 
     def set_latency(self, seconds: float) -> None:
@@ -94,7 +96,9 @@ class Faults:
                     if failure.status == 429:
                         return errors.too_many_requests(failure.retry_after)
                     if failure.status == 503:
-                        err = ApiError(503, "ServiceUnavailable", "the server is currently unable to handle the request")
+                        err = ApiError(
+                            503, "ServiceUnavailable", "the server is currently unable to handle the request"
+                        )
                         err.headers["Retry-After"] = str(failure.retry_after)
                         return err
                     return errors.internal_error("injected fault")
@@ -103,8 +107,13 @@ class Faults:
     def state(self) -> dict[str, Any]:
         with self._lock:
             pending = [
-                {"count": f.remaining, "status": f.status, "retryAfter": f.retry_after,
-                 "pathContains": f.path_contains, "methods": list(f.methods) if f.methods else None}
+                {
+                    "count": f.remaining,
+                    "status": f.status,
+                    "retryAfter": f.retry_after,
+                    "pathContains": f.path_contains,
+                    "methods": list(f.methods) if f.methods else None,
+                }
                 for f in self._failures
             ]
         return {"latency": self.latency, "pendingFailures": pending, "failedSoFar": self.failed}

@@ -41,8 +41,16 @@ _STRIPPED: set[Path] = {
     ("f:metadata", "f:managedFields"),
     ("f:metadata", "f:resourceVersion"),
 }
-_SYSTEM_META = ("uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "selfLink",
-                "deletionTimestamp", "deletionGracePeriodSeconds")
+_SYSTEM_META = (
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "managedFields",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+)
 
 
 def user_view(obj: dict) -> dict:
@@ -282,7 +290,6 @@ def within(path: Path, roots: set[Path]) -> bool:
     return any(path[: len(r)] == r for r in roots)
 
 
-
 # -- managers ------------------------------------------------------------------
 
 ManagerKey = tuple[str, str, str, str]  # manager, operation, subresource, apiVersion (Update only)
@@ -308,8 +315,12 @@ class Managers:
         for entry in entries or []:
             if not isinstance(entry, dict) or not (entry.get("manager") or entry.get("operation")):
                 continue
-            key = manager_key(entry.get("manager", ""), entry.get("operation", "Update"),
-                              entry.get("subresource", ""), entry.get("apiVersion", ""))
+            key = manager_key(
+                entry.get("manager", ""),
+                entry.get("operation", "Update"),
+                entry.get("subresource", ""),
+                entry.get("apiVersion", ""),
+            )
             self.sets[key] = decode(entry.get("fieldsV1") or {})
             self.meta[key] = {"apiVersion": entry.get("apiVersion", ""), "time": entry.get("time", "")}
 
@@ -358,16 +369,26 @@ class Managers:
             self.sets[other] = self.sets[other] - changed - comparison.removed
         return conflicts
 
-    def update(self, node: Node, old: dict, new: dict, key: ManagerKey, api_version: str, now: str,
-               ignored: set[Path]) -> None:
+    def update(
+        self, node: Node, old: dict, new: dict, key: ManagerKey, api_version: str, now: str, ignored: set[Path]
+    ) -> None:
         comparison = compare(node, old, new)
         _drop_ignored(comparison, ignored)
         self._take_away(key, comparison, force=True)
         mine = (self.sets.get(key, set()) | comparison.changed()) - comparison.removed
         self._set_owner(key, {p for p in mine if not within(p, ignored)}, api_version, now)
 
-    def apply(self, node: Node, live: dict, config: dict, key: ManagerKey, api_version: str, now: str,
-              ignored: set[Path], force: bool) -> dict:
+    def apply(
+        self,
+        node: Node,
+        live: dict,
+        config: dict,
+        key: ManagerKey,
+        api_version: str,
+        now: str,
+        ignored: set[Path],
+        force: bool,
+    ) -> dict:
         """Merge `config` into `live`, prune what this applier dropped, and re-own; returns the object."""
         applied = {p for p in to_field_set(node, config) if not within(p, ignored)}
         previous = self.sets.get(key, set())

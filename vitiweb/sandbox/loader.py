@@ -42,7 +42,10 @@ def _documents(paths: Iterable[Path]) -> list[tuple[str, dict]]:
         with open(path, encoding="utf-8") as f:
             for i, doc in enumerate(yaml.load_all(f, Loader=_YAML)):
                 if isinstance(doc, dict) and doc.get("kind") == "List":
-                    docs.extend((f"{path} (document {i + 1}, item {j + 1})", item) for j, item in enumerate(doc.get("items") or []))
+                    docs.extend(
+                        (f"{path} (document {i + 1}, item {j + 1})", item)
+                        for j, item in enumerate(doc.get("items") or [])
+                    )
                 elif isinstance(doc, dict) and doc:
                     docs.append((f"{path} (document {i + 1})", doc))
     return docs

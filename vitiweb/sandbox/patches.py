@@ -98,7 +98,7 @@ def _remove(doc: Any, path: str) -> tuple[Any, Any]:
     last = tokens[-1]
     if isinstance(parent, dict):
         if last not in parent:
-            raise _patch_error(f'Unable to remove nonexistent key: {last}: missing value')
+            raise _patch_error(f"Unable to remove nonexistent key: {last}: missing value")
         return doc, parent.pop(last)
     if isinstance(parent, list):
         return doc, parent.pop(_index(parent, last, False))

@@ -27,14 +27,20 @@ def _vitistack(i: int, ns: str, prefix: str, rng: random.Random, mps: list[str],
     return {
         "apiVersion": GROUP_VERSION,
         "kind": "Vitistack",
-        "metadata": {"name": f"{prefix}vs-{i:04d}", "namespace": ns,
-                     "labels": {"vitistack.io/generated": "true", "environment": rng.choice(["prod", "staging", "dev"])}},
+        "metadata": {
+            "name": f"{prefix}vs-{i:04d}",
+            "namespace": ns,
+            "labels": {"vitistack.io/generated": "true", "environment": rng.choice(["prod", "staging", "dev"])},
+        },
         "spec": {
             "region": rng.choice(_REGIONS),
             "role": rng.choice(_ROLES),
             "description": f"Generated vitistack {i}",
-            "resourceQuotas": {"maxMachines": rng.randint(50, 500), "maxClusters": rng.randint(1, 20),
-                               "maxProviders": rng.randint(2, 20)},
+            "resourceQuotas": {
+                "maxMachines": rng.randint(50, 500),
+                "maxClusters": rng.randint(1, 20),
+                "maxProviders": rng.randint(2, 20),
+            },
             "machineProviders": [{"name": n, "priority": p + 1} for p, n in enumerate(mps)],
             "kubernetesProviders": [{"name": n, "priority": p + 1} for p, n in enumerate(kps)],
         },
@@ -43,13 +49,17 @@ def _vitistack(i: int, ns: str, prefix: str, rng: random.Random, mps: list[str],
 
 def _machine_provider(i: int, ns: str, prefix: str, rng: random.Random) -> dict[str, Any]:
     kind = _MP_TYPES[i % len(_MP_TYPES)]
-    spec: dict[str, Any] = {"type": kind, "region": rng.choice(_REGIONS),
-                            "healthCheck": {"enabled": True, "interval": "30s", "timeout": "10s", "retries": 3}}
+    spec: dict[str, Any] = {
+        "type": kind,
+        "region": rng.choice(_REGIONS),
+        "healthCheck": {"enabled": True, "interval": "30s", "timeout": "10s", "retries": 3},
+    }
     if kind == "aws":
         spec["aws"] = {
             "credentials": {"secretRef": {"name": "aws-credentials"}},
-            "instanceTypes": [{"name": t, "vcpus": 2 ** (k + 1), "memory": f"{8 * 2 ** k}Gi"}
-                              for k, t in enumerate(_INSTANCE_TYPES[:2])],
+            "instanceTypes": [
+                {"name": t, "vcpus": 2 ** (k + 1), "memory": f"{8 * 2**k}Gi"} for k, t in enumerate(_INSTANCE_TYPES[:2])
+            ],
             "machineImages": [{"name": img, "architecture": "x86_64"} for img in _IMAGES[:2]],
         }
     return {
@@ -70,9 +80,16 @@ def _kubernetes_provider(i: int, ns: str, prefix: str, rng: random.Random, mp: s
             "type": kind,
             "version": rng.choice(["1.29", "1.30", "1.31"]),
             "region": rng.choice(_REGIONS),
-            kind: {"nodeGroups": [{"name": "workers", "machineProvider": {"name": mp},
-                                   "instanceType": rng.choice(_INSTANCE_TYPES),
-                                   "scaling": {"minSize": 1, "maxSize": 5, "desiredSize": 3}}]},
+            kind: {
+                "nodeGroups": [
+                    {
+                        "name": "workers",
+                        "machineProvider": {"name": mp},
+                        "instanceType": rng.choice(_INSTANCE_TYPES),
+                        "scaling": {"minSize": 1, "maxSize": 5, "desiredSize": 3},
+                    }
+                ]
+            },
         },
     }
 
@@ -81,13 +98,16 @@ def _machine(i: int, ns: str, prefix: str, rng: random.Random, mp: str) -> dict[
     return {
         "apiVersion": GROUP_VERSION,
         "kind": "Machine",
-        "metadata": {"name": f"{prefix}m-{i:05d}", "namespace": ns,
-                     "labels": {"vitistack.io/generated": "true", "role": rng.choice(["worker", "control-plane", "bastion"])}},
+        "metadata": {
+            "name": f"{prefix}m-{i:05d}",
+            "namespace": ns,
+            "labels": {"vitistack.io/generated": "true", "role": rng.choice(["worker", "control-plane", "bastion"])},
+        },
         "spec": {
             "machineProvider": {"name": mp},
             "instanceType": rng.choice(_INSTANCE_TYPES),
             "machineImage": rng.choice(_IMAGES),
-            "networking": {"subnet": f"subnet-{rng.randrange(16 ** 8):08x}", "publicIP": rng.random() < 0.1},
+            "networking": {"subnet": f"subnet-{rng.randrange(16**8):08x}", "publicIP": rng.random() < 0.1},
         },
     }
 
@@ -125,8 +145,8 @@ def generate(
     stacks = []
     for i in range(vitistacks):
         namespace = ns(i)
-        own_mps = by_ns.get(namespace, [])[i % 3: i % 3 + 2]
-        own_kps = kp_by_ns.get(namespace, [])[i % 2: i % 2 + 1]
+        own_mps = by_ns.get(namespace, [])[i % 3 : i % 3 + 2]
+        own_kps = kp_by_ns.get(namespace, [])[i % 2 : i % 2 + 1]
         stacks.append(_vitistack(i, namespace, prefix, rng, own_mps, own_kps))
     machine_objs = [_machine(i, ns(i), prefix, rng, provider_in(ns(i), i)) for i in range(machines)]
     return mps + kps + stacks + machine_objs
@@ -143,5 +163,8 @@ def populate(store: Store, manager: str = "sandbox-populate", **kw) -> dict[str,
         for obj in objects:
             store.create(obj, options=WriteOptions(manager=manager))
             counts[obj["kind"]] = counts.get(obj["kind"], 0) + 1
-    return {"created": counts, "seconds": round(time.perf_counter() - started, 3),
-            "resourceVersion": store.resource_version}
+    return {
+        "created": counts,
+        "seconds": round(time.perf_counter() - started, 3),
+        "resourceVersion": store.resource_version,
+    }

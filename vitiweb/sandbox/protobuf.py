@@ -43,11 +43,11 @@ def _fields(data: bytes):
             value, pos = _varint(data, pos)
         elif wire == 2:
             length, pos = _varint(data, pos)
-            value, pos = data[pos:pos + length], pos + length
+            value, pos = data[pos : pos + length], pos + length
         elif wire == 1:
-            value, pos = data[pos:pos + 8], pos + 8
+            value, pos = data[pos : pos + 8], pos + 8
         elif wire == 5:
-            value, pos = data[pos:pos + 4], pos + 4
+            value, pos = data[pos : pos + 4], pos + 4
         else:
             raise ProtobufError(f"unsupported wire type {wire}")
         yield number, value
@@ -61,24 +61,46 @@ Schema = dict[int, tuple]
 _TIME = "time"
 _KEY_VALUE: Schema = {1: ("key", "str"), 2: ("value", "str")}
 OBJECT_META: Schema = {
-    1: ("name", "str"), 2: ("generateName", "str"), 3: ("namespace", "str"), 5: ("uid", "str"),
-    6: ("resourceVersion", "str"), 7: ("generation", "int"), 8: ("creationTimestamp", _TIME),
-    11: ("labels", "map"), 12: ("annotations", "map"), 14: ("finalizers", "str*"),
+    1: ("name", "str"),
+    2: ("generateName", "str"),
+    3: ("namespace", "str"),
+    5: ("uid", "str"),
+    6: ("resourceVersion", "str"),
+    7: ("generation", "int"),
+    8: ("creationTimestamp", _TIME),
+    11: ("labels", "map"),
+    12: ("annotations", "map"),
+    14: ("finalizers", "str*"),
 }
 _RESOURCE_ATTRIBUTES: Schema = {
-    1: ("namespace", "str"), 2: ("verb", "str"), 3: ("group", "str"), 4: ("version", "str"),
-    5: ("resource", "str"), 6: ("subresource", "str"), 7: ("name", "str"),
+    1: ("namespace", "str"),
+    2: ("verb", "str"),
+    3: ("group", "str"),
+    4: ("version", "str"),
+    5: ("resource", "str"),
+    6: ("subresource", "str"),
+    7: ("name", "str"),
 }
 _NON_RESOURCE_ATTRIBUTES: Schema = {1: ("path", "str"), 2: ("verb", "str")}
 KINDS: dict[tuple[str, str], Schema] = {
-    ("v1", "Namespace"): {1: ("metadata", "msg", OBJECT_META),
-                          2: ("spec", "msg", {1: ("finalizers", "str*")})},
-    ("v1", "Secret"): {1: ("metadata", "msg", OBJECT_META), 2: ("data", "bytesmap"), 3: ("type", "str"),
-                       4: ("stringData", "map"), 5: ("immutable", "bool")},
+    ("v1", "Namespace"): {1: ("metadata", "msg", OBJECT_META), 2: ("spec", "msg", {1: ("finalizers", "str*")})},
+    ("v1", "Secret"): {
+        1: ("metadata", "msg", OBJECT_META),
+        2: ("data", "bytesmap"),
+        3: ("type", "str"),
+        4: ("stringData", "map"),
+        5: ("immutable", "bool"),
+    },
     ("authorization.k8s.io/v1", "SelfSubjectAccessReview"): {
         1: ("metadata", "msg", OBJECT_META),
-        2: ("spec", "msg", {1: ("resourceAttributes", "msg", _RESOURCE_ATTRIBUTES),
-                            2: ("nonResourceAttributes", "msg", _NON_RESOURCE_ATTRIBUTES)}),
+        2: (
+            "spec",
+            "msg",
+            {
+                1: ("resourceAttributes", "msg", _RESOURCE_ATTRIBUTES),
+                2: ("nonResourceAttributes", "msg", _NON_RESOURCE_ATTRIBUTES),
+            },
+        ),
     },
     ("authentication.k8s.io/v1", "SelfSubjectReview"): {1: ("metadata", "msg", OBJECT_META)},
 }
@@ -125,7 +147,7 @@ def decode_object(body: bytes) -> dict[str, Any]:
     """A protobuf-encoded object as JSON; ProtobufError for kinds the sandbox cannot read."""
     if not body.startswith(MAGIC):
         raise ProtobufError("missing the k8s protobuf magic prefix")
-    envelope = dict(_fields(body[len(MAGIC):]))
+    envelope = dict(_fields(body[len(MAGIC) :]))
     type_meta = {k: v.decode() for k, v in _fields(envelope.get(1, b""))}
     api_version, kind = type_meta.get(1, ""), type_meta.get(2, "")
     schema = KINDS.get((api_version, kind))

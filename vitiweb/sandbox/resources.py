@@ -161,29 +161,60 @@ def builtin_types() -> list[ResourceType]:
     review_schema = {"type": "object", "properties": {"spec": _PRESERVE, "status": _PRESERVE}}
     return [
         _builtin(
-            "", "v1", "namespaces", "namespace", "Namespace", False, namespace_schema,
-            short_names=["ns"], status_subresource=True, strategic_merge=True,
+            "",
+            "v1",
+            "namespaces",
+            "namespace",
+            "Namespace",
+            False,
+            namespace_schema,
+            short_names=["ns"],
+            status_subresource=True,
+            strategic_merge=True,
             columns=[
                 _name_column(),
-                Column("Status", "string", cell=lambda o: o.get("status", {}).get("phase", ""),
-                       description="The status of the namespace"),
+                Column(
+                    "Status",
+                    "string",
+                    cell=lambda o: o.get("status", {}).get("phase", ""),
+                    description="The status of the namespace",
+                ),
                 _age_column(),
             ],
             selectable=("status.phase",),
         ),
         _builtin(
-            "", "v1", "secrets", "secret", "Secret", True, secret_schema, strategic_merge=True,
+            "",
+            "v1",
+            "secrets",
+            "secret",
+            "Secret",
+            True,
+            secret_schema,
+            strategic_merge=True,
             columns=[
                 _name_column(),
                 Column("Type", "string", cell=lambda o: o.get("type", ""), description="The type of the secret"),
-                Column("Data", "integer", cell=lambda o: len(o.get("data") or {}),
-                       description="The number of items in the secret"),
+                Column(
+                    "Data",
+                    "integer",
+                    cell=lambda o: len(o.get("data") or {}),
+                    description="The number of items in the secret",
+                ),
                 _age_column(),
             ],
             selectable=("type",),
         ),
         _builtin(
-            "", "v1", "events", "event", "Event", True, event_schema, short_names=["ev"], strategic_merge=True,
+            "",
+            "v1",
+            "events",
+            "event",
+            "Event",
+            True,
+            event_schema,
+            short_names=["ev"],
+            strategic_merge=True,
             columns=[
                 Column("Last Seen", "string", cell=lambda o: _event_last_seen(o)),
                 Column("Type", "string", cell=lambda o: o.get("type", "")),
@@ -192,28 +223,60 @@ def builtin_types() -> list[ResourceType]:
                 Column("Message", "string", cell=lambda o: o.get("message", "")),
             ],
             selectable=(
-                "involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
-                "involvedObject.uid", "involvedObject.apiVersion", "involvedObject.resourceVersion",
-                "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type",
+                "involvedObject.kind",
+                "involvedObject.namespace",
+                "involvedObject.name",
+                "involvedObject.uid",
+                "involvedObject.apiVersion",
+                "involvedObject.resourceVersion",
+                "involvedObject.fieldPath",
+                "reason",
+                "reportingComponent",
+                "source",
+                "type",
             ),
         ),
         _builtin(
-            "apiextensions.k8s.io", "v1", "customresourcedefinitions", "customresourcedefinition",
-            "CustomResourceDefinition", False, crd_schema, short_names=["crd", "crds"], status_subresource=True,
+            "apiextensions.k8s.io",
+            "v1",
+            "customresourcedefinitions",
+            "customresourcedefinition",
+            "CustomResourceDefinition",
+            False,
+            crd_schema,
+            short_names=["crd", "crds"],
+            status_subresource=True,
             columns=[
                 _name_column(),
-                Column("Created At", "date",
-                       cell=lambda o: o["metadata"].get("creationTimestamp") or "",
-                       description="CreationTimestamp is a timestamp representing the server time when this object was created."),
+                Column(
+                    "Created At",
+                    "date",
+                    cell=lambda o: o["metadata"].get("creationTimestamp") or "",
+                    description="CreationTimestamp is a timestamp representing the server time when this object was created.",
+                ),
             ],
         ),
         _builtin(
-            "authorization.k8s.io", "v1", "selfsubjectaccessreviews", "selfsubjectaccessreview",
-            "SelfSubjectAccessReview", False, review_schema, verbs=["create"], virtual=True,
+            "authorization.k8s.io",
+            "v1",
+            "selfsubjectaccessreviews",
+            "selfsubjectaccessreview",
+            "SelfSubjectAccessReview",
+            False,
+            review_schema,
+            verbs=["create"],
+            virtual=True,
         ),
         _builtin(
-            "authentication.k8s.io", "v1", "selfsubjectreviews", "selfsubjectreview",
-            "SelfSubjectReview", False, review_schema, verbs=["create"], virtual=True,
+            "authentication.k8s.io",
+            "v1",
+            "selfsubjectreviews",
+            "selfsubjectreview",
+            "SelfSubjectReview",
+            False,
+            review_schema,
+            verbs=["create"],
+            virtual=True,
         ),
     ]
 
@@ -249,18 +312,38 @@ def crd_problems(crd: dict[str, Any]) -> list[dict[str, str]]:
         fail("FieldValueInvalid", "spec.group", f'Invalid value: "{group}": should be a domain with at least one dot')
     plural = names.get("plural") or ""
     if plural and not _DNS_LABEL.match(plural):
-        fail("FieldValueInvalid", "spec.names.plural", f'Invalid value: "{plural}": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or \'-\'')
+        fail(
+            "FieldValueInvalid",
+            "spec.names.plural",
+            f"Invalid value: \"{plural}\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-'",
+        )
     if spec.get("scope") not in ("Namespaced", "Cluster"):
-        fail("FieldValueNotSupported", "spec.scope", f'Unsupported value: "{spec.get("scope", "")}": supported values: "Cluster", "Namespaced"')
+        fail(
+            "FieldValueNotSupported",
+            "spec.scope",
+            f'Unsupported value: "{spec.get("scope", "")}": supported values: "Cluster", "Namespaced"',
+        )
     versions = spec.get("versions") or []
     if not versions:
-        fail("FieldValueRequired", "spec.versions", "Required value: must have exactly one version marked as storage version")
+        fail(
+            "FieldValueRequired",
+            "spec.versions",
+            "Required value: must have exactly one version marked as storage version",
+        )
     elif sum(1 for v in versions if v.get("storage")) != 1:
-        fail("FieldValueInvalid", "spec.versions", "Invalid value: must have exactly one version marked as storage version")
+        fail(
+            "FieldValueInvalid",
+            "spec.versions",
+            "Invalid value: must have exactly one version marked as storage version",
+        )
     for i, v in enumerate(versions):
-        schema = ((v.get("schema") or {}).get("openAPIV3Schema"))
+        schema = (v.get("schema") or {}).get("openAPIV3Schema")
         if schema is None:
-            fail("FieldValueRequired", f"spec.versions[{i}].schema.openAPIV3Schema", "Required value: schemas are required")
+            fail(
+                "FieldValueRequired",
+                f"spec.versions[{i}].schema.openAPIV3Schema",
+                "Required value: schemas are required",
+            )
     expected = f"{plural}.{group}"
     name = (crd.get("metadata") or {}).get("name")
     if plural and group and name != expected:

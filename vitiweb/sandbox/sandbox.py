@@ -154,8 +154,9 @@ class Sandbox(AdminHooks):
     async def _serve(self) -> None:
         self.store.loop = asyncio.get_running_loop()
         # handler_cancellation: a watch whose client went away is ended at once, not at its next write.
-        runner = web.AppRunner(self.server.app(), access_log=None, handle_signals=False, shutdown_timeout=0.25,
-                               handler_cancellation=True)
+        runner = web.AppRunner(
+            self.server.app(), access_log=None, handle_signals=False, shutdown_timeout=0.25, handler_cancellation=True
+        )
         await runner.setup()
         ssl_context = self.tls.server_context() if self.tls else None
         site = web.TCPSite(runner, self.host, self.port, ssl_context=ssl_context, reuse_address=True)
@@ -238,8 +239,16 @@ class Sandbox(AdminHooks):
 class SandboxFleet:
     """N sandbox clusters on consecutive ports (or free ports with base_port=0), one event loop."""
 
-    def __init__(self, clusters: int = 2, *, base_port: int = 0, name_prefix: str = "sandbox", tls: bool = False,
-                 seed: int = 0, **kw):
+    def __init__(
+        self,
+        clusters: int = 2,
+        *,
+        base_port: int = 0,
+        name_prefix: str = "sandbox",
+        tls: bool = False,
+        seed: int = 0,
+        **kw,
+    ):
         self._loop = _LoopThread("vitiweb-sandbox-fleet")
         material = tls_mod.generate() if tls else None
         self.sandboxes = [

@@ -67,7 +67,9 @@ class Node:
         self.type = raw.get("type")
         self.properties = {k: Node(v) for k, v in (raw.get("properties") or {}).items()}
         additional = raw.get("additionalProperties")
-        self.additional = Node(additional) if isinstance(additional, dict) else (DEDUCED if additional is True else None)
+        self.additional = (
+            Node(additional) if isinstance(additional, dict) else (DEDUCED if additional is True else None)
+        )
         self.items = Node(raw["items"]) if isinstance(raw.get("items"), dict) else None
         self.required = list(raw.get("required") or [])
         self.enum = raw.get("enum")
@@ -83,7 +85,9 @@ class Node:
         if self.embedded:
             for field in ("apiVersion", "kind"):
                 self.properties.setdefault(field, Node({"type": "string"}))
-            self.properties.setdefault("metadata", Node({"type": "object", "x-kubernetes-preserve-unknown-fields": True}))
+            self.properties.setdefault(
+                "metadata", Node({"type": "object", "x-kubernetes-preserve-unknown-fields": True})
+            )
 
     # Server-side apply asks these of every node.
     def child(self, key: str) -> Node:
@@ -249,9 +253,9 @@ def _walk_array(node: Node, value: list, path: str, report: Report) -> list:
                 if not isinstance(v, dict):
                     continue
                 key = tuple(repr(v.get(k)) for k in node.map_keys)
-                shown = "map[string]interface {}{" + ", ".join(
-                    f'"{k}":{go_repr(v.get(k))}' for k in node.map_keys
-                ) + "}"
+                shown = (
+                    "map[string]interface {}{" + ", ".join(f'"{k}":{go_repr(v.get(k))}' for k in node.map_keys) + "}"
+                )
             else:
                 key = repr(v)
                 shown = go_repr(v)
@@ -268,27 +272,45 @@ def _check_bounds(node: Node, value: Any, path: str, report: Report) -> None:
             exclusive = node.raw.get("exclusiveMinimum") is True
             if value < limit or (exclusive and value == limit):
                 word = "greater than" if exclusive else "greater than or equal to"
-                report.fail("FieldValueInvalid", path, f"Invalid value: {shown}: {path} in body should be {word} {limit}")
+                report.fail(
+                    "FieldValueInvalid", path, f"Invalid value: {shown}: {path} in body should be {word} {limit}"
+                )
         elif check == "maximum" and isinstance(value, (int, float)):
             exclusive = node.raw.get("exclusiveMaximum") is True
             if value > limit or (exclusive and value == limit):
                 word = "less than" if exclusive else "less than or equal to"
-                report.fail("FieldValueInvalid", path, f"Invalid value: {shown}: {path} in body should be {word} {limit}")
+                report.fail(
+                    "FieldValueInvalid", path, f"Invalid value: {shown}: {path} in body should be {word} {limit}"
+                )
         elif check == "multipleOf" and isinstance(value, (int, float)) and limit:
             if value % limit:
-                report.fail("FieldValueInvalid", path, f"Invalid value: {shown}: {path} in body should be a multiple of {limit}")
+                report.fail(
+                    "FieldValueInvalid", path, f"Invalid value: {shown}: {path} in body should be a multiple of {limit}"
+                )
         elif check == "minLength" and isinstance(value, str) and len(value) < limit:
-            report.fail("FieldValueInvalid", path, f"Invalid value: {shown}: {path} in body should be at least {limit} chars long")
+            report.fail(
+                "FieldValueInvalid",
+                path,
+                f"Invalid value: {shown}: {path} in body should be at least {limit} chars long",
+            )
         elif check == "maxLength" and isinstance(value, str) and len(value) > limit:
             report.fail("FieldValueTooLong", path, f"Too long: may not be more than {limit} bytes")
         elif check == "pattern" and isinstance(value, str) and not _pattern(limit).search(value):
             report.fail("FieldValueInvalid", path, f"Invalid value: {shown}: {path} in body should match '{limit}'")
         elif check == "minItems" and isinstance(value, list) and len(value) < limit:
-            report.fail("FieldValueInvalid", path, f"Invalid value: {len(value)}: {path} in body should have at least {limit} items")
+            report.fail(
+                "FieldValueInvalid",
+                path,
+                f"Invalid value: {len(value)}: {path} in body should have at least {limit} items",
+            )
         elif check == "maxItems" and isinstance(value, list) and len(value) > limit:
             report.fail("FieldValueTooMany", path, f"Too many: {len(value)}: must have at most {limit} items")
         elif check == "minProperties" and isinstance(value, dict) and len(value) < limit:
-            report.fail("FieldValueInvalid", path, f"Invalid value: {len(value)}: {path} in body should have at least {limit} properties")
+            report.fail(
+                "FieldValueInvalid",
+                path,
+                f"Invalid value: {len(value)}: {path} in body should have at least {limit} properties",
+            )
         elif check == "maxProperties" and isinstance(value, dict) and len(value) > limit:
             report.fail("FieldValueTooMany", path, f"Too many: {len(value)}: must have at most {limit} items")
 
@@ -341,7 +363,11 @@ OBJECT_META_SCHEMA: dict[str, Any] = {
                 },
             },
         },
-        "managedFields": {"type": "array", "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}, "nullable": True},
+        "managedFields": {
+            "type": "array",
+            "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+            "nullable": True,
+        },
     },
 }
 

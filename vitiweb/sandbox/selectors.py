@@ -118,7 +118,7 @@ def parse_field_selector(text: str | None, selectable: tuple[str, ...]) -> Match
             raise bad_request(f"invalid selector: '{text}'; can't understand '{part}'")
         key, op, value = m.group("key"), m.group("op"), m.group("value")
         if key not in allowed:
-            raise bad_request(f'field label not supported: {key}')
+            raise bad_request(f"field label not supported: {key}")
         negate = op == "!="
         reqs.append((key, value, negate))
 
@@ -131,4 +131,3 @@ def parse_field_selector(text: str | None, selectable: tuple[str, ...]) -> Match
         return True
 
     return match
-

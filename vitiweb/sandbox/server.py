@@ -131,8 +131,14 @@ class ApiServer:
             headers.update(extra)
         return headers
 
-    def _raw(self, status: int, body: bytes, content_type: str = "application/json",
-             warnings: list[str] | None = None, headers: dict[str, str] | None = None) -> web.Response:
+    def _raw(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = "application/json",
+        warnings: list[str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> web.Response:
         resp = web.Response(status=status, body=body, headers=self._headers(headers))
         resp.content_type = "application/json"
         if content_type != "application/json":
@@ -189,7 +195,7 @@ class ApiServer:
         index, docs = self._openapi
         if path.rstrip("/") == "/openapi/v3":
             return self._json(200, index)
-        doc = docs.get(path[len("/openapi/v3/"):]) if path.startswith("/openapi/v3/") else None
+        doc = docs.get(path[len("/openapi/v3/") :]) if path.startswith("/openapi/v3/") else None
         if doc is None:
             return self._not_found_page()
         return self._raw(200, doc)
@@ -311,27 +317,51 @@ class ApiServer:
         problems = []
         for value in query.getall("dryRun", []):
             if value != "All":
-                problems.append({"reason": "FieldValueNotSupported", "field": "dryRun",
-                                 "message": f'Unsupported value: "{value}": supported values: "All"'})
+                problems.append(
+                    {
+                        "reason": "FieldValueNotSupported",
+                        "field": "dryRun",
+                        "message": f'Unsupported value: "{value}": supported values: "All"',
+                    }
+                )
         validation = query.get("fieldValidation") or "Warn"
         if validation not in ("Ignore", "Warn", "Strict"):
-            problems.append({"reason": "FieldValueNotSupported", "field": "fieldValidation",
-                             "message": f'Unsupported value: "{validation}": supported values: "Ignore", "Strict", "Warn"'})
+            problems.append(
+                {
+                    "reason": "FieldValueNotSupported",
+                    "field": "fieldValidation",
+                    "message": f'Unsupported value: "{validation}": supported values: "Ignore", "Strict", "Warn"',
+                }
+            )
         manager = query.get("fieldManager", "")
         force = query.get("force")
         if patch_type == "apply":
             if not manager:
-                problems.append({"reason": "FieldValueRequired", "field": "fieldManager",
-                                 "message": "Required value: is required for apply patch"})
+                problems.append(
+                    {
+                        "reason": "FieldValueRequired",
+                        "field": "fieldManager",
+                        "message": "Required value: is required for apply patch",
+                    }
+                )
         elif force is not None and patch_type is not None:
-            problems.append({"reason": "FieldValueForbidden", "field": "force",
-                             "message": "Forbidden: may not be specified for non-apply patch"})
+            problems.append(
+                {
+                    "reason": "FieldValueForbidden",
+                    "field": "force",
+                    "message": "Forbidden: may not be specified for non-apply patch",
+                }
+            )
         if problems:
             kind = "PatchOptions" if patch_type else ("UpdateOptions" if request.method == "PUT" else "CreateOptions")
             texts = [f"{p['field']}: {p['message']}" for p in problems]
             summary = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
-            raise ApiError(422, "Invalid", f'{kind}.meta.k8s.io "" is invalid: {summary}',
-                           {"group": "meta.k8s.io", "kind": kind, "causes": problems})
+            raise ApiError(
+                422,
+                "Invalid",
+                f'{kind}.meta.k8s.io "" is invalid: {summary}',
+                {"group": "meta.k8s.io", "kind": kind, "causes": problems},
+            )
         if not manager:
             # Unnamed writers are known by their User-Agent's product, as on a real server.
             manager = request.headers.get("User-Agent", "unknown").split("/")[0][:128] or "unknown"
@@ -342,8 +372,9 @@ class ApiServer:
             force=_truthy(force),
         )
 
-    async def _patch(self, request: web.Request, rt: ResourceType, namespace: str | None, name: str,
-                     subresource: str) -> web.Response:
+    async def _patch(
+        self, request: web.Request, rt: ResourceType, namespace: str | None, name: str, subresource: str
+    ) -> web.Response:
         media = request.content_type
         patch_type = _PATCH_TYPES.get(media)
         if patch_type is None or (patch_type == "strategic" and not rt.strategic_merge):
@@ -360,21 +391,29 @@ class ApiServer:
         except (orjson.JSONDecodeError, yaml.YAMLError) as exc:
             raise errors.bad_request(f"error decoding patch: {exc}") from None
         opts = self._options(request, patch_type)
-        obj = self.store.patch(None, None, name, patch, namespace, patch_type=patch_type, rt=rt,
-                               subresource=subresource, options=opts)
+        obj = self.store.patch(
+            None, None, name, patch, namespace, patch_type=patch_type, rt=rt, subresource=subresource, options=opts
+        )
         return self._write_response(201 if opts.created else 200, rt, obj, opts)
 
     async def _delete(self, request: web.Request, rt: ResourceType, namespace: str | None, name: str) -> web.Response:
         options = await self._delete_options(request)
         opts = WriteOptions(dry_run=bool(request.query.getall("dryRun", [])) or options.get("dryRun") == ["All"])
-        obj, gone = self.store.delete(None, None, name, namespace, rt=rt, options=opts,
-                                      preconditions=options.get("preconditions"))
+        obj, gone = self.store.delete(
+            None, None, name, namespace, rt=rt, options=opts, preconditions=options.get("preconditions")
+        )
         if rt.group == "" and rt.plural != "namespaces" and gone:
             # Core kinds answer a deletion with a Status; custom resources with the object.
-            return self._json(200, {
-                "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                "details": {"name": name, "kind": rt.plural, "uid": obj["metadata"].get("uid", "")},
-            })
+            return self._json(
+                200,
+                {
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "metadata": {},
+                    "status": "Success",
+                    "details": {"name": name, "kind": rt.plural, "uid": obj["metadata"].get("uid", "")},
+                },
+            )
         return self._write_response(200 if gone else 202, rt, obj, opts)
 
     async def _delete_options(self, request: web.Request) -> dict:
@@ -390,12 +429,18 @@ class ApiServer:
     async def _delete_collection(self, request: web.Request, rt: ResourceType, namespace: str | None) -> web.Response:
         options = await self._delete_options(request)
         opts = WriteOptions(dry_run=bool(request.query.getall("dryRun", [])) or options.get("dryRun") == ["All"])
-        deleted = self.store.delete_collection(rt, namespace, request.query.get("labelSelector"),
-                                               request.query.get("fieldSelector"), options=opts)
-        return self._json(200, {
-            "apiVersion": rt.api_version, "kind": rt.list_kind,
-            "metadata": {"resourceVersion": str(self.store.resource_version)}, "items": deleted,
-        })
+        deleted = self.store.delete_collection(
+            rt, namespace, request.query.get("labelSelector"), request.query.get("fieldSelector"), options=opts
+        )
+        return self._json(
+            200,
+            {
+                "apiVersion": rt.api_version,
+                "kind": rt.list_kind,
+                "metadata": {"resourceVersion": str(self.store.resource_version)},
+                "items": deleted,
+            },
+        )
 
     # -- list -------------------------------------------------------------------------
 
@@ -447,18 +492,34 @@ class ApiServer:
         if send_initial is not None:
             initial = _truthy(send_initial)
             if query.get("resourceVersionMatch") != "NotOlderThan" or (initial and not bookmarks):
-                raise ApiError(422, "Invalid", 'ListOptions.meta.k8s.io "" is invalid: sendInitialEvents: Forbidden: '
-                               "sendInitialEvents is forbidden for watch unless the WatchList feature gate is "
-                               "enabled, resourceVersionMatch is set to NotOlderThan and allowWatchBookmarks is true",
-                               {"group": "meta.k8s.io", "kind": "ListOptions",
-                                "causes": [{"reason": "FieldValueForbidden", "field": "sendInitialEvents",
-                                            "message": "Forbidden: sendInitialEvents requires "
-                                            "resourceVersionMatch=NotOlderThan and allowWatchBookmarks=true"}]})
+                raise ApiError(
+                    422,
+                    "Invalid",
+                    'ListOptions.meta.k8s.io "" is invalid: sendInitialEvents: Forbidden: '
+                    "sendInitialEvents is forbidden for watch unless the WatchList feature gate is "
+                    "enabled, resourceVersionMatch is set to NotOlderThan and allowWatchBookmarks is true",
+                    {
+                        "group": "meta.k8s.io",
+                        "kind": "ListOptions",
+                        "causes": [
+                            {
+                                "reason": "FieldValueForbidden",
+                                "field": "sendInitialEvents",
+                                "message": "Forbidden: sendInitialEvents requires "
+                                "resourceVersionMatch=NotOlderThan and allowWatchBookmarks=true",
+                            }
+                        ],
+                    },
+                )
         as_table = tables.wants_table(request.headers.get("Accept", ""))
         include = query.get("includeObject", "Metadata")
         watcher, expired = self.store.watch(
-            rt, namespace, query.get("labelSelector"), query.get("fieldSelector"),
-            query.get("resourceVersion"), initial,
+            rt,
+            namespace,
+            query.get("labelSelector"),
+            query.get("fieldSelector"),
+            query.get("resourceVersion"),
+            initial,
         )
         resp = web.StreamResponse(status=200, headers=self._headers())
         resp.content_type = "application/json"
@@ -542,8 +603,14 @@ class ApiServer:
                 resource = attrs.get("resource", "")
                 if attrs.get("subresource"):
                     resource += "/" + attrs["subresource"]
-                allowed = Auth.allowed(token, attrs.get("verb", ""), attrs.get("group", ""), resource,
-                                       attrs.get("namespace", ""), attrs.get("name", ""))
+                allowed = Auth.allowed(
+                    token,
+                    attrs.get("verb", ""),
+                    attrs.get("group", ""),
+                    resource,
+                    attrs.get("namespace", ""),
+                    attrs.get("name", ""),
+                )
             else:
                 allowed = True
             status: dict[str, Any] = {"allowed": allowed}
@@ -560,7 +627,7 @@ class ApiServer:
     async def _admin(self, request: web.Request, path: str) -> web.Response:
         if self.admin is None:
             return self._not_found_page()
-        action = path[len("/_sandbox/"):].strip("/")
+        action = path[len("/_sandbox/") :].strip("/")
         body: Any = None
         if request.method == "POST":
             raw = await request.read()

@@ -55,8 +55,15 @@ def _ref(obj: dict, ref: Any) -> tuple[str, str] | None:
 
 
 class Simulator:
-    def __init__(self, store: Store, seed: int = 0, interval: float = 1.0, failure_rate: float = 0.1,
-                 flap_rate: float = 0.02, progress_rate: float = 0.5):
+    def __init__(
+        self,
+        store: Store,
+        seed: int = 0,
+        interval: float = 1.0,
+        failure_rate: float = 0.1,
+        flap_rate: float = 0.02,
+        progress_rate: float = 0.5,
+    ):
         self.store = store
         self.seed = seed
         self.interval = interval
@@ -92,8 +99,13 @@ class Simulator:
                 log.exception("sandbox simulator: tick %s failed", self.tick)
 
     def state(self) -> dict[str, Any]:
-        return {"seed": self.seed, "tick": self.tick, "interval": self.interval, "statusWrites": self.writes,
-                "running": self._task is not None}
+        return {
+            "seed": self.seed,
+            "tick": self.tick,
+            "interval": self.interval,
+            "statusWrites": self.writes,
+            "running": self._task is not None,
+        }
 
     # -- one tick ----------------------------------------------------------------------
 
@@ -133,10 +145,16 @@ class Simulator:
             return
         meta = obj["metadata"]
         self.store.update(
-            {"apiVersion": GROUP_VERSION, "kind": kind,
-             "metadata": {"name": meta["name"], "namespace": meta.get("namespace"),
-                          "resourceVersion": meta["resourceVersion"]},
-             "status": status},
+            {
+                "apiVersion": GROUP_VERSION,
+                "kind": kind,
+                "metadata": {
+                    "name": meta["name"],
+                    "namespace": meta.get("namespace"),
+                    "resourceVersion": meta["resourceVersion"],
+                },
+                "status": status,
+            },
             subresource="status",
             options=WriteOptions(manager=MANAGER),
         )
@@ -146,28 +164,40 @@ class Simulator:
         meta = obj["metadata"]
         self._events += 1
         stamp = now()
-        self.store.create({
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"name": f"{meta['name']}.{self.tick:08x}{self._events:06x}",
-                         "namespace": meta.get("namespace", "default")},
-            "involvedObject": {"apiVersion": GROUP_VERSION, "kind": kind, "name": meta["name"],
-                               "namespace": meta.get("namespace"), "uid": meta.get("uid"),
-                               "resourceVersion": meta.get("resourceVersion")},
-            "reason": reason,
-            "message": message,
-            "type": type_,
-            "count": 1,
-            "firstTimestamp": stamp,
-            "lastTimestamp": stamp,
-            "source": {"component": MANAGER},
-            "reportingComponent": MANAGER,
-        }, options=WriteOptions(manager=MANAGER))
+        self.store.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Event",
+                "metadata": {
+                    "name": f"{meta['name']}.{self.tick:08x}{self._events:06x}",
+                    "namespace": meta.get("namespace", "default"),
+                },
+                "involvedObject": {
+                    "apiVersion": GROUP_VERSION,
+                    "kind": kind,
+                    "name": meta["name"],
+                    "namespace": meta.get("namespace"),
+                    "uid": meta.get("uid"),
+                    "resourceVersion": meta.get("resourceVersion"),
+                },
+                "reason": reason,
+                "message": message,
+                "type": type_,
+                "count": 1,
+                "firstTimestamp": stamp,
+                "lastTimestamp": stamp,
+                "source": {"component": MANAGER},
+                "reportingComponent": MANAGER,
+            },
+            options=WriteOptions(manager=MANAGER),
+        )
 
     def _provider(self, mp: dict, machines: list[dict]) -> bool:
         old = mp.get("status") or {}
         conditions = old.get("conditions")
-        was_healthy = next((c.get("status") == "True" for c in conditions or [] if c.get("type") == "ProviderHealthy"), None)
+        was_healthy = next(
+            (c.get("status") == "True" for c in conditions or [] if c.get("type") == "ProviderHealthy"), None
+        )
         rng = self._rng("MachineProvider", mp)
         if was_healthy is None:
             healthy = True
@@ -178,14 +208,19 @@ class Simulator:
         key = self._key(mp)
         count = sum(1 for m in machines if _ref(m, m.get("spec", {}).get("machineProvider")) == key)
         gen = mp["metadata"].get("generation", 1)
-        reason, message = ("HealthCheckPassed", "provider API reachable") if healthy else \
-            ("HealthCheckFailed", "provider API health check timed out")
+        reason, message = (
+            ("HealthCheckPassed", "provider API reachable")
+            if healthy
+            else ("HealthCheckFailed", "provider API health check timed out")
+        )
         status = {
             "phase": "Ready" if healthy else "Degraded",
             "message": message,
             "observedGeneration": gen,
             "conditions": [
-                _condition(conditions, "Ready", healthy, "ProviderReady" if healthy else "ProviderUnhealthy", message, gen),
+                _condition(
+                    conditions, "Ready", healthy, "ProviderReady" if healthy else "ProviderUnhealthy", message, gen
+                ),
                 _condition(conditions, "ProviderHealthy", healthy, reason, message, gen),
             ],
             "machineCount": count,
@@ -194,8 +229,13 @@ class Simulator:
         if status["phase"] != old.get("phase") or status["machineCount"] != old.get("machineCount"):
             status["lastHealthCheckTime"] = now()
         if was_healthy is not None and healthy != was_healthy:
-            self._event(mp, "MachineProvider", "Normal" if healthy else "Warning",
-                        "ProviderHealthy" if healthy else "ProviderUnhealthy", message)
+            self._event(
+                mp,
+                "MachineProvider",
+                "Normal" if healthy else "Warning",
+                "ProviderHealthy" if healthy else "ProviderUnhealthy",
+                message,
+            )
         self._write("MachineProvider", mp, status)
         return healthy
 
@@ -221,8 +261,11 @@ class Simulator:
                 return
             failure = self._failure(m, spec, ref, provider, rng)
             if failure:
-                status.update(phase="Failed", message=failure,
-                              conditions=[_condition(old.get("conditions"), "Ready", False, "ProvisioningFailed", failure, gen)])
+                status.update(
+                    phase="Failed",
+                    message=failure,
+                    conditions=[_condition(old.get("conditions"), "Ready", False, "ProvisioningFailed", failure, gen)],
+                )
                 self._event(m, "Machine", "Warning", "ProvisioningFailed", failure)
             else:
                 digest = hashlib.blake2b(f"{ref}/{m['metadata']['name']}".encode(), digest_size=3).digest()
@@ -231,11 +274,15 @@ class Simulator:
                     phase="Running",
                     message="machine is running",
                     providerID=f"sandbox://{ref[1] if ref else 'none'}/{m['metadata']['name']}",
-                    addresses=[{"type": "InternalIP", "address": f"10.{digest[0]}.{digest[1]}.{digest[2]}"},
-                               {"type": "Hostname", "address": m["metadata"]["name"]}],
+                    addresses=[
+                        {"type": "InternalIP", "address": f"10.{digest[0]}.{digest[1]}.{digest[2]}"},
+                        {"type": "Hostname", "address": m["metadata"]["name"]},
+                    ],
                     instanceType=spec.get("instanceType", ""),
                     zone=f"{region}a",
-                    conditions=[_condition(old.get("conditions"), "Ready", True, "MachineRunning", "machine is running", gen)],
+                    conditions=[
+                        _condition(old.get("conditions"), "Ready", True, "MachineRunning", "machine is running", gen)
+                    ],
                 )
         self._write("Machine", m, status)
 
@@ -271,9 +318,18 @@ class Simulator:
             "phase": phase,
             "message": message,
             "observedGeneration": gen,
-            "conditions": [_condition(old.get("conditions"), "Ready", ready,
-                                      "ClusterReady" if ready else ("Provisioning" if phase == "Provisioning" else "NodeGroupProviderUnhealthy"),
-                                      message, gen)],
+            "conditions": [
+                _condition(
+                    old.get("conditions"),
+                    "Ready",
+                    ready,
+                    "ClusterReady"
+                    if ready
+                    else ("Provisioning" if phase == "Provisioning" else "NodeGroupProviderUnhealthy"),
+                    message,
+                    gen,
+                )
+            ],
             "version": spec.get("version", ""),
             "endpoint": f"https://{kp['metadata']['name']}.{kp['metadata'].get('namespace', 'default')}.sandbox.local:6443",
             "readyNodeGroups": len(groups) - len(unhealthy) if ready or phase == "Degraded" else 0,
@@ -287,9 +343,12 @@ class Simulator:
         gen = stack["metadata"].get("generation", 1)
         mp_refs = [r for r in (_ref(stack, x) for x in spec.get("machineProviders") or []) if r]
         kp_refs = [r for r in (_ref(stack, x) for x in spec.get("kubernetesProviders") or []) if r]
-        missing = [f"MachineProvider {r[1]}" for r in mp_refs if r not in health] + \
-                  [f"KubernetesProvider {r[1]}" for r in kp_refs if r not in kp_ready]
-        unhealthy = [r[1] for r in mp_refs if health.get(r) is False] + [r[1] for r in kp_refs if kp_ready.get(r) is False]
+        missing = [f"MachineProvider {r[1]}" for r in mp_refs if r not in health] + [
+            f"KubernetesProvider {r[1]}" for r in kp_refs if r not in kp_ready
+        ]
+        unhealthy = [r[1] for r in mp_refs if health.get(r) is False] + [
+            r[1] for r in kp_refs if kp_ready.get(r) is False
+        ]
         if missing:
             phase, message = "Degraded", "referenced providers not found: " + ", ".join(missing)
         elif unhealthy:
@@ -302,8 +361,16 @@ class Simulator:
             "phase": phase,
             "message": message,
             "observedGeneration": gen,
-            "conditions": [_condition(old.get("conditions"), "Ready", phase == "Ready",
-                                      "ProvidersReady" if phase == "Ready" else "ProvidersNotReady", message, gen)],
+            "conditions": [
+                _condition(
+                    old.get("conditions"),
+                    "Ready",
+                    phase == "Ready",
+                    "ProvidersReady" if phase == "Ready" else "ProvidersNotReady",
+                    message,
+                    gen,
+                )
+            ],
             "machineCount": count,
             "clusterCount": len(kp_refs),
             "providerCount": len(mp_refs) + len(kp_refs),

@@ -119,7 +119,9 @@ class Store:
         if rt is None:
             group = api_version.rpartition("/")[0]
             raise ApiError(
-                404, "NotFound", f'no matches for kind "{kind}" in version "{api_version}"',
+                404,
+                "NotFound",
+                f'no matches for kind "{kind}" in version "{api_version}"',
                 {"group": group, "kind": kind},
             )
         return rt
@@ -203,8 +205,7 @@ class Store:
             overlay = self._overlay(rt.table_key, at) if at != self.rv else {}
             if overlay:
                 extra = sorted(
-                    k for k in overlay
-                    if (namespace is None or k[0] == namespace) and (start is None or k >= start)
+                    k for k in overlay if (namespace is None or k[0] == namespace) and (start is None or k >= start)
                 )
                 keys = _merge_unique(keys, extra)
             out: list[Entry] = []
@@ -258,8 +259,9 @@ class Store:
             rt = rt or self.resource(obj.get("apiVersion", ""), obj.get("kind", ""))
             return self._insert(rt, obj, namespace, options or WriteOptions(), None)
 
-    def _insert(self, rt: ResourceType, obj: dict, namespace: str | None, opts: WriteOptions,
-                applied: Managers | None) -> dict:
+    def _insert(
+        self, rt: ResourceType, obj: dict, namespace: str | None, opts: WriteOptions, applied: Managers | None
+    ) -> dict:
         """Create; `applied` is the ownership an apply already computed (else this is an Update)."""
         if rt.virtual:
             raise errors.method_not_allowed()
@@ -282,8 +284,15 @@ class Store:
         managers = applied
         if managers is None:
             managers = self._managers(body, None)
-            managers.update(rt.schema, {}, user_view(body), manager_key(opts.manager, "Update", "", rt.api_version),
-                            rt.api_version, now(), self._ignored(rt, ""))
+            managers.update(
+                rt.schema,
+                {},
+                user_view(body),
+                manager_key(opts.manager, "Update", "", rt.api_version),
+                rt.api_version,
+                now(),
+                self._ignored(rt, ""),
+            )
         meta = body["metadata"]
         for system in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
             meta.pop(system, None)
@@ -379,9 +388,16 @@ class Store:
         dry_run: bool = False,
     ) -> dict:
         opts = WriteOptions(manager=field_manager, force=force, dry_run=dry_run)
-        return self.patch(obj.get("apiVersion"), obj.get("kind"), obj.get("metadata", {}).get("name", ""), obj,
-                          namespace if namespace is not None else obj.get("metadata", {}).get("namespace"),
-                          patch_type="apply", subresource=subresource, options=opts)
+        return self.patch(
+            obj.get("apiVersion"),
+            obj.get("kind"),
+            obj.get("metadata", {}).get("name", ""),
+            obj,
+            namespace if namespace is not None else obj.get("metadata", {}).get("namespace"),
+            patch_type="apply",
+            subresource=subresource,
+            options=opts,
+        )
 
     def delete(
         self,
@@ -409,12 +425,18 @@ class Store:
                 if wanted and wanted != mine:
                     label = "UID" if field_name == "uid" else "ResourceVersion"
                     raise errors.conflict(
-                        rt, name, f"Precondition failed: {label} in precondition: {wanted}, {label} in object meta: {mine}"
+                        rt,
+                        name,
+                        f"Precondition failed: {label} in precondition: {wanted}, {label} in object meta: {mine}",
                     )
             if rt.plural == "namespaces" and rt.group == "":
                 if name in PROTECTED_NAMESPACES:
-                    raise ApiError(403, "Forbidden", f'namespaces "{name}" is forbidden: this namespace may not be deleted',
-                                   {"name": name, "kind": "namespaces"})
+                    raise ApiError(
+                        403,
+                        "Forbidden",
+                        f'namespaces "{name}" is forbidden: this namespace may not be deleted',
+                        {"name": name, "kind": "namespaces"},
+                    )
                 terminating = old.copy()
                 terminating["metadata"]["deletionTimestamp"] = now()
                 terminating["status"] = {"phase": "Terminating"}
@@ -573,7 +595,7 @@ class Store:
     def _crds_changed(self, type_: str, crd: dict) -> None:
         types = list(self._builtins)
         crd_table = self.tables.get(("apiextensions.k8s.io", "customresourcedefinitions"))
-        for entry in (crd_table.items.values() if crd_table else []):
+        for entry in crd_table.items.values() if crd_table else []:
             types.extend(crd_types(entry.obj))
         self.registry = Registry(types)
         if type_ == "DELETED":
@@ -598,7 +620,9 @@ class Store:
             meta.pop("namespace", None)
             return
         if namespace and meta.get("namespace") and meta["namespace"] != namespace:
-            raise errors.bad_request("the namespace of the provided object does not match the namespace sent on the request")
+            raise errors.bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request"
+            )
         ns = namespace or meta.get("namespace") or "default"
         meta["namespace"] = ns
         if ("", ns) not in self._table(self.registry.lookup("", "v1", "namespaces")).items:
@@ -634,9 +658,13 @@ class Store:
         name = old_obj["metadata"]["name"]
         meta = _metadata(body)
         if meta.get("name") and meta["name"] != name:
-            raise errors.bad_request(f"the name of the object ({meta['name']}) does not match the name on the URL ({name})")
+            raise errors.bad_request(
+                f"the name of the object ({meta['name']}) does not match the name on the URL ({name})"
+            )
         if rt.namespaced and meta.get("namespace") and meta["namespace"] != old_obj["metadata"]["namespace"]:
-            raise errors.bad_request("the namespace of the provided object does not match the namespace sent on the request")
+            raise errors.bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request"
+            )
         if subresource == "status":
             status = body.get("status")
             body = copy.deepcopy(old_obj)
@@ -665,9 +693,15 @@ class Store:
         strategy.prepare(rt, body, old_obj)
         body = self._validate(rt, body, opts)
         if not fields_owned:
-            managers.update(rt.schema, user_view(old_obj), user_view(body),
-                            manager_key(opts.manager, "Update", subresource, rt.api_version),
-                            rt.api_version, now(), self._ignored(rt, subresource))
+            managers.update(
+                rt.schema,
+                user_view(old_obj),
+                user_view(body),
+                manager_key(opts.manager, "Update", subresource, rt.api_version),
+                rt.api_version,
+                now(),
+                self._ignored(rt, subresource),
+            )
         managers.drop_empty()
         meta = body["metadata"]
         _set_managed(meta, managers)
@@ -704,13 +738,16 @@ class Store:
         if (config.get("apiVersion"), config.get("kind")) != (rt.api_version, rt.kind):
             raise errors.bad_request(
                 f"the API version in the data ({config.get('apiVersion')}) does not match the expected "
-                f"API version ({rt.api_version})" if config.get("apiVersion") != rt.api_version
+                f"API version ({rt.api_version})"
+                if config.get("apiVersion") != rt.api_version
                 else f"the kind in the data ({config.get('kind')}) does not match the expected kind ({rt.kind})"
             )
         config = copy.deepcopy(config)
         meta = _metadata(config)
         if meta.get("name") and meta["name"] != name:
-            raise errors.bad_request(f"the name of the object ({meta['name']}) does not match the name on the URL ({name})")
+            raise errors.bad_request(
+                f"the name of the object ({meta['name']}) does not match the name on the URL ({name})"
+            )
         meta["name"] = name
         if rt.namespaced:
             meta["namespace"] = namespace
@@ -738,8 +775,9 @@ class Store:
         live = old.obj
         managers = Managers(live["metadata"].get("managedFields"))
         try:
-            merged = managers.apply(rt.schema, user_view(live), user_view(config), key, rt.api_version, now(),
-                                    ignored, opts.force)
+            merged = managers.apply(
+                rt.schema, user_view(live), user_view(config), key, rt.api_version, now(), ignored, opts.force
+            )
         except Conflict as c:
             raise errors.apply_conflict(c.conflicts) from None
         for system in ("uid", "resourceVersion", "creationTimestamp", "generation"):
@@ -758,8 +796,9 @@ class Store:
             raise errors.invalid(rt, name, causes)
         return pruned
 
-    def _unknown_fields(self, report: Report, opts: WriteOptions, applying: bool, rt: ResourceType,
-                        namespace: str | None, name: str) -> None:
+    def _unknown_fields(
+        self, report: Report, opts: WriteOptions, applying: bool, rt: ResourceType, namespace: str | None, name: str
+    ) -> None:
         if not report.unknown or opts.validation == "Ignore":
             return
         if opts.validation == "Strict":

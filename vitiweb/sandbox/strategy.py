@@ -40,7 +40,9 @@ def prepare(rt: ResourceType, body: dict, old: dict | None) -> None:
             try:
                 base64.b64decode(value, validate=True)
             except (binascii.Error, ValueError, TypeError):
-                raise errors.bad_request('Secret in version "v1" cannot be handled as a Secret: illegal base64 data at input byte 0') from None
+                raise errors.bad_request(
+                    'Secret in version "v1" cannot be handled as a Secret: illegal base64 data at input byte 0'
+                ) from None
         if data:
             body["data"] = data
         body.setdefault("type", "Opaque")
@@ -56,10 +58,20 @@ def prepare(rt: ResourceType, body: dict, old: dict | None) -> None:
         body["status"] = {
             "acceptedNames": names,
             "conditions": [
-                {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
-                 "message": "no conflicts found", "lastTransitionTime": stamp},
-                {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
-                 "message": "the initial names have been accepted", "lastTransitionTime": stamp},
+                {
+                    "type": "NamesAccepted",
+                    "status": "True",
+                    "reason": "NoConflicts",
+                    "message": "no conflicts found",
+                    "lastTransitionTime": stamp,
+                },
+                {
+                    "type": "Established",
+                    "status": "True",
+                    "reason": "InitialNamesAccepted",
+                    "message": "the initial names have been accepted",
+                    "lastTransitionTime": stamp,
+                },
             ],
             "storedVersions": [v["name"] for v in spec["versions"] if v.get("storage")],
         }
@@ -67,9 +79,22 @@ def prepare(rt: ResourceType, body: dict, old: dict | None) -> None:
             body["status"] = old["status"]
 
 
-_META_ORDER = ("name", "generateName", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp",
-               "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations", "ownerReferences",
-               "finalizers", "managedFields")
+_META_ORDER = (
+    "name",
+    "generateName",
+    "namespace",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "labels",
+    "annotations",
+    "ownerReferences",
+    "finalizers",
+    "managedFields",
+)
 
 
 _OMIT_EMPTY = ("labels", "annotations", "finalizers", "ownerReferences", "managedFields", "generateName")
@@ -108,34 +133,64 @@ def metadata_problems(rt: ResourceType, meta: dict) -> list[dict[str, str]]:
     causes: list[dict[str, str]] = []
     name = meta.get("name")
     if not name:
-        causes.append({"reason": "FieldValueRequired", "message": "Required value: name or generateName is required",
-                       "field": "metadata.name"})
+        causes.append(
+            {
+                "reason": "FieldValueRequired",
+                "message": "Required value: name or generateName is required",
+                "field": "metadata.name",
+            }
+        )
     else:
         label_only = rt.group == "" and rt.plural == "namespaces"
         if label_only and (len(name) > 63 or not _DNS_LABEL.match(name)):
-            causes.append({"reason": "FieldValueInvalid", "field": "metadata.name", "message":
-                           f'Invalid value: "{name}": a lowercase RFC 1123 label must consist of lower case '
-                           "alphanumeric characters or '-', and must start and end with an alphanumeric character "
-                           "(e.g. 'my-name',  or '123-abc', regex used for validation is "
-                           "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')"})
+            causes.append(
+                {
+                    "reason": "FieldValueInvalid",
+                    "field": "metadata.name",
+                    "message": f'Invalid value: "{name}": a lowercase RFC 1123 label must consist of lower case '
+                    "alphanumeric characters or '-', and must start and end with an alphanumeric character "
+                    "(e.g. 'my-name',  or '123-abc', regex used for validation is "
+                    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
+                }
+            )
         elif not label_only and (len(name) > 253 or not _DNS_SUBDOMAIN.match(name)):
-            causes.append({"reason": "FieldValueInvalid", "field": "metadata.name", "message":
-                           f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist of lower case '
-                           "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric "
-                           "character (e.g. 'example.com', regex used for validation is "
-                           "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"})
+            causes.append(
+                {
+                    "reason": "FieldValueInvalid",
+                    "field": "metadata.name",
+                    "message": f'Invalid value: "{name}": a lowercase RFC 1123 subdomain must consist of lower case '
+                    "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric "
+                    "character (e.g. 'example.com', regex used for validation is "
+                    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+                }
+            )
     for key, value in (meta.get("labels") or {}).items():
         problem = label_key_problem(key)
         if problem:
-            causes.append({"reason": "FieldValueInvalid", "field": "metadata.labels",
-                           "message": f'Invalid value: "{key}": {problem}'})
+            causes.append(
+                {
+                    "reason": "FieldValueInvalid",
+                    "field": "metadata.labels",
+                    "message": f'Invalid value: "{key}": {problem}',
+                }
+            )
         problem = label_value_problem(value) if isinstance(value, str) else None
         if problem:
-            causes.append({"reason": "FieldValueInvalid", "field": "metadata.labels",
-                           "message": f'Invalid value: "{value}": {problem}'})
-    for key in (meta.get("annotations") or {}):
+            causes.append(
+                {
+                    "reason": "FieldValueInvalid",
+                    "field": "metadata.labels",
+                    "message": f'Invalid value: "{value}": {problem}',
+                }
+            )
+    for key in meta.get("annotations") or {}:
         problem = label_key_problem(key)
         if problem:
-            causes.append({"reason": "FieldValueInvalid", "field": "metadata.annotations",
-                           "message": f'Invalid value: "{key}": {problem}'})
+            causes.append(
+                {
+                    "reason": "FieldValueInvalid",
+                    "field": "metadata.annotations",
+                    "message": f'Invalid value: "{key}": {problem}',
+                }
+            )
     return causes

@@ -5,6 +5,7 @@ may be shown (server, names, flags) is stored as JSON, the credentials
 (tokens, keys, CA data, exec configs) are stored encrypted and only ever
 decrypted to build an API client.
 """
+
 from __future__ import annotations
 
 import os
@@ -58,7 +59,9 @@ def check_connection(cluster: Cluster, timeout: float = 5.0) -> ConnectionReport
     try:
         api_client = api_client_for(cluster)
     except KubeconfigError as exc:
-        report = ConnectionReport(server=cluster.server, context=cluster.context, error=str(exc), error_category="config")
+        report = ConnectionReport(
+            server=cluster.server, context=cluster.context, error=str(exc), error_category="config"
+        )
     else:
         try:
             report = connection_test(api_client, timeout=timeout)
@@ -74,8 +77,11 @@ def record_connection_test(cluster: Cluster, report: ConnectionReport) -> None:
         "server_version": report.server_version or cluster.server_version,
         "discovered_kinds": {
             check.kind: {
-                "installed": check.installed, "version": check.version, "plural": check.plural,
-                "scope": check.scope, "problem": check.problem,
+                "installed": check.installed,
+                "version": check.version,
+                "plural": check.plural,
+                "scope": check.scope,
+                "problem": check.problem,
             }
             for check in report.kinds
         }
@@ -127,7 +133,9 @@ def register_cluster(
         public, secret, context_name = prepare_kubeconfig(kubeconfig, context, base_dir)
         server = public["clusters"][0]["cluster"].get("server", "")
         # Refuse now, not at the first sync, what a client could not be built from (exec plugins, bad keys).
-        clients.api_client_from_kubeconfig(merge_kubeconfig(public, secret), context_name, allow_exec=allow_exec).close()
+        clients.api_client_from_kubeconfig(
+            merge_kubeconfig(public, secret), context_name, allow_exec=allow_exec
+        ).close()
     cluster, _ = Cluster.objects.get_or_create(name=name, defaults={"source": source})
     if cluster.source == Cluster.Source.MANIFESTS:
         raise KubeconfigError(f"{name} is a manifest source; choose another name for the cluster")

@@ -9,6 +9,7 @@ reference resolution, live updates after commit). Kinds are discovered, not
 assumed: a kind the cluster lacks is synced as empty, and starts syncing as
 soon as its CRD appears.
 """
+
 from __future__ import annotations
 
 import logging
@@ -202,8 +203,11 @@ class ClusterSync:
                     running.stop()
                     del self._reflectors[kind]
                 # The cluster does not serve this kind (any more): it holds none of its objects.
-                self._kind_states[kind] = {"installed": False, "state": "not installed",
-                                           "error": info.problem if info else None}
+                self._kind_states[kind] = {
+                    "installed": False,
+                    "state": "not installed",
+                    "error": info.problem if info else None,
+                }
                 self._queue.put(("snapshot", kind, [], None))
 
     def _start_reflector(self, kind: str, resource) -> None:
@@ -228,8 +232,14 @@ class ClusterSync:
             self._queue.put(("state", error))
 
         reflector = Reflector(
-            self._api_client, resource, on_list=on_list, on_event=on_event, on_state=on_state,
-            timing=self.timing.reflector, name=f"sync-{self.cluster_id}-{resource.plural}", list_gate=LIST_GATE,
+            self._api_client,
+            resource,
+            on_list=on_list,
+            on_event=on_event,
+            on_state=on_state,
+            timing=self.timing.reflector,
+            name=f"sync-{self.cluster_id}-{resource.plural}",
+            list_gate=LIST_GATE,
         )
         self._reflectors[kind] = reflector
         reflector.start()
@@ -347,8 +357,11 @@ class ClusterSync:
             fields["last_event_at"] = timezone.now()
         if any(entry.get("state") == WATCHING for entry in self._kind_states.values()) or summary.changed:
             fields["last_sync_at"] = timezone.now()
-        errors = [f"{kind}: {entry['error']}" for kind, entry in self._kind_states.items()
-                  if entry.get("error") and entry.get("state") in (BACKOFF, ERROR)]
+        errors = [
+            f"{kind}: {entry['error']}"
+            for kind, entry in self._kind_states.items()
+            if entry.get("error") and entry.get("state") in (BACKOFF, ERROR)
+        ]
         if self._discovery_error:
             errors.insert(0, self._discovery_error)
         if errors:
@@ -372,7 +385,9 @@ def sync_once(cluster: Cluster, page_size: int = 500) -> dict[str, Summary]:
         snapshots = {}
         for kind in KINDS:
             info = found.kinds.get(kind)
-            snapshots[kind] = list_objects(api_client, info.resource(), page_size=page_size) if info and info.installed else []
+            snapshots[kind] = (
+                list_objects(api_client, info.resource(), page_size=page_size) if info and info.installed else []
+            )
         try:
             secrets = list_secret_metadata(api_client, timeout=(5.0, 30.0))
         except KubeError:
@@ -384,7 +399,8 @@ def sync_once(cluster: Cluster, page_size: int = 500) -> dict[str, Summary]:
         replace_known_secrets(cluster, secret_names(secrets))
     with transaction.atomic():
         Cluster.objects.filter(pk=cluster.pk).update(
-            state=Cluster.State.CONNECTED, last_sync_at=timezone.now(),
+            state=Cluster.State.CONNECTED,
+            last_sync_at=timezone.now(),
             discovered_kinds=discovered_kinds(found.to_dict()),
         )
         live.publish_cluster_state(cluster.pk)

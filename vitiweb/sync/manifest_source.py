@@ -4,6 +4,7 @@ A source is a ``Cluster`` of kind ``manifests``: importing replaces exactly
 what the source holds, so a document removed from the folder disappears
 from the dashboard, and re-importing unchanged files changes nothing.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -42,7 +43,9 @@ def _as_object(source: str, document: Document) -> dict:
     # Namespaced objects without a namespace land in "default", as kubectl would put them.
     metadata.setdefault("namespace", "default")
     # Files carry no uid; derive a stable one so re-imports are recognised as the same object.
-    metadata.setdefault("uid", str(uuid.uuid5(_NAMESPACE, f"{source}/{body['kind']}/{metadata['namespace']}/{metadata['name']}")))
+    metadata.setdefault(
+        "uid", str(uuid.uuid5(_NAMESPACE, f"{source}/{body['kind']}/{metadata['namespace']}/{metadata['name']}"))
+    )
     return {**body, "metadata": metadata}
 
 
@@ -66,7 +69,9 @@ def import_manifests(paths: list[str | Path], source: str) -> ImportResult:
             if key in seen:
                 errors.append(
                     ManifestError(
-                        document.file, document.index, "metadata.name",
+                        document.file,
+                        document.index,
+                        "metadata.name",
                         f"{document.kind} {key[1]}/{key[2]} is already defined in {seen[key].where}",
                     )
                 )
@@ -86,15 +91,18 @@ def import_manifests(paths: list[str | Path], source: str) -> ImportResult:
             name=source, defaults={"source": Cluster.Source.MANIFESTS, "manifest_path": paths_text}
         )
         if cluster.source != Cluster.Source.MANIFESTS:
-            raise ImportFailed([ManifestError(source, None, "--source", f"{source} is a live cluster, not a manifest source")])
+            raise ImportFailed(
+                [ManifestError(source, None, "--source", f"{source} is a live cluster, not a manifest source")]
+            )
         result = ImportResult(cluster=cluster, skipped=skipped)
         replace_known_secrets(cluster, secrets)
         result.secrets = len(secrets)
         for kind in KINDS:
             result.per_kind[kind] = apply_snapshot(cluster, kind, by_kind.get(kind, []), changed_by=f"import:{source}")
         Cluster.objects.filter(pk=cluster.pk).update(
-            manifest_path=paths_text, state=Cluster.State.CONNECTED, last_error="",
+            manifest_path=paths_text,
+            state=Cluster.State.CONNECTED,
+            last_error="",
             last_sync_at=timezone.now(),
         )
     return result
-

@@ -9,6 +9,7 @@ one, its content) changed, so unchanged objects make neither writes nor
 journal noise. Every change leaves a journal row, re-resolves the reference
 graph around it, and is announced to live pages after commit.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -27,7 +28,13 @@ from vitiweb.references import SECRET, delete_outgoing, rebuild_outgoing, rereso
 #: Metadata fields that have columns of their own, or that are dropped:
 #: managedFields is write bookkeeping, large, and changes on every write.
 _METADATA_COLUMNS = {
-    "name", "namespace", "uid", "resourceVersion", "generation", "labels", "annotations",
+    "name",
+    "namespace",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "labels",
+    "annotations",
     "managedFields",
 }
 _TOP_LEVEL_COLUMNS = {"apiVersion", "kind", "metadata", "spec", "status"}
@@ -123,7 +130,9 @@ def row_values(model, obj: dict) -> dict:
 
 
 def _content(values: dict) -> tuple:
-    return tuple(values[key] for key in ("spec", "status", "labels", "annotations", "metadata_extra", "extra", "api_version"))
+    return tuple(
+        values[key] for key in ("spec", "status", "labels", "annotations", "metadata_extra", "extra", "api_version")
+    )
 
 
 def _existing(model, cluster: Cluster, addresses: list[tuple[str, str]] | None) -> dict[tuple[str, str], dict]:
@@ -154,7 +163,12 @@ def _upsert(model, cluster: Cluster, objects: list[dict], existing: dict, change
     candidates = {}
     for address, (values, manager) in incoming.items():
         row = existing.get(address)
-        if row and values["resource_version"] and row["resource_version"] == values["resource_version"] and row["uid"] == values["uid"]:
+        if (
+            row
+            and values["resource_version"]
+            and row["resource_version"] == values["resource_version"]
+            and row["uid"] == values["uid"]
+        ):
             summary.unchanged += 1
         else:
             candidates[address] = (values, manager)
@@ -193,9 +207,15 @@ def _upsert(model, cluster: Cluster, objects: list[dict], existing: dict, change
         instances.append(model(cluster=cluster, **values))
         journal.append(
             JournalEntry(
-                cluster=cluster, kind=model.KIND, namespace=values["namespace"], name=values["name"],
-                uid=values["uid"], action=action, resource_version=values["resource_version"],
-                changed_by=manager or changed_by, changes=changes,
+                cluster=cluster,
+                kind=model.KIND,
+                namespace=values["namespace"],
+                name=values["name"],
+                uid=values["uid"],
+                action=action,
+                resource_version=values["resource_version"],
+                changed_by=manager or changed_by,
+                changes=changes,
             )
         )
     if not instances:
@@ -215,7 +235,9 @@ def _upsert(model, cluster: Cluster, objects: list[dict], existing: dict, change
     if hasattr(model, "after_upsert"):
         model.after_upsert(rebuilt)
     reresolve_incoming(
-        model.KIND, spec_changed, cluster_id=cluster.pk,
+        model.KIND,
+        spec_changed,
+        cluster_id=cluster.pk,
         changed_ids={(i.namespace, i.name): i.pk for i in rebuilt},
     )
     return summary
@@ -232,15 +254,23 @@ def _delete(model, cluster: Cluster, rows: list[dict], changed_by: str) -> Summa
         JournalEntry,
         [
             JournalEntry(
-                cluster=cluster, kind=model.KIND, namespace=row["namespace"], name=row["name"], uid=row["uid"],
-                action=JournalEntry.Action.DELETED, resource_version=row["resource_version"], changed_by=changed_by,
+                cluster=cluster,
+                kind=model.KIND,
+                namespace=row["namespace"],
+                name=row["name"],
+                uid=row["uid"],
+                action=JournalEntry.Action.DELETED,
+                resource_version=row["resource_version"],
+                changed_by=changed_by,
             )
             for row in rows
         ],
     )
     delete_outgoing(model.KIND, ids)
     reresolve_incoming(
-        model.KIND, [(row["namespace"], row["name"]) for row in rows], cluster_id=cluster.pk,
+        model.KIND,
+        [(row["namespace"], row["name"]) for row in rows],
+        cluster_id=cluster.pk,
         changed_ids={(row["namespace"], row["name"]): row["id"] for row in rows},
     )
     summary.deleted = ids

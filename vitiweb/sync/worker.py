@@ -8,6 +8,7 @@ over once the lease expires. Each worker takes at most its fair share
 (clusters divided by live workers, rounded up) and gives back what is over
 it, so a worker that joins gets work.
 """
+
 from __future__ import annotations
 
 import hashlib

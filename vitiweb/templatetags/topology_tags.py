@@ -7,6 +7,7 @@ For other pages to embed:
 ``{% findings_summary %}``
     the findings counts by severity and check (the overview).
 """
+
 from __future__ import annotations
 
 import json
@@ -44,9 +45,14 @@ def object_findings_context(kind: str, pk: int) -> dict:
     return {
         "findings": current_findings().for_object(kind, pk),
         "refresh_url": reverse("topology:object_findings", args=[kind, pk]),
-        "blast_url": (reverse("topology:view", args=["blast-radius"]) + "?" + urlencode({"kind": kind, "pk": pk})
-                      if kind != "Machine" else ""),
-        "composition_url": reverse("topology:view", args=["composition"]) + f"?stack={pk}" if kind == "Vitistack" else "",
+        "blast_url": (
+            reverse("topology:view", args=["blast-radius"]) + "?" + urlencode({"kind": kind, "pk": pk})
+            if kind != "Machine"
+            else ""
+        ),
+        "composition_url": reverse("topology:view", args=["composition"]) + f"?stack={pk}"
+        if kind == "Vitistack"
+        else "",
     }
 
 

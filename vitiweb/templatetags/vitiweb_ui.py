@@ -4,6 +4,7 @@ Everything here escapes: values are put into markup with ``format_html`` /
 ``conditional_escape`` only, so a string from a cluster can never become
 markup, and links are made only for http(s) URLs.
 """
+
 from __future__ import annotations
 
 import json
@@ -62,8 +63,19 @@ def phase_tone(phase) -> str:
         return "ok"
     if text in ("failed", "error", "degraded", "unhealthy", "crashloop", "lost", "unreachable"):
         return "bad"
-    if text in ("pending", "provisioning", "creating", "updating", "deleting", "terminating", "scaling",
-                "upgrading", "starting", "stopping", "draining"):
+    if text in (
+        "pending",
+        "provisioning",
+        "creating",
+        "updating",
+        "deleting",
+        "terminating",
+        "scaling",
+        "upgrading",
+        "starting",
+        "stopping",
+        "draining",
+    ):
         return "warn"
     return "idle"
 
@@ -82,7 +94,11 @@ def compact_json(value) -> str:
 
 @register.filter
 def label_pairs(value) -> list[tuple[str, str]]:
-    return sorted((str(k), v if isinstance(v, str) else json.dumps(v)) for k, v in value.items()) if isinstance(value, dict) else []
+    return (
+        sorted((str(k), v if isinstance(v, str) else json.dumps(v)) for k, v in value.items())
+        if isinstance(value, dict)
+        else []
+    )
 
 
 @register.filter
@@ -113,7 +129,11 @@ def render_value(value, depth: int = 0) -> SafeString:
         return format_html('<code class="json">{}</code>', compact_json(value))
     if isinstance(value, list):
         items = value[:MAX_ITEMS]
-        more = format_html('<span class="muted">… {} more</span>', len(value) - MAX_ITEMS) if len(value) > MAX_ITEMS else ""
+        more = (
+            format_html('<span class="muted">… {} more</span>', len(value) - MAX_ITEMS)
+            if len(value) > MAX_ITEMS
+            else ""
+        )
         if not items:
             return mark_safe('<span class="muted">none</span>')
         if all(_is_scalar(item) for item in items):
@@ -123,24 +143,40 @@ def render_value(value, depth: int = 0) -> SafeString:
             keys: list = []
             for item in items:
                 keys.extend(k for k in item if k not in keys)
-            if depth < 2 and len(keys) <= 8 and all(_is_scalar(v) or isinstance(v, list) and all(map(_is_scalar, v))
-                                      for item in items for v in item.values()):
+            if (
+                depth < 2
+                and len(keys) <= 8
+                and all(
+                    _is_scalar(v) or isinstance(v, list) and all(map(_is_scalar, v))
+                    for item in items
+                    for v in item.values()
+                )
+            ):
                 head = format_html_join("", '<th scope="col">{}</th>', ((humanize_key(str(k)),) for k in keys))
                 body = format_html_join(
-                    "", "<tr>{}</tr>",
-                    ((format_html_join("", "<td>{}</td>", ((render_value(item.get(k), depth + 1),) for k in keys)),)
-                     for item in items),
+                    "",
+                    "<tr>{}</tr>",
+                    (
+                        (format_html_join("", "<td>{}</td>", ((render_value(item.get(k), depth + 1),) for k in keys)),)
+                        for item in items
+                    ),
                 )
-                return format_html('<div class="table-wrap"><table class="nested"><thead><tr>{}</tr></thead>'
-                                   "<tbody>{}</tbody></table></div>{}", head, body, more)
-        rendered = format_html_join("", '<li>{}</li>', ((render_value(item, depth + 1),) for item in items))
+                return format_html(
+                    '<div class="table-wrap"><table class="nested"><thead><tr>{}</tr></thead>'
+                    "<tbody>{}</tbody></table></div>{}",
+                    head,
+                    body,
+                    more,
+                )
+        rendered = format_html_join("", "<li>{}</li>", ((render_value(item, depth + 1),) for item in items))
         return format_html('<ol class="value-list">{}</ol>{}', rendered, more)
     if isinstance(value, dict):
         if not value:
             return mark_safe('<span class="muted">empty</span>')
         entries = list(value.items())[:MAX_ITEMS]
         rows = format_html_join(
-            "", "<div><dt>{}</dt><dd>{}</dd></div>",
+            "",
+            "<div><dt>{}</dt><dd>{}</dd></div>",
             ((humanize_key(str(k)), render_value(v, depth + 1)) for k, v in entries),
         )
         return format_html('<dl class="kv nested-kv">{}</dl>', rows)
@@ -157,14 +193,19 @@ def spec_value(value) -> SafeString:
 def spec_cell(value) -> SafeString:
     """A table cell: a flat mapping reads as ``key: value`` chips, anything else as ``spec_value``."""
     if isinstance(value, dict) and value and all(_is_scalar(v) for v in value.values()):
-        chips = format_html_join("", '<li class="chip small"><span class="muted">{}</span> {}</li>',
-                                 ((humanize_key(str(k)), _scalar(v)) for k, v in list(value.items())[:MAX_ITEMS]))
+        chips = format_html_join(
+            "",
+            '<li class="chip small"><span class="muted">{}</span> {}</li>',
+            ((humanize_key(str(k)), _scalar(v)) for k, v in list(value.items())[:MAX_ITEMS]),
+        )
         return format_html('<ul class="chips">{}</ul>', chips)
     if isinstance(value, dict) and value or isinstance(value, list) and not all(map(_is_scalar, value)):
         # Nested structures stay folded so that a table row keeps its height.
         count = len(value)
         noun = ("field" if isinstance(value, dict) else "item") + ("" if count == 1 else "s")
-        return format_html('<details class="more"><summary>{} {}</summary>{}</details>', count, noun, render_value(value, 1))
+        return format_html(
+            '<details class="more"><summary>{} {}</summary>{}</details>', count, noun, render_value(value, 1)
+        )
     return render_value(value)
 
 

@@ -5,6 +5,7 @@ have some) and the request's options, and returns a ``Picture``: the graph,
 its direction, and the tables shown under it (the same facts as text, for
 reading, copying and screen readers).
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -98,8 +99,9 @@ class Builder:
         lines += hover or []
         if findings:
             lines.append(f"{len(findings)} finding(s), worst {severity}")
-        return self.graph.add_node(Node(obj.key, obj.kind, obj.name, state or obj.state, obj.id, sublabel, lines,
-                                        severity))
+        return self.graph.add_node(
+            Node(obj.key, obj.kind, obj.name, state or obj.state, obj.id, sublabel, lines, severity)
+        )
 
     def missing(self, ref: Ref) -> Node:
         source = self.fleet.get(ref.source_kind, ref.source_id)
@@ -126,9 +128,11 @@ def stack_hover(fleet: Fleet, stack: Obj) -> list[str]:
     usage = fleet.stack_usage(stack.id)
     lines = [f"role {stack.role or '—'} · region {stack.region or '—'}"]
     quotas = []
-    for label, used, limit in (("machines", usage["machines"], stack.max_machines),
-                               ("clusters", usage["clusters"], stack.max_clusters),
-                               ("providers", usage["providers"], stack.max_providers)):
+    for label, used, limit in (
+        ("machines", usage["machines"], stack.max_machines),
+        ("clusters", usage["clusters"], stack.max_clusters),
+        ("providers", usage["providers"], stack.max_providers),
+    ):
         if limit is not None:
             quotas.append(f"{label} {percent(used, limit)}")
     if quotas:
@@ -158,8 +162,13 @@ def effective_policies(fleet: Fleet, stack: Obj) -> list[dict]:
     for ancestor in reversed(chain):  # the root first, so nearer stacks override
         for path, value in _leaves(as_dict(ancestor.spec.get("globalPolicies"))):
             previous = values.get(path)
-            values[path] = {"path": path, "value": value, "source": ancestor, "inherited": ancestor.id != stack.id,
-                            "overrides": ([previous["source"], *previous["overrides"]] if previous else [])}
+            values[path] = {
+                "path": path,
+                "value": value,
+                "source": ancestor,
+                "inherited": ancestor.id != stack.id,
+                "overrides": ([previous["source"], *previous["overrides"]] if previous else []),
+            }
     return [values[key] for key in sorted(values)]
 
 
@@ -215,20 +224,31 @@ class HierarchyBuilder(Builder):
             for child in children:
                 both = (parent, child) in declared_child and (parent, child) in declared_parent
                 style = SOLID if both else ONE_SIDED
-                label = "" if both else ("listed by parent only" if (parent, child) in declared_child
-                                         else "parentVitistack only")
+                label = (
+                    ""
+                    if both
+                    else ("listed by parent only" if (parent, child) in declared_child else "parentVitistack only")
+                )
                 inherits = fleet.stacks[child].spec.get("inheritPolicies") is True
-                self.graph.add_edge(Edge(f"{VITISTACK}:{parent}", f"{VITISTACK}:{child}",
-                                         label or ("inherits" if inherits else ""), style))
+                self.graph.add_edge(
+                    Edge(
+                        f"{VITISTACK}:{parent}",
+                        f"{VITISTACK}:{child}",
+                        label or ("inherits" if inherits else ""),
+                        style,
+                    )
+                )
         for ref in fleet.refs("child", "parent"):
             if not ref.resolved and ref.source_id in fleet.stacks:
-                source = self.node(fleet.stacks[ref.source_id], stack_sublabel(fleet, fleet.stacks[ref.source_id]),
-                                   stack_hover(fleet, fleet.stacks[ref.source_id]))
+                source = self.node(
+                    fleet.stacks[ref.source_id],
+                    stack_sublabel(fleet, fleet.stacks[ref.source_id]),
+                    stack_hover(fleet, fleet.stacks[ref.source_id]),
+                )
                 target = self.missing(ref)
                 pair = (source.id, target.id) if ref.relation == "child" else (target.id, source.id)
                 self.graph.add_edge(Edge(*pair, "", DANGLING))
-        picture = Picture(self.graph, TOP_DOWN, self.title,
-                          "No Vitistack declares childVitistacks or parentVitistack.")
+        picture = Picture(self.graph, TOP_DOWN, self.title, "No Vitistack declares childVitistacks or parentVitistack.")
         picture.tables.append(self._limits_table(edges))
         return picture
 
@@ -255,18 +275,31 @@ class HierarchyBuilder(Builder):
         return {pk: total(pk, frozenset()) for pk in edges}
 
     def _limits_table(self, edges) -> Table:
-        table = Table("Children's limits against the parent's global limits",
-                      ["Parent", "Children", "Σ children max machines", "Global max machines",
-                       "Σ children max clusters", "Global max clusters"])
+        table = Table(
+            "Children's limits against the parent's global limits",
+            [
+                "Parent",
+                "Children",
+                "Σ children max machines",
+                "Global max machines",
+                "Σ children max clusters",
+                "Global max clusters",
+            ],
+        )
         for parent_id, children in sorted(edges.items(), key=lambda item: self.fleet.stacks[item[0]].name):
             parent = self.fleet.stacks[parent_id]
             kids = [self.fleet.stacks[c] for c in children]
             limits = global_limits(parent)
-            table.rows.append([
-                link(parent), str(len(kids)),
-                str(sum(k.max_machines or 0 for k in kids)), "—" if limits["machines"] is None else str(limits["machines"]),
-                str(sum(k.max_clusters or 0 for k in kids)), "—" if limits["clusters"] is None else str(limits["clusters"]),
-            ])
+            table.rows.append(
+                [
+                    link(parent),
+                    str(len(kids)),
+                    str(sum(k.max_machines or 0 for k in kids)),
+                    "—" if limits["machines"] is None else str(limits["machines"]),
+                    str(sum(k.max_clusters or 0 for k in kids)),
+                    "—" if limits["clusters"] is None else str(limits["clusters"]),
+                ]
+            )
         return table
 
 
@@ -274,8 +307,13 @@ class HierarchyBuilder(Builder):
 
 
 def clouds(fleet: Fleet, stack: Obj) -> list[str]:
-    return sorted({fleet.machine_providers[pk].provider_type for kind, pk, _ in fleet.stack_provider_ids.get(stack.id, [])
-                   if kind == MACHINE_PROVIDER and fleet.machine_providers[pk].provider_type})
+    return sorted(
+        {
+            fleet.machine_providers[pk].provider_type
+            for kind, pk, _ in fleet.stack_provider_ids.get(stack.id, [])
+            if kind == MACHINE_PROVIDER and fleet.machine_providers[pk].provider_type
+        }
+    )
 
 
 class DisasterRecoveryBuilder(Builder):
@@ -283,8 +321,10 @@ class DisasterRecoveryBuilder(Builder):
 
     def describe(self, stack: Obj):
         cloud = ", ".join(clouds(self.fleet, stack)) or "cloud unknown"
-        return (f"{self.cluster(stack)} · {stack.region or '—'} · {cloud}",
-                [f"role {stack.role or '—'} · region {stack.region or '—'} · clouds {cloud}"])
+        return (
+            f"{self.cluster(stack)} · {stack.region or '—'} · {cloud}",
+            [f"role {stack.role or '—'} · region {stack.region or '—'} · clouds {cloud}"],
+        )
 
     def build(self) -> Picture:
         fleet = self.fleet
@@ -293,8 +333,19 @@ class DisasterRecoveryBuilder(Builder):
             if ref.resolved:
                 backs[ref.source_id].add(ref.target_id)
         targets = defaultdict(set)
-        table = Table("Replication", ["Primary", "Secondary", "Mode", "RPO", "RTO", "Declared region / provider",
-                                      "Secondary role", "Back-reference"])
+        table = Table(
+            "Replication",
+            [
+                "Primary",
+                "Secondary",
+                "Mode",
+                "RPO",
+                "RTO",
+                "Declared region / provider",
+                "Secondary role",
+                "Back-reference",
+            ],
+        )
         for ref in fleet.refs("replication-target"):
             primary = fleet.stacks.get(ref.source_id)
             if primary is None:
@@ -304,8 +355,15 @@ class DisasterRecoveryBuilder(Builder):
             if target is None:
                 continue
             attrs = ref.attributes
-            label = " · ".join(part for part in (attrs.get("mode"), attrs.get("rpo") and f"RPO {attrs['rpo']}",
-                                                  attrs.get("rto") and f"RTO {attrs['rto']}") if part)
+            label = " · ".join(
+                part
+                for part in (
+                    attrs.get("mode"),
+                    attrs.get("rpo") and f"RPO {attrs['rpo']}",
+                    attrs.get("rto") and f"RTO {attrs['rto']}",
+                )
+                if part
+            )
             secondary = fleet.stacks.get(ref.target_id) if ref.resolved else None
             back_ok = secondary is not None and primary.id in backs.get(secondary.id, set())
             role_ok = secondary is not None and secondary.role == "disaster-recovery"
@@ -313,22 +371,31 @@ class DisasterRecoveryBuilder(Builder):
                 style, problems = DANGLING, ["target does not exist"]
             else:
                 problems = ([] if back_ok else ["no primaryVitistack back-reference"]) + (
-                    [] if role_ok else [f"secondary role is {secondary.role or 'not set'}"])
+                    [] if role_ok else [f"secondary role is {secondary.role or 'not set'}"]
+                )
                 region = attrs.get("region")
                 if region and secondary.region and region != secondary.region:
                     problems.append(f"declared region {region}, actual {secondary.region}")
                 style = SOLID if not problems else (ONE_SIDED if not back_ok else MISMATCH)
                 targets[primary.id].add(secondary.id)
-            hover = (f"{primary.name} → {ref.target_name}: {label or 'no mode'}; declared region "
-                     f"{attrs.get('region', '—')}, provider {attrs.get('provider', '—')}"
-                     + (f"; {'; '.join(problems)}" if problems else "; back-reference and role verified"))
+            hover = (
+                f"{primary.name} → {ref.target_name}: {label or 'no mode'}; declared region "
+                f"{attrs.get('region', '—')}, provider {attrs.get('provider', '—')}"
+                + (f"; {'; '.join(problems)}" if problems else "; back-reference and role verified")
+            )
             self.graph.add_edge(Edge(source.id, target.id, label, style, hover))
-            table.rows.append([
-                link(primary), link(secondary, ref.target_address), attrs.get("mode", "—"), attrs.get("rpo", "—"),
-                attrs.get("rto", "—"), f"{attrs.get('region', '—')} / {attrs.get('provider', '—')}",
-                (secondary.role or "not set") if secondary else "—",
-                "missing target" if secondary is None else ("verified" if back_ok else "missing"),
-            ])
+            table.rows.append(
+                [
+                    link(primary),
+                    link(secondary, ref.target_address),
+                    attrs.get("mode", "—"),
+                    attrs.get("rpo", "—"),
+                    attrs.get("rto", "—"),
+                    f"{attrs.get('region', '—')} / {attrs.get('provider', '—')}",
+                    (secondary.role or "not set") if secondary else "—",
+                    "missing target" if secondary is None else ("verified" if back_ok else "missing"),
+                ]
+            )
         for ref in fleet.refs("primary"):
             secondary = fleet.stacks.get(ref.source_id)
             if secondary is None or (ref.resolved and secondary.id in targets.get(ref.target_id, set())):
@@ -337,14 +404,34 @@ class DisasterRecoveryBuilder(Builder):
             primary = self.target_node(ref, fleet.stacks, self.describe)
             if primary is None:
                 continue
-            self.graph.add_edge(Edge(primary.id, source.id, "primaryVitistack only",
-                                     DANGLING if not ref.resolved else ONE_SIDED,
-                                     f"{secondary.name} names {ref.target_address} as its primary, which does not "
-                                     f"list it as a replication target"))
-            table.rows.append([link(fleet.stacks.get(ref.target_id), ref.target_address), link(secondary), "—", "—",
-                               "—", "—", secondary.role or "not set", "one-sided (secondary only)"])
-        picture = Picture(self.graph, LEFT_RIGHT, self.title, "No Vitistack declares disasterRecovery.replicationTargets "
-                                                              "or primaryVitistack.")
+            self.graph.add_edge(
+                Edge(
+                    primary.id,
+                    source.id,
+                    "primaryVitistack only",
+                    DANGLING if not ref.resolved else ONE_SIDED,
+                    f"{secondary.name} names {ref.target_address} as its primary, which does not "
+                    f"list it as a replication target",
+                )
+            )
+            table.rows.append(
+                [
+                    link(fleet.stacks.get(ref.target_id), ref.target_address),
+                    link(secondary),
+                    "—",
+                    "—",
+                    "—",
+                    "—",
+                    secondary.role or "not set",
+                    "one-sided (secondary only)",
+                ]
+            )
+        picture = Picture(
+            self.graph,
+            LEFT_RIGHT,
+            self.title,
+            "No Vitistack declares disasterRecovery.replicationTargets or primaryVitistack.",
+        )
         picture.tables.append(table)
         return picture
 
@@ -357,22 +444,47 @@ class EdgeBuilder(Builder):
 
     def build(self) -> Picture:
         fleet = self.fleet
-        table = Table("Edge locations", ["Central", "Edge location", "Region", "Connectivity", "Bandwidth", "Latency",
-                                         "Autonomy / offline timeout", "Machines used / limit",
-                                         "Clusters used / limit", "Declared by"])
+        table = Table(
+            "Edge locations",
+            [
+                "Central",
+                "Edge location",
+                "Region",
+                "Connectivity",
+                "Bandwidth",
+                "Latency",
+                "Autonomy / offline timeout",
+                "Machines used / limit",
+                "Clusters used / limit",
+                "Declared by",
+            ],
+        )
         for link_ in edge_links(fleet):
             central = link_.central
-            self.node(central, f"manages {sum(1 for _ in fleet.refs('edge-location') if _.source_id == central.id)} "
-                               f"locations", stack_hover(fleet, central))
+            self.node(
+                central,
+                f"manages {sum(1 for _ in fleet.refs('edge-location') if _.source_id == central.id)} locations",
+                stack_hover(fleet, central),
+            )
             limits = link_.limits
             if link_.edge is None:
                 target = self.missing(link_.location)
                 attrs = link_.location.attributes
-                self.graph.add_edge(Edge(central.id and central.key, target.id,
-                                         f"{attrs.get('region', '')}", DANGLING))
-                table.rows.append([link(central), link_.location.target_address, attrs.get("region", "—"), "—", "—",
-                                   "—", "—", f"— / {limits['machines'] or '—'}", f"— / {limits['clusters'] or '—'}",
-                                   "central only (target missing)"])
+                self.graph.add_edge(Edge(central.id and central.key, target.id, f"{attrs.get('region', '')}", DANGLING))
+                table.rows.append(
+                    [
+                        link(central),
+                        link_.location.target_address,
+                        attrs.get("region", "—"),
+                        "—",
+                        "—",
+                        "—",
+                        "—",
+                        f"— / {limits['machines'] or '—'}",
+                        f"— / {limits['clusters'] or '—'}",
+                        "central only (target missing)",
+                    ]
+                )
                 continue
             edge = link_.edge
             spec_edge = as_dict(edge.spec.get("edge"))
@@ -381,8 +493,11 @@ class EdgeBuilder(Builder):
             usage = fleet.stack_usage(edge.id)
             machine_limit = limits["machines"] if limits["machines"] is not None else edge.max_machines
             cluster_limit = limits["clusters"] if limits["clusters"] is not None else edge.max_clusters
-            autonomy_text = (f"autonomous, offline ≤ {autonomy.get('offlineTimeout', '?')}"
-                             if autonomy.get("enabled") is True else "not autonomous")
+            autonomy_text = (
+                f"autonomous, offline ≤ {autonomy.get('offlineTimeout', '?')}"
+                if autonomy.get("enabled") is True
+                else "not autonomous"
+            )
             hover = [
                 f"role {edge.role or '—'} · region {edge.region or '—'}",
                 autonomy_text + (" · local decisions" if autonomy.get("localDecisionMaking") is True else ""),
@@ -393,26 +508,52 @@ class EdgeBuilder(Builder):
             if extra_quotas:
                 hover.append("quotas " + ", ".join(extra_quotas))
             node = self.node(edge, f"{autonomy_text} · machines {percent(usage['machines'], machine_limit)}", hover)
-            declared = ("both sides" if link_.location is not None and link_.location.resolved and link_.back
-                        else "central only" if link_.back is None else "edge only (managementVitistack)")
-            label = " · ".join(str(value) for value in (connectivity.get("type"), connectivity.get("bandwidth"),
-                                                         connectivity.get("latency")) if value)
+            declared = (
+                "both sides"
+                if link_.location is not None and link_.location.resolved and link_.back
+                else "central only"
+                if link_.back is None
+                else "edge only (managementVitistack)"
+            )
+            label = " · ".join(
+                str(value)
+                for value in (connectivity.get("type"), connectivity.get("bandwidth"), connectivity.get("latency"))
+                if value
+            )
             style = SOLID if declared == "both sides" else ONE_SIDED
-            if declared == "both sides" and (edge.role != "edge"
-                                              or (limits["machines"] is not None and usage["machines"] > limits["machines"])):
+            if declared == "both sides" and (
+                edge.role != "edge" or (limits["machines"] is not None and usage["machines"] > limits["machines"])
+            ):
                 style = MISMATCH
-            self.graph.add_edge(Edge(central.key, node.id, label, style,
-                                     f"{central.name} → {edge.name}: {label or 'connectivity not declared'} "
-                                     f"({declared})"))
-            table.rows.append([
-                link(central), link(edge), edge.region or "—", connectivity.get("type", "—"),
-                connectivity.get("bandwidth", "—"), connectivity.get("latency", "—"),
-                autonomy_text, percent(usage["machines"], machine_limit) if machine_limit is not None else str(usage["machines"]),
-                percent(usage["clusters"], cluster_limit) if cluster_limit is not None else str(usage["clusters"]),
-                declared,
-            ])
-        picture = Picture(self.graph, TOP_DOWN, self.title, "No Vitistack declares edgeManagement.edgeLocations or "
-                                                           "managementVitistack.")
+            self.graph.add_edge(
+                Edge(
+                    central.key,
+                    node.id,
+                    label,
+                    style,
+                    f"{central.name} → {edge.name}: {label or 'connectivity not declared'} ({declared})",
+                )
+            )
+            table.rows.append(
+                [
+                    link(central),
+                    link(edge),
+                    edge.region or "—",
+                    connectivity.get("type", "—"),
+                    connectivity.get("bandwidth", "—"),
+                    connectivity.get("latency", "—"),
+                    autonomy_text,
+                    percent(usage["machines"], machine_limit) if machine_limit is not None else str(usage["machines"]),
+                    percent(usage["clusters"], cluster_limit) if cluster_limit is not None else str(usage["clusters"]),
+                    declared,
+                ]
+            )
+        picture = Picture(
+            self.graph,
+            TOP_DOWN,
+            self.title,
+            "No Vitistack declares edgeManagement.edgeLocations or managementVitistack.",
+        )
         picture.tables.append(table)
         return picture
 
@@ -429,10 +570,14 @@ class CompositionBuilder(Builder):
         if stack is None:
             return Picture(self.graph, TOP_DOWN, self.title, "Pick a Vitistack to see what it is made of.")
         root = self.node(stack, stack_sublabel(fleet, stack), stack_hover(fleet, stack))
-        table = Table("Providers by priority", ["Priority", "Kind", "Provider", "Type / region", "Phase",
-                                                "Machines", "Node groups"])
-        refs = sorted((r for r in fleet.refs("machine-provider", "kubernetes-provider") if r.source_id == stack.id),
-                      key=lambda r: (as_int(r.attributes.get("priority")) or 999, r.relation, r.target_name))
+        table = Table(
+            "Providers by priority",
+            ["Priority", "Kind", "Provider", "Type / region", "Phase", "Machines", "Node groups"],
+        )
+        refs = sorted(
+            (r for r in fleet.refs("machine-provider", "kubernetes-provider") if r.source_id == stack.id),
+            key=lambda r: (as_int(r.attributes.get("priority")) or 999, r.relation, r.target_name),
+        )
         machine_providers = []
         for ref in refs:
             objects = fleet.objects_of(ref.target_kind)
@@ -440,19 +585,31 @@ class CompositionBuilder(Builder):
             if target is None:
                 continue
             priority = ref.attributes.get("priority")
-            self.graph.add_edge(Edge(root.id, target.id, f"priority {priority}" if priority is not None else "",
-                                     SOLID if ref.resolved else DANGLING))
+            self.graph.add_edge(
+                Edge(
+                    root.id,
+                    target.id,
+                    f"priority {priority}" if priority is not None else "",
+                    SOLID if ref.resolved else DANGLING,
+                )
+            )
             obj = objects.get(ref.target_id) if ref.resolved else None
             if obj is not None and obj.kind == MACHINE_PROVIDER:
                 machine_providers.append(obj)
             groups = fleet.node_groups.get(obj.id, []) if obj is not None and obj.kind == KUBERNETES_PROVIDER else []
-            table.rows.append([str(priority if priority is not None else "—"), ref.target_kind,
-                               link(obj, ref.target_address),
-                               " / ".join(filter(None, [getattr(obj, "provider_type", ""), getattr(obj, "region", "")]))
-                               if obj else "missing",
-                               (obj.phase or "—") if obj else "—",
-                               str(fleet.machines_per_provider.get(obj.id, 0)) if obj and obj.kind == MACHINE_PROVIDER else "",
-                               ", ".join(g["name"] for g in groups)])
+            table.rows.append(
+                [
+                    str(priority if priority is not None else "—"),
+                    ref.target_kind,
+                    link(obj, ref.target_address),
+                    " / ".join(filter(None, [getattr(obj, "provider_type", ""), getattr(obj, "region", "")]))
+                    if obj
+                    else "missing",
+                    (obj.phase or "—") if obj else "—",
+                    str(fleet.machines_per_provider.get(obj.id, 0)) if obj and obj.kind == MACHINE_PROVIDER else "",
+                    ", ".join(g["name"] for g in groups),
+                ]
+            )
         for ref in fleet.refs("shared-with"):
             if ref.resolved and ref.target_id == stack.id and ref.source_id in fleet.machine_providers:
                 provider = fleet.machine_providers[ref.source_id]
@@ -481,19 +638,35 @@ class CompositionBuilder(Builder):
                 continue
             for group in fleet.node_groups.get(node.pk, []):
                 sizes = f"{group['min_size']}–{group['max_size']}, want {group['desired_size']}"
-                group_node = self.graph.add_node(Node(
-                    f"NodeGroup:{node.pk}:{group['name']}", "NodeGroup", group["name"], node.state, None,
-                    f"{group['instance_type']} · {sizes}",
-                    [f"node group of {node.label}", f"instance type {group['instance_type'] or '—'} · "
-                     f"{group['capacity_type'] or '—'}", f"size {sizes}"]))
+                group_node = self.graph.add_node(
+                    Node(
+                        f"NodeGroup:{node.pk}:{group['name']}",
+                        "NodeGroup",
+                        group["name"],
+                        node.state,
+                        None,
+                        f"{group['instance_type']} · {sizes}",
+                        [
+                            f"node group of {node.label}",
+                            f"instance type {group['instance_type'] or '—'} · {group['capacity_type'] or '—'}",
+                            f"size {sizes}",
+                        ],
+                    )
+                )
                 self.graph.add_edge(Edge(node.id, group_node.id, "", SOLID))
                 ref = group_refs.get((node.pk, group["name"]))
                 if ref is None:
                     continue
                 provider = self.target_node(ref, fleet.machine_providers, self.describe_provider)
                 if provider is not None:
-                    self.graph.add_edge(Edge(provider.id, group_node.id, f"nodes: {group['instance_type']}",
-                                             DEPENDS if ref.resolved else DANGLING))
+                    self.graph.add_edge(
+                        Edge(
+                            provider.id,
+                            group_node.id,
+                            f"nodes: {group['instance_type']}",
+                            DEPENDS if ref.resolved else DANGLING,
+                        )
+                    )
 
     def _machines(self, providers):
         machines = self.fleet.machines_on([p.id for p in providers])
@@ -501,9 +674,13 @@ class CompositionBuilder(Builder):
         from vitiweb.models import Reference
 
         ids = [m.id for items in machines.values() for m in items]
-        for source_id, relation, detail in Reference.objects.filter(
+        for source_id, relation, detail in (
+            Reference.objects.filter(
                 source_kind=MACHINE, source_id__in=ids[:5000], relation__in=("instance-type", "machine-image")
-        ).exclude(state=Reference.State.RESOLVED).values_list("source_id", "relation", "detail"):
+            )
+            .exclude(state=Reference.State.RESOLVED)
+            .values_list("source_id", "relation", "detail")
+        ):
             entries[source_id][relation] = detail
         for provider in providers:
             for machine in sorted(machines.get(provider.id, []), key=lambda m: m.name):
@@ -529,8 +706,10 @@ class FailoverBuilder(Builder):
 
     def describe(self, obj: Obj):
         users = len(self.fleet.stacks_listing().get(obj.key, []))
-        return (" · ".join(filter(None, [obj.provider_type, obj.region])),
-                [f"listed by {users} Vitistack(s)", f"{self.fleet.machines_per_provider.get(obj.id, 0)} machines"])
+        return (
+            " · ".join(filter(None, [obj.provider_type, obj.region])),
+            [f"listed by {users} Vitistack(s)", f"{self.fleet.machines_per_provider.get(obj.id, 0)} machines"],
+        )
 
     def build(self) -> Picture:
         fleet = self.fleet
@@ -545,13 +724,27 @@ class FailoverBuilder(Builder):
                 continue
             when = _conditions(ref.attributes.get("conditions"))
             priority = ref.attributes.get("priority")
-            label = " · ".join(filter(None, [f"priority {priority}" if priority is not None else "",
-                                             f"if {when}" if when else ""]))
-            self.graph.add_edge(Edge(source.id, target.id, label, SOLID if ref.resolved else DANGLING,
-                                     f"{provider.name} fails over to {ref.target_address} ({label or 'no conditions'})"))
-            table.rows.append([link(provider), link(fleet.machine_providers.get(ref.target_id), ref.target_address),
-                               str(priority if priority is not None else "—"), when or "—",
-                               "resolved" if ref.resolved else ref.state])
+            label = " · ".join(
+                filter(None, [f"priority {priority}" if priority is not None else "", f"if {when}" if when else ""])
+            )
+            self.graph.add_edge(
+                Edge(
+                    source.id,
+                    target.id,
+                    label,
+                    SOLID if ref.resolved else DANGLING,
+                    f"{provider.name} fails over to {ref.target_address} ({label or 'no conditions'})",
+                )
+            )
+            table.rows.append(
+                [
+                    link(provider),
+                    link(fleet.machine_providers.get(ref.target_id), ref.target_address),
+                    str(priority if priority is not None else "—"),
+                    when or "—",
+                    "resolved" if ref.resolved else ref.state,
+                ]
+            )
         picture = Picture(self.graph, LEFT_RIGHT, self.title, "No machine provider declares failover.targets.")
         picture.tables.append(table)
         return picture
@@ -573,8 +766,11 @@ class SharingBuilder(Builder):
             provider = fleet.objects_of(kind).get(int(pk))
             if provider is None:
                 continue
-            node = self.node(provider, " · ".join(filter(None, [provider.provider_type, provider.region])),
-                             [f"listed by {len(listed.get(key, []))} Vitistack(s)"])
+            node = self.node(
+                provider,
+                " · ".join(filter(None, [provider.provider_type, provider.region])),
+                [f"listed by {len(listed.get(key, []))} Vitistack(s)"],
+            )
             stacks = set(listed.get(key, [])) | {k for k in shared.get(key, {}) if isinstance(k, int)}
             for stack_id in sorted(stacks, key=lambda s: fleet.stacks[s].name if s in fleet.stacks else ""):
                 stack = fleet.stacks.get(stack_id)
@@ -582,18 +778,24 @@ class SharingBuilder(Builder):
                     continue
                 is_shared, is_listed = stack_id in shared.get(key, {}), stack_id in listed.get(key, [])
                 target = self.node(stack, stack.region, stack_hover(fleet, stack))
-                label = "shared and used" if is_shared and is_listed else ("shared, not listed" if is_shared
-                                                                          else "used")
+                label = (
+                    "shared and used" if is_shared and is_listed else ("shared, not listed" if is_shared else "used")
+                )
                 self.graph.add_edge(Edge(node.id, target.id, label, SOLID if is_listed else ONE_SIDED))
-                table.rows.append([link(provider), link(stack), "yes" if is_shared else "no",
-                                   "yes" if is_listed else "no"])
+                table.rows.append(
+                    [link(provider), link(stack), "yes" if is_shared else "no", "yes" if is_listed else "no"]
+                )
             for missing_key, ref in shared.get(key, {}).items():
                 if isinstance(missing_key, str):
                     target = self.missing(ref)
                     self.graph.add_edge(Edge(node.id, target.id, "shared", DANGLING))
                     table.rows.append([link(provider), ref.target_address + " (missing)", "yes", "—"])
-        picture = Picture(self.graph, LEFT_RIGHT, self.title,
-                          "No provider is shared (shareWith) or listed by more than one Vitistack.")
+        picture = Picture(
+            self.graph,
+            LEFT_RIGHT,
+            self.title,
+            "No provider is shared (shareWith) or listed by more than one Vitistack.",
+        )
         picture.tables.append(table)
         return picture
 
@@ -667,10 +869,16 @@ class BlastRadiusBuilder(Builder):
                         next_frontier.append(dependent)
             frontier = next_frontier
         collapse(self.graph, self.options.expanded)
-        picture = Picture(self.graph, TOP_DOWN, f"Blast radius of {root_obj.kind} {root_obj.address}",
-                          notes=["An arrow reads “is depended on by”: Vitistacks listing a provider, providers and "
-                                 "node groups failing over to or running on it, machines on it, children and edge "
-                                 "locations of a Vitistack, primaries replicating to it."])
+        picture = Picture(
+            self.graph,
+            TOP_DOWN,
+            f"Blast radius of {root_obj.kind} {root_obj.address}",
+            notes=[
+                "An arrow reads “is depended on by”: Vitistacks listing a provider, providers and "
+                "node groups failing over to or running on it, machines on it, children and edge "
+                "locations of a Vitistack, primaries replicating to it."
+            ],
+        )
         table = Table("Affected objects", ["Kind", "Count"])
         for kind_, count in sorted(affected.items()):
             table.rows.append([kind_, str(count)])

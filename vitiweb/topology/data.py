@@ -6,6 +6,7 @@ time it is asked for, so a view pays only for what it draws. Machines are
 never loaded whole; they are counted per provider in the database, and
 listed only for the providers one picture shows.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -19,10 +20,22 @@ from django.urls import NoReverseMatch, reverse
 from vitiweb.models import Cluster, Reference
 
 VITISTACK, MACHINE_PROVIDER, KUBERNETES_PROVIDER, MACHINE, SECRET = (
-    "Vitistack", "MachineProvider", "KubernetesProvider", "Machine", "Secret",
+    "Vitistack",
+    "MachineProvider",
+    "KubernetesProvider",
+    "Machine",
+    "Secret",
 )
-STACK_RELATIONS = ("machine-provider", "kubernetes-provider", "child", "parent", "replication-target", "primary",
-                   "edge-location", "management")
+STACK_RELATIONS = (
+    "machine-provider",
+    "kubernetes-provider",
+    "child",
+    "parent",
+    "replication-target",
+    "primary",
+    "edge-location",
+    "management",
+)
 PROVIDER_RELATIONS = ("failover-target", "shared-with", "node-group-provider")
 
 #: Status read from the object, reduced to the few states a picture colours.
@@ -129,9 +142,23 @@ class Ref(NamedTuple):
         return self.state == "resolved"
 
 
-_REF_FIELDS = ("id", "source_kind", "source_id", "source_cluster_id", "relation", "path", "target_kind",
-               "target_namespace", "target_name", "target_entry", "target_id", "target_cluster_id", "state", "detail",
-               "attributes")
+_REF_FIELDS = (
+    "id",
+    "source_kind",
+    "source_id",
+    "source_cluster_id",
+    "relation",
+    "path",
+    "target_kind",
+    "target_namespace",
+    "target_name",
+    "target_entry",
+    "target_id",
+    "target_cluster_id",
+    "state",
+    "detail",
+    "attributes",
+)
 
 
 def load_refs(queryset) -> list[Ref]:
@@ -159,14 +186,32 @@ class Fleet:
         from stacks.models import Vitistack
 
         rows = Vitistack.objects.values_list(
-            "id", "cluster_id", "namespace", "name", "phase", "ready", "role", "region", "max_machines",
-            "max_clusters", "max_providers", "spec",
+            "id",
+            "cluster_id",
+            "namespace",
+            "name",
+            "phase",
+            "ready",
+            "role",
+            "region",
+            "max_machines",
+            "max_clusters",
+            "max_providers",
+            "spec",
         )
         return {
-            row[0]: Obj(VITISTACK, *row[:6], extra={
-                "role": row[6], "region": row[7], "max_machines": row[8], "max_clusters": row[9],
-                "max_providers": row[10], "spec": row[11] if isinstance(row[11], dict) else {},
-            })
+            row[0]: Obj(
+                VITISTACK,
+                *row[:6],
+                extra={
+                    "role": row[6],
+                    "region": row[7],
+                    "max_machines": row[8],
+                    "max_clusters": row[9],
+                    "max_providers": row[10],
+                    "spec": row[11] if isinstance(row[11], dict) else {},
+                },
+            )
             for row in rows
         }
 
@@ -174,26 +219,34 @@ class Fleet:
     def machine_providers(self) -> dict[int, Obj]:
         from providers.models import MachineProvider
 
-        rows = MachineProvider.objects.values_list("id", "cluster_id", "namespace", "name", "phase", "ready",
-                                                   "provider_type", "region")
-        return {row[0]: Obj(MACHINE_PROVIDER, *row[:6], extra={"provider_type": row[6], "region": row[7]})
-                for row in rows}
+        rows = MachineProvider.objects.values_list(
+            "id", "cluster_id", "namespace", "name", "phase", "ready", "provider_type", "region"
+        )
+        return {
+            row[0]: Obj(MACHINE_PROVIDER, *row[:6], extra={"provider_type": row[6], "region": row[7]}) for row in rows
+        }
 
     @cached_property
     def machine_provider_specs(self) -> dict[int, dict]:
         from providers.models import MachineProvider
 
-        return {pk: spec if isinstance(spec, dict) else {} for pk, spec in MachineProvider.objects.values_list("id", "spec")}
+        return {
+            pk: spec if isinstance(spec, dict) else {} for pk, spec in MachineProvider.objects.values_list("id", "spec")
+        }
 
     @cached_property
     def kubernetes_providers(self) -> dict[int, Obj]:
         from providers.models import KubernetesProvider
 
-        rows = KubernetesProvider.objects.values_list("id", "cluster_id", "namespace", "name", "phase", "ready",
-                                                      "provider_type", "version", "region")
-        return {row[0]: Obj(KUBERNETES_PROVIDER, *row[:6], extra={"provider_type": row[6], "version": row[7],
-                                                                  "region": row[8]})
-                for row in rows}
+        rows = KubernetesProvider.objects.values_list(
+            "id", "cluster_id", "namespace", "name", "phase", "ready", "provider_type", "version", "region"
+        )
+        return {
+            row[0]: Obj(
+                KUBERNETES_PROVIDER, *row[:6], extra={"provider_type": row[6], "version": row[7], "region": row[8]}
+            )
+            for row in rows
+        }
 
     @cached_property
     def node_groups(self) -> dict[int, list[dict]]:
@@ -201,14 +254,26 @@ class Fleet:
         from providers.models import NodeGroup
 
         found: dict[int, list[dict]] = defaultdict(list)
-        for row in NodeGroup.objects.values("provider_id", "name", "machine_provider_namespace", "machine_provider_name",
-                                            "instance_type", "capacity_type", "min_size", "max_size", "desired_size"):
+        for row in NodeGroup.objects.values(
+            "provider_id",
+            "name",
+            "machine_provider_namespace",
+            "machine_provider_name",
+            "instance_type",
+            "capacity_type",
+            "min_size",
+            "max_size",
+            "desired_size",
+        ):
             found[row["provider_id"]].append(row)
         return found
 
     def objects_of(self, kind: str) -> dict[int, Obj]:
-        return {VITISTACK: self.stacks, MACHINE_PROVIDER: self.machine_providers,
-                KUBERNETES_PROVIDER: self.kubernetes_providers}.get(kind, {})
+        return {
+            VITISTACK: self.stacks,
+            MACHINE_PROVIDER: self.machine_providers,
+            KUBERNETES_PROVIDER: self.kubernetes_providers,
+        }.get(kind, {})
 
     def get(self, kind: str, pk: int | None) -> Obj | None:
         if pk is None:
@@ -245,8 +310,12 @@ class Fleet:
     @cached_property
     def machines_per_provider(self) -> dict[int, int]:
         """Machine provider id -> how many machines run on it (through their resolved reference)."""
-        rows = (Reference.objects.filter(source_kind=MACHINE, relation="machine-provider", state=Reference.State.RESOLVED)
-                .values("target_id").annotate(n=Count("id")).values_list("target_id", "n"))
+        rows = (
+            Reference.objects.filter(source_kind=MACHINE, relation="machine-provider", state=Reference.State.RESOLVED)
+            .values("target_id")
+            .annotate(n=Count("id"))
+            .values_list("target_id", "n")
+        )
         return dict(rows)
 
     def machines_on(self, provider_ids) -> dict[int, list[Obj]]:
@@ -255,9 +324,14 @@ class Fleet:
         found: dict[int, list[Obj]] = defaultdict(list)
         if not provider_ids:
             return found
-        pairs = list(Reference.objects.filter(source_kind=MACHINE, relation="machine-provider",
-                                              state=Reference.State.RESOLVED, target_id__in=provider_ids)
-                     .values_list("source_id", "target_id"))
+        pairs = list(
+            Reference.objects.filter(
+                source_kind=MACHINE,
+                relation="machine-provider",
+                state=Reference.State.RESOLVED,
+                target_id__in=provider_ids,
+            ).values_list("source_id", "target_id")
+        )
         machines = self.machines_by_id([source for source, _ in pairs])
         for source, target in pairs:
             if source in machines:
@@ -270,8 +344,9 @@ class Fleet:
         ids = list(ids)
         found = {}
         for start in range(0, len(ids), 2000):
-            for row in Machine.objects.filter(id__in=ids[start:start + 2000]).values_list(
-                    "id", "cluster_id", "namespace", "name", "phase", "ready", "instance_type"):
+            for row in Machine.objects.filter(id__in=ids[start : start + 2000]).values_list(
+                "id", "cluster_id", "namespace", "name", "phase", "ready", "instance_type"
+            ):
                 found[row[0]] = Obj(MACHINE, *row[:6], extra={"instance_type": row[6]})
         return found
 
@@ -330,7 +405,10 @@ def search_objects(query: str, limit: int = 20) -> list[Obj]:
 
     found = []
     for model in (Vitistack, MachineProvider, KubernetesProvider):
-        rows = model.objects.filter(Q(name__icontains=query)).order_by("name")[:limit].values_list(
-            "id", "cluster_id", "namespace", "name", "phase", "ready")
+        rows = (
+            model.objects.filter(Q(name__icontains=query))
+            .order_by("name")[:limit]
+            .values_list("id", "cluster_id", "namespace", "name", "phase", "ready")
+        )
         found.extend(Obj(model.KIND, *row) for row in rows)
     return found[:limit]

@@ -6,6 +6,7 @@ comes from a cluster, so every string is escaped (``<``, ``>``, ``&``) before
 it goes in. Each node's ``customdata`` holds what a click needs: the side
 panel's URL, the expand key of a collapsed group, the node id.
 """
+
 from __future__ import annotations
 
 import math
@@ -99,12 +100,30 @@ def build_figure(graph: Graph, placement: Placement, direction: str, title: str 
             ax.append(round(x, 3))
             ay.append(round(-y, 3))
             angles.append(round(angle, 1))
-        traces.append({"type": "scatter", "mode": "lines", "x": xs, "y": ys, "name": name,
-                       "legendgroup": f"edge-{style}", "hoverinfo": "skip",
-                       "line": {"color": colour, "dash": dash, "width": width}})
-        traces.append({"type": "scatter", "mode": "markers", "x": ax, "y": ay, "showlegend": False,
-                       "legendgroup": f"edge-{style}", "hoverinfo": "skip",
-                       "marker": {"symbol": "arrow", "size": 9, "angle": angles, "color": colour}})
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "x": xs,
+                "y": ys,
+                "name": name,
+                "legendgroup": f"edge-{style}",
+                "hoverinfo": "skip",
+                "line": {"color": colour, "dash": dash, "width": width},
+            }
+        )
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "x": ax,
+                "y": ay,
+                "showlegend": False,
+                "legendgroup": f"edge-{style}",
+                "hoverinfo": "skip",
+                "marker": {"symbol": "arrow", "size": 9, "angle": angles, "color": colour},
+            }
+        )
     labelled = [(edge, route) for edge, route in zip(graph.edges, placement.routes, strict=True) if edge.label]
     if labelled:
         xs, ys, texts, hovers = [], [], [], []
@@ -115,9 +134,20 @@ def build_figure(graph: Graph, placement: Placement, direction: str, title: str 
             ys.append(round(-(y0 + y1) / 2, 3))
             texts.append(escape(edge.label))
             hovers.append(escape(edge.hover or edge.label))
-        traces.append({"type": "scatter", "mode": "text", "x": xs, "y": ys, "text": texts, "hovertext": hovers,
-                       "hoverinfo": "text", "name": "edge labels", "showlegend": False,
-                       "textfont": {"size": 10, "color": "#5b6576"}})
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "text",
+                "x": xs,
+                "y": ys,
+                "text": texts,
+                "hovertext": hovers,
+                "hoverinfo": "text",
+                "name": "edge labels",
+                "showlegend": False,
+                "textfont": {"size": 10, "color": "#5b6576"},
+            }
+        )
 
     by_state: dict[str, list] = {}
     for node in graph.nodes.values():
@@ -149,14 +179,29 @@ def build_figure(graph: Graph, placement: Placement, direction: str, title: str 
                 line = ("#d64545", 2)
             line_colours.append(line[0] if line else "#ffffff")
             line_widths.append(line[1] if line else 1)
-        traces.append({
-            "type": "scatter", "mode": "markers+text", "x": xs, "y": ys, "name": name, "text": texts,
-            "textposition": "bottom center", "hovertext": hovers, "hoverinfo": "text", "customdata": custom,
-            "cliponaxis": False, "textfont": {"size": 11},
-            "marker": {"color": colour, "size": sizes, "symbol": symbols,
-                       "line": {"color": line_colours, "width": line_widths}},
-            "meta": {"state": state},
-        })
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "markers+text",
+                "x": xs,
+                "y": ys,
+                "name": name,
+                "text": texts,
+                "textposition": "bottom center",
+                "hovertext": hovers,
+                "hoverinfo": "text",
+                "customdata": custom,
+                "cliponaxis": False,
+                "textfont": {"size": 11},
+                "marker": {
+                    "color": colour,
+                    "size": sizes,
+                    "symbol": symbols,
+                    "line": {"color": line_colours, "width": line_widths},
+                },
+                "meta": {"state": state},
+            }
+        )
     groups = sum(1 for node in graph.nodes.values() if node.kind and node.id.startswith(f"{GROUP}:"))
     return {
         "data": traces,

@@ -10,6 +10,7 @@ The layout is python-igraph's Sugiyama (layered) layout per connected
 component, components packed on shelves so that a fleet of many small
 pictures (DR pairs, failover chains) fills the screen instead of one long line.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -128,10 +129,20 @@ def collapse(graph: Graph, expanded: set[str], threshold: int = 6) -> None:
         group_id = f"{GROUP}:{key}"
         names = sorted(member.label for member in members)
         graph.nodes[group_id] = Node(
-            id=group_id, kind=kind, label=f"{len(members)} × {kind}", state=state, count=len(members), expand=key,
-            sublabel=f"{state}" + (f" · {severity}" if severity else ""), severity=severity,
-            hover=[f"{len(members)} {kind} objects, {state}", *names[:8], *(["…"] if len(names) > 8 else []),
-                   "Click to expand"],
+            id=group_id,
+            kind=kind,
+            label=f"{len(members)} × {kind}",
+            state=state,
+            count=len(members),
+            expand=key,
+            sublabel=f"{state}" + (f" · {severity}" if severity else ""),
+            severity=severity,
+            hover=[
+                f"{len(members)} {kind} objects, {state}",
+                *names[:8],
+                *(["…"] if len(names) > 8 else []),
+                "Click to expand",
+            ],
         )
         removed = {member.id for member in members}
         for member_id in removed:
@@ -261,9 +272,14 @@ def fold_healthy_components(graph: Graph, expanded: set[str], noun: str, keep_at
     for edge in graph.edges:
         edge_styles[edge.source].add(edge.style)
     healthy = [
-        component for component in components
-        if all(graph.nodes[n].state == READY and graph.nodes[n].severity in (None, "info")
-               and edge_styles[n] <= {SOLID, DEPENDS} for n in component)
+        component
+        for component in components
+        if all(
+            graph.nodes[n].state == READY
+            and graph.nodes[n].severity in (None, "info")
+            and edge_styles[n] <= {SOLID, DEPENDS}
+            for n in component
+        )
     ]
     if not healthy:
         return 0
@@ -271,18 +287,33 @@ def fold_healthy_components(graph: Graph, expanded: set[str], noun: str, keep_at
     graph.nodes = {key: node for key, node in graph.nodes.items() if key not in hidden}
     graph.edges = [edge for edge in graph.edges if edge.source not in hidden]
     graph._edge_index = {(edge.source, edge.target): edge for edge in graph.edges}
-    graph.add_node(Node(
-        id=f"{GROUP}:{HEALTHY}", kind="", label=f"{len(healthy)} healthy {noun}", state=READY, count=len(healthy),
-        expand=HEALTHY, sublabel="all ready, consistent, no findings",
-        hover=[f"{len(healthy)} {noun} where every object is ready, every relationship is declared on both sides",
-               "and no check finds anything to fix", "Click to show them"],
-    ))
+    graph.add_node(
+        Node(
+            id=f"{GROUP}:{HEALTHY}",
+            kind="",
+            label=f"{len(healthy)} healthy {noun}",
+            state=READY,
+            count=len(healthy),
+            expand=HEALTHY,
+            sublabel="all ready, consistent, no findings",
+            hover=[
+                f"{len(healthy)} {noun} where every object is ready, every relationship is declared on both sides",
+                "and no check finds anything to fix",
+                "Click to show them",
+            ],
+        )
+    )
     return len(healthy)
 
 
 def missing_node(kind: str, namespace: str, name: str, hover: list[str] | None = None) -> Node:
     address = f"{namespace}/{name}" if namespace else name
     return Node(
-        id=f"missing:{kind}:{address}", kind=kind, label=name, state=MISSING, sublabel=f"missing · {namespace}",
-        hover=[f"{kind} {address} does not exist", *(hover or [])], missing_address=(kind, namespace, name),
+        id=f"missing:{kind}:{address}",
+        kind=kind,
+        label=name,
+        state=MISSING,
+        sublabel=f"missing · {namespace}",
+        hover=[f"{kind} {address} does not exist", *(hover or [])],
+        missing_address=(kind, namespace, name),
     )

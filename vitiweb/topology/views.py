@@ -6,6 +6,7 @@ page re-fetches when the fleet changes (the ``vitiweb:objects-changed`` event
 on ``<body>``) or when a collapsed group is expanded. A click on a node asks
 ``topology:panel`` for the object's side panel, through htmx.
 """
+
 from __future__ import annotations
 
 import time
@@ -121,8 +122,12 @@ def view_page(request, view):
         "figure_url": reverse("topology:figure", args=[view]) + (f"?{query}" if query else ""),
         "tables_url": request.get_full_path(),
         "options": options,
-        "stacks": [(s.id, f"{s.name} ({s.namespace}, {fleet.clusters.get(s.cluster_id, '?')})")
-                   for s in sorted(fleet.stacks.values(), key=lambda s: (s.name, s.namespace))] if view == "composition" else [],
+        "stacks": [
+            (s.id, f"{s.name} ({s.namespace}, {fleet.clusters.get(s.cluster_id, '?')})")
+            for s in sorted(fleet.stacks.values(), key=lambda s: (s.name, s.namespace))
+        ]
+        if view == "composition"
+        else [],
         "collapse_url": "?" + _query_string(request, expand=None),
         "candidates": _candidates(options) if view == "blast-radius" else [],
         "picked": fleet.get(options.kind, options.pk) if view == "blast-radius" and options.kind else None,
@@ -134,8 +139,13 @@ def view_page(request, view):
 def _candidates(options: Options):
     if not options.query or options.pk:
         return []
-    return [{"obj": obj, "url": reverse("topology:view", args=["blast-radius"]) + "?"
-             + urlencode({"kind": obj.kind, "pk": obj.id})} for obj in search_objects(options.query)]
+    return [
+        {
+            "obj": obj,
+            "url": reverse("topology:view", args=["blast-radius"]) + "?" + urlencode({"kind": obj.kind, "pk": obj.id}),
+        }
+        for obj in search_objects(options.query)
+    ]
 
 
 @topology_required
@@ -170,8 +180,11 @@ def panel(request, kind, pk):
         "outgoing": [{"ref": ref, "words": RELATION_WORDS.get(ref.relation, ref.relation)} for ref in refs],
         "incoming_entries": incoming,
         "composition_url": reverse("topology:view", args=["composition"]) + f"?stack={pk}" if kind == VITISTACK else "",
-        "blast_url": (reverse("topology:view", args=["blast-radius"]) + "?" + urlencode({"kind": kind, "pk": pk})
-                      if kind != MACHINE else ""),
+        "blast_url": (
+            reverse("topology:view", args=["blast-radius"]) + "?" + urlencode({"kind": kind, "pk": pk})
+            if kind != MACHINE
+            else ""
+        ),
         "panel_url": request.get_full_path(),
     }
     if kind == VITISTACK:
@@ -197,17 +210,23 @@ def stack_role_lines(stack) -> list[str]:
     connectivity = edge.get("connectivity") if isinstance(edge.get("connectivity"), dict) else {}
     autonomy = edge.get("autonomy") if isinstance(edge.get("autonomy"), dict) else {}
     if connectivity:
-        lines.append("connectivity " + " · ".join(str(connectivity[key]) for key in ("type", "bandwidth", "latency")
-                                                  if key in connectivity))
+        lines.append(
+            "connectivity "
+            + " · ".join(str(connectivity[key]) for key in ("type", "bandwidth", "latency") if key in connectivity)
+        )
     if autonomy:
-        lines.append(("autonomous" if autonomy.get("enabled") is True else "not autonomous")
-                     + (f", offline timeout {autonomy['offlineTimeout']}" if "offlineTimeout" in autonomy else "")
-                     + (", local decisions" if autonomy.get("localDecisionMaking") is True else ""))
+        lines.append(
+            ("autonomous" if autonomy.get("enabled") is True else "not autonomous")
+            + (f", offline timeout {autonomy['offlineTimeout']}" if "offlineTimeout" in autonomy else "")
+            + (", local decisions" if autonomy.get("localDecisionMaking") is True else "")
+        )
     dr = spec.get("disasterRecovery") if isinstance(spec.get("disasterRecovery"), dict) else {}
     for target in dr.get("replicationTargets") or []:
         if isinstance(target, dict):
-            lines.append(f"replicates to {target.get('name', '?')} ({target.get('replicationMode', '?')}, "
-                         f"RPO {target.get('rpo', '?')}, RTO {target.get('rto', '?')})")
+            lines.append(
+                f"replicates to {target.get('name', '?')} ({target.get('replicationMode', '?')}, "
+                f"RPO {target.get('rpo', '?')}, RTO {target.get('rto', '?')})"
+            )
     primary = spec.get("primaryVitistack") if isinstance(spec.get("primaryVitistack"), dict) else {}
     if primary:
         lines.append(f"disaster recovery for {primary.get('name', '?')}")
@@ -219,17 +238,35 @@ def panel_missing(request):
     """The side panel of an object that is referenced but does not exist."""
     kind, namespace, name = (request.GET.get(key, "")[:253] for key in ("kind", "namespace", "name"))
     fleet = Fleet()
-    refs = (Reference.objects.filter(target_kind=kind, target_namespace=namespace, target_name=name)
-            .exclude(state=Reference.State.RESOLVED).order_by("id")[:50])
+    refs = (
+        Reference.objects.filter(target_kind=kind, target_namespace=namespace, target_name=name)
+        .exclude(state=Reference.State.RESOLVED)
+        .order_by("id")[:50]
+    )
     referrers = []
     for ref in refs:
         source = fleet.get(ref.source_kind, ref.source_id)
-        referrers.append({"ref": ref, "source": source, "url": detail_url(ref.source_kind, ref.source_id),
-                          "words": RELATION_WORDS.get(ref.relation, ref.relation)})
-    elsewhere = [obj for obj in fleet.find_by_name(kind, name) if obj.namespace != namespace] if kind != "Secret" else []
-    context = {"kind": kind, "namespace": namespace, "name": name, "referrers": referrers,
-               "elsewhere": [{"obj": obj, "cluster": fleet.clusters.get(obj.cluster_id, "?"),
-                              "url": detail_url(obj.kind, obj.id)} for obj in elsewhere]}
+        referrers.append(
+            {
+                "ref": ref,
+                "source": source,
+                "url": detail_url(ref.source_kind, ref.source_id),
+                "words": RELATION_WORDS.get(ref.relation, ref.relation),
+            }
+        )
+    elsewhere = (
+        [obj for obj in fleet.find_by_name(kind, name) if obj.namespace != namespace] if kind != "Secret" else []
+    )
+    context = {
+        "kind": kind,
+        "namespace": namespace,
+        "name": name,
+        "referrers": referrers,
+        "elsewhere": [
+            {"obj": obj, "cluster": fleet.clusters.get(obj.cluster_id, "?"), "url": detail_url(obj.kind, obj.id)}
+            for obj in elsewhere
+        ],
+    }
     return render_page(request, "topology/_side_panel_missing.html", context)
 
 
@@ -242,12 +279,17 @@ def findings_page(request):
     cluster = request.GET.get("cluster", "")
     query = request.GET.get("q", "").strip().lower()[:100]
     shown = [
-        finding for finding in index.findings
+        finding
+        for finding in index.findings
         if (not severity or finding.severity == severity)
         and (not check or finding.check == check)
         and (not kind or kind in finding.kinds)
         and (not cluster or any(obj.cluster == cluster for obj in finding.objects))
-        and (not query or query in finding.message.lower() or any(query in obj.address.lower() for obj in finding.objects))
+        and (
+            not query
+            or query in finding.message.lower()
+            or any(query in obj.address.lower() for obj in finding.objects)
+        )
     ]
     limit = 500
     context = {
@@ -261,10 +303,17 @@ def findings_page(request):
         "severities": SEVERITIES,
         "kinds": KINDS,
         "cluster_names": sorted({obj.cluster for f in index.findings for obj in f.objects if obj.cluster}),
-        "selected": {"severity": severity, "check": check, "kind": kind, "cluster": cluster,
-                     "q": request.GET.get("q", "")},
+        "selected": {
+            "severity": severity,
+            "check": check,
+            "kind": kind,
+            "cluster": cluster,
+            "q": request.GET.get("q", ""),
+        },
     }
-    return render_page(request, "topology/findings.html", context, {"findings-results": "topology/_findings_results.html"})
+    return render_page(
+        request, "topology/findings.html", context, {"findings-results": "topology/_findings_results.html"}
+    )
 
 
 @login_required

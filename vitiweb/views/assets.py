@@ -3,6 +3,7 @@
 The URL carries the package version, so an upgrade changes the URL and
 browsers never run a stale copy.
 """
+
 from pathlib import Path
 
 import plotly

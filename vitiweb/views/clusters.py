@@ -1,4 +1,5 @@
 """Cluster pages: the list, one cluster's sync state and discovery, and adding one (Admin)."""
+
 from __future__ import annotations
 
 from django.db import transaction
@@ -30,8 +31,9 @@ def _counts_by_cluster() -> dict[int, list]:
         for pk in per_cluster:
             counts.setdefault(pk, [])
         for pk, items in counts.items():
-            items.append((model._meta.verbose_name_plural.capitalize(), per_cluster.get(pk, 0),
-                          reverse(url_name(model, "list"))))
+            items.append(
+                (model._meta.verbose_name_plural.capitalize(), per_cluster.get(pk, 0), reverse(url_name(model, "list")))
+            )
     return counts
 
 
@@ -51,16 +53,20 @@ def cluster_detail(request, pk):
     kinds = []
     for model in all_models():
         rows = list(model.objects.filter(cluster=cluster).order_by().values("phase", "ready").annotate(n=Count("*")))
-        kinds.append({
-            "label": model._meta.verbose_name_plural.capitalize(),
-            "kind": model.KIND,
-            "list_url": f"{reverse(url_name(model, 'list'))}?cluster={cluster.name}",
-            "total": sum(r["n"] for r in rows),
-            "not_ready": sum(r["n"] for r in rows if r["ready"] is False or r["phase"] in PROBLEM_PHASES),
-            "phases": sorted(((r["phase"] or "(none)", r["n"]) for r in rows), key=lambda p: -p[1]),
-            "discovered": (cluster.discovered_kinds or {}).get(model.KIND) if isinstance(cluster.discovered_kinds, dict) else None,
-            "state": (cluster.kind_states or {}).get(model.KIND) if isinstance(cluster.kind_states, dict) else None,
-        })
+        kinds.append(
+            {
+                "label": model._meta.verbose_name_plural.capitalize(),
+                "kind": model.KIND,
+                "list_url": f"{reverse(url_name(model, 'list'))}?cluster={cluster.name}",
+                "total": sum(r["n"] for r in rows),
+                "not_ready": sum(r["n"] for r in rows if r["ready"] is False or r["phase"] in PROBLEM_PHASES),
+                "phases": sorted(((r["phase"] or "(none)", r["n"]) for r in rows), key=lambda p: -p[1]),
+                "discovered": (cluster.discovered_kinds or {}).get(model.KIND)
+                if isinstance(cluster.discovered_kinds, dict)
+                else None,
+                "state": (cluster.kind_states or {}).get(model.KIND) if isinstance(cluster.kind_states, dict) else None,
+            }
+        )
     broken = Reference.objects.filter(source_cluster=cluster).exclude(state=Reference.State.RESOLVED)
     context = {
         "cluster": cluster,
@@ -68,7 +74,8 @@ def cluster_detail(request, pk):
         "permissions": _permission_rows(cluster.permissions),
         "broken_count": broken.count(),
         "journal": JournalEntry.objects.filter(cluster=cluster).only(
-            "kind", "namespace", "name", "action", "changed_by", "recorded_at", "resource_version")[:15],
+            "kind", "namespace", "name", "action", "changed_by", "recorded_at", "resource_version"
+        )[:15],
     }
     return render_page(request, "vitiweb/cluster_detail.html", context, {"cluster-page": "vitiweb/_cluster_page.html"})
 
@@ -79,12 +86,16 @@ def _permission_rows(permissions) -> dict:
     kinds = permissions.get("kinds") if isinstance(permissions.get("kinds"), dict) else {}
     verbs = sorted({verb for access in kinds.values() if isinstance(access, dict) for verb in access})
     return {
-        "tested_at": parse_datetime(permissions["tested_at"]) if isinstance(permissions.get("tested_at"), str) else None,
+        "tested_at": parse_datetime(permissions["tested_at"])
+        if isinstance(permissions.get("tested_at"), str)
+        else None,
         "ok": permissions.get("ok"),
         "problems": [p for p in permissions.get("problems") or [] if isinstance(p, str)],
         "verbs": verbs,
-        "kinds": [(kind, [(access if isinstance(access, dict) else {}).get(verb) for verb in verbs])
-                  for kind, access in sorted(kinds.items())],
+        "kinds": [
+            (kind, [(access if isinstance(access, dict) else {}).get(verb) for verb in verbs])
+            for kind, access in sorted(kinds.items())
+        ],
         "secrets": permissions.get("secrets"),
         "recorded": bool(permissions),
     }
@@ -112,8 +123,11 @@ def cluster_add(request):
         resolved = resolve_context(kubeconfig)
         report, error = run_connection_test(kubeconfig, resolved.name)
         context.update(
-            tested=True, report=report, test_error=error or (report.error if report else ""),
-            resolved=resolved, contexts=form.cleaned_data["contexts"],
+            tested=True,
+            report=report,
+            test_error=error or (report.error if report else ""),
+            resolved=resolved,
+            contexts=form.cleaned_data["contexts"],
             credential_kinds=credential_kinds(kubeconfig).get(resolved.user_name or "", []),
         )
         reachable = bool(report and report.reachable and not report.error)
@@ -123,8 +137,12 @@ def cluster_add(request):
                 if request.htmx:
                     return HttpResponseClientRedirect(reverse("cluster_detail", args=[cluster.pk]))
                 return redirect("cluster_detail", pk=cluster.pk)
-            form.add_error("save_unreachable", "The connection test failed: fix the kubeconfig, or tick this box to save anyway.")
-    return render_page(request, "vitiweb/cluster_add.html", context, {"connection-test": "vitiweb/_connection_test.html"})
+            form.add_error(
+                "save_unreachable", "The connection test failed: fix the kubeconfig, or tick this box to save anyway."
+            )
+    return render_page(
+        request, "vitiweb/cluster_add.html", context, {"connection-test": "vitiweb/_connection_test.html"}
+    )
 
 
 def _save_cluster(name, kubeconfig, resolved, report) -> Cluster:

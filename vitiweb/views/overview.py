@@ -8,9 +8,14 @@ from vitiweb.ui import render_page
 def home(request):
     """The fleet at a glance: clusters, counts, charts, and what needs attention."""
     context = fleet_overview()
-    return render_page(request, "vitiweb/overview.html", context, {
-        "attention": "vitiweb/_attention.html",
-        "clusters": "vitiweb/_cluster_cards.html",
-        "kind-summaries": "vitiweb/_kind_summaries.html",
-        "overview-charts": "vitiweb/_overview_charts.html",
-    })
+    return render_page(
+        request,
+        "vitiweb/overview.html",
+        context,
+        {
+            "attention": "vitiweb/_attention.html",
+            "clusters": "vitiweb/_cluster_cards.html",
+            "kind-summaries": "vitiweb/_kind_summaries.html",
+            "overview-charts": "vitiweb/_overview_charts.html",
+        },
+    )

@@ -18,19 +18,29 @@ def search(request):
             if not request.user.has_perm(model_permission(model)):
                 continue
             filterset_class = _filterset_for(model)
-            filterset = filterset_class({"q": query}, queryset=model.objects.select_related("cluster").only(
-                "name", "namespace", "phase", "ready", "cluster__name"), request=request)
+            filterset = filterset_class(
+                {"q": query},
+                queryset=model.objects.select_related("cluster").only(
+                    "name", "namespace", "phase", "ready", "cluster__name"
+                ),
+                request=request,
+            )
             queryset = filterset.qs.order_by("name", "pk")
-            results.append({
-                "kind": model.KIND,
-                "label": model._meta.verbose_name_plural.capitalize(),
-                "objects": list(queryset[:SHOWN]),
-                "count": queryset.count(),
-                "list_url": f"{reverse(url_name(model, 'list'))}?{urlencode({'q': query})}",
-            })
-    return render_page(request, "vitiweb/search.html", {"query": query, "results": results,
-                                                          "total": sum(r["count"] for r in results)},
-                       {"search-results": "vitiweb/_search_results.html"})
+            results.append(
+                {
+                    "kind": model.KIND,
+                    "label": model._meta.verbose_name_plural.capitalize(),
+                    "objects": list(queryset[:SHOWN]),
+                    "count": queryset.count(),
+                    "list_url": f"{reverse(url_name(model, 'list'))}?{urlencode({'q': query})}",
+                }
+            )
+    return render_page(
+        request,
+        "vitiweb/search.html",
+        {"query": query, "results": results, "total": sum(r["count"] for r in results)},
+        {"search-results": "vitiweb/_search_results.html"},
+    )
 
 
 def _filterset_for(model):
@@ -38,5 +48,9 @@ def _filterset_for(model):
     from providers.filters import KubernetesProviderFilterSet, MachineProviderFilterSet
     from stacks.filters import VitistackFilterSet
 
-    return {"Vitistack": VitistackFilterSet, "MachineProvider": MachineProviderFilterSet,
-            "KubernetesProvider": KubernetesProviderFilterSet, "Machine": MachineFilterSet}[model.KIND]
+    return {
+        "Vitistack": VitistackFilterSet,
+        "MachineProvider": MachineProviderFilterSet,
+        "KubernetesProvider": KubernetesProviderFilterSet,
+        "Machine": MachineFilterSet,
+    }[model.KIND]

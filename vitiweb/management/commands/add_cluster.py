@@ -17,17 +17,19 @@ class Command(BaseCommand):
         parser.add_argument("--context", help="context to use (default: the kubeconfig's current context)")
         parser.add_argument("--skip-test", action="store_true", help="do not test the connection")
         parser.add_argument(
-            "--allow-exec", action="store_true",
+            "--allow-exec",
+            action="store_true",
             help="let the kubeconfig run its exec credential plugin (e.g. aws eks get-token) on the hosts that sync "
-                 "this cluster; the plugin must be installed there",
+            "this cluster; the plugin must be installed there",
         )
 
     def handle(self, *args, name, kubeconfig, in_cluster, context, skip_test, allow_exec, **options):
         if not in_cluster and not kubeconfig:
             kubeconfig = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or os.path.expanduser("~/.kube/config")
         try:
-            cluster = register_cluster(name, kubeconfig_path=kubeconfig, context=context, in_cluster=in_cluster,
-                                       allow_exec=allow_exec)
+            cluster = register_cluster(
+                name, kubeconfig_path=kubeconfig, context=context, in_cluster=in_cluster, allow_exec=allow_exec
+            )
         except (KubeconfigError, OSError) as exc:
             raise CommandError(f"cluster {name!r} not registered: {exc}") from None
         self.stdout.write(f"Registered cluster {cluster.name!r} ({cluster.server}, context {cluster.context or '-'}).")
@@ -38,7 +40,9 @@ class Command(BaseCommand):
             self.stdout.write(f"Server version: {report.server_version}")
         for check in report.kinds:
             if check.installed:
-                allowed = ", ".join(f"{verb} {'allowed' if a.allowed else 'DENIED'}" for verb, a in check.access.items())
+                allowed = ", ".join(
+                    f"{verb} {'allowed' if a.allowed else 'DENIED'}" for verb, a in check.access.items()
+                )
                 self.stdout.write(f"  {check.kind}: {check.version}, {check.plural}, {check.scope}; {allowed}")
         for problem in report.problems:
             self.stderr.write(f"  problem: {problem}")

@@ -4,6 +4,7 @@ A sandbox cluster loaded with examples/ (simulated controllers on), registered
 as a cluster, synced by a sync worker running in threads, the periodic
 Celery tasks run in-process, and the dashboard served over ASGI.
 """
+
 import threading
 from pathlib import Path
 
@@ -23,10 +24,16 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
-        parser.add_argument("--sandbox-port", type=int, default=0, help="port of the sandbox API server (0: a free one)")
+        parser.add_argument(
+            "--sandbox-port", type=int, default=0, help="port of the sandbox API server (0: a free one)"
+        )
         parser.add_argument("--no-simulate", action="store_true", help="do not run the simulated controllers")
-        parser.add_argument("--periodic-seconds", type=float, default=300.0,
-                            help="interval of the in-process periodic tasks (resync, connection tests)")
+        parser.add_argument(
+            "--periodic-seconds",
+            type=float,
+            default=300.0,
+            help="interval of the in-process periodic tasks (resync, connection tests)",
+        )
 
     def handle(self, *args, addrport, sandbox_port, no_simulate, periodic_seconds, **options):
         var = Path(settings.VAR_DIR)
@@ -40,8 +47,12 @@ class Command(BaseCommand):
             },
             out=lambda line: self.stdout.write(f"[sandbox] {line}"),
         )
-        cluster = register_cluster("sandbox", kubeconfig_path=str(var / "sandbox.kubeconfig"), context=fleet[0].name,
-                                   source=Cluster.Source.SANDBOX)
+        cluster = register_cluster(
+            "sandbox",
+            kubeconfig_path=str(var / "sandbox.kubeconfig"),
+            context=fleet[0].name,
+            source=Cluster.Source.SANDBOX,
+        )
         check_connection(cluster)
         worker = Worker(tick_seconds=2.0)
         worker.start()

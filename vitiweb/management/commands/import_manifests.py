@@ -24,5 +24,7 @@ class Command(BaseCommand):
             )
         self.stdout.write(f"Secrets (names only): {result.secrets}")
         for document in result.skipped:
-            self.stdout.write(f"skipped {document.where}: {document.body.get('apiVersion')} {document.kind} is not a VitiStack kind")
+            self.stdout.write(
+                f"skipped {document.where}: {document.body.get('apiVersion')} {document.kind} is not a VitiStack kind"
+            )
         self.stdout.write(self.style.SUCCESS(f"Imported into source {result.cluster.name!r}."))

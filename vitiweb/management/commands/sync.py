@@ -50,7 +50,8 @@ class Command(BaseCommand):
                 failed.append(cluster.name)
                 continue
             parts = ", ".join(
-                f"{kind} +{len(s.created)} ~{len(s.updated)} -{len(s.deleted)} ={s.unchanged}" for kind, s in results.items()
+                f"{kind} +{len(s.created)} ~{len(s.updated)} -{len(s.deleted)} ={s.unchanged}"
+                for kind, s in results.items()
             )
             self.stdout.write(f"{cluster.name}: {parts}")
         if failed:
