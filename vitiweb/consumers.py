@@ -109,6 +109,9 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def cluster_changed(self, message):
         self._note(None)
 
+    async def drift_changed(self, message):
+        self._note(None)
+
     def _note(self, kind: str | None) -> None:
         if kind:
             self.changed_kinds.add(kind)

@@ -87,3 +87,15 @@ def publish_cluster_state(cluster_id: int) -> None:
     """Announce that a cluster's connection or sync state changed, after commit."""
     message = {"type": "cluster.changed", "cluster": cluster_id}
     transaction.on_commit(lambda: _send({FLEET: message, cluster_group(cluster_id): message}))
+
+
+DRIFT = "drift"
+
+
+def publish_drift_changes(source_id: int, objects: Iterable[tuple[str, int]]) -> None:
+    """Announce that a Git source's drift changed (and for which mirrored objects), after commit."""
+    message = {"type": "drift.changed", "source": source_id}
+    messages = {DRIFT: message, FLEET: message}
+    for kind, pk in objects:
+        messages[object_group(kind, pk)] = {"type": "object.changed", "kind": kind, "action": "drift", "pk": pk}
+    transaction.on_commit(lambda: _send(messages))

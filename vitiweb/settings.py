@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "providers",
     "machines",
     "vitiweb.editing",
+    "gitops",
 ]
 
 MIDDLEWARE = [
@@ -164,6 +165,26 @@ else:
     # No broker process in the one-command start: run tasks where they are sent.
     CELERY_TASK_ALWAYS_EAGER = True
     CELERY_TASK_EAGER_PROPAGATES = True
+# Git sources (gitops): how often they are fetched, how long drift waits for a burst of changes to settle,
+# and how much of a repository is read.
+VITIWEB_GIT_FETCH_INTERVAL = float(os.environ.get("VITIWEB_GIT_FETCH_INTERVAL", "60"))
+VITIWEB_GIT_DRIFT_DEBOUNCE_SECONDS = float(os.environ.get("VITIWEB_GIT_DRIFT_DEBOUNCE_SECONDS", "0.5"))
+VITIWEB_GIT_MAX_FILES = int(os.environ.get("VITIWEB_GIT_MAX_FILES", "5000"))
+VITIWEB_GIT_MAX_FILE_BYTES = int(os.environ.get("VITIWEB_GIT_MAX_FILE_BYTES", str(1024 * 1024)))
+VITIWEB_GIT_MAX_TOTAL_BYTES = int(os.environ.get("VITIWEB_GIT_MAX_TOTAL_BYTES", str(50 * 1024 * 1024)))
+# The guide's conventions ("Best Practices for Integration"), checked as findings; adapt them to your own.
+VITIWEB_CONVENTIONS = {
+    "names": {
+        "Vitistack": "{environment}-{region}-vitistack",
+        "MachineProvider": "{provider-type}-{region}-provider",
+        "KubernetesProvider": "{provider-type}-{region}-provider",
+        "Machine": "{role}-{environment}-{sequence}",
+    },
+    "labels": ["vitistack.io/environment", "vitistack.io/region", "vitistack.io/team", "vitistack.io/version"],
+    "annotations": ["vitistack.io/description", "vitistack.io/contact", "vitistack.io/documentation"],
+    "environments": ["production", "staging", "development", "test"],
+    "severity": {"naming-convention": "info", "recommended-metadata": "info", "environment-placement": "warning"},
+}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
@@ -171,6 +192,7 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "resync-clusters": {"task": "vitiweb.tasks.resync_clusters", "schedule": 15 * 60.0},
     "test-connections": {"task": "vitiweb.tasks.test_connections", "schedule": 5 * 60.0},
+    "fetch-git-sources": {"task": "gitops.tasks.fetch_all_sources", "schedule": VITIWEB_GIT_FETCH_INTERVAL},
 }
 
 # Cluster credentials are encrypted with these keys (cryptography's Fernet).

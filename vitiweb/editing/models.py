@@ -24,6 +24,8 @@ class ApplyRun(models.Model):
     # until the run has finished; then cleared.
     payload_encrypted = models.BinaryField(blank=True, default=b"", editable=False)
     message = models.TextField(blank=True)
+    # Where the documents came from when not pasted (a Git source at a commit); every audit entry of the run says it.
+    origin = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import difflib
 import logging
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import yaml
@@ -102,8 +103,14 @@ class Outcome:
         return bool(self.conflicts)
 
 
+#: Where the manifests being applied came from (a Git source at a commit), noted in each audit entry.
+audit_origin: ContextVar[str] = ContextVar("audit_origin", default="")
+
+
 def record(user, cluster, action, obj, ok, diff="", message="") -> AuditEntry:
     meta = obj.get("metadata") or {}
+    if audit_origin.get():
+        message = f"{message} (from {audit_origin.get()})"
     return AuditEntry.objects.create(
         user=user if getattr(user, "is_authenticated", False) else None,
         cluster=cluster,

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from vitiweb import crypto
 from vitiweb.editing.models import ApplyRun
-from vitiweb.editing.operations import apply_document
+from vitiweb.editing.operations import apply_document, audit_origin
 from vitiweb.kube.errors import KubeError
 from vitiweb.sync.clusters import api_client_for
 
@@ -46,6 +46,7 @@ def apply_run(run_id: int) -> str:
         return run.state
     known_namespaces: dict[str, bool] = {}
     failed = False
+    origin = audit_origin.set(run.origin)
     try:
         for index, obj in enumerate(documents):
             if failed:
@@ -71,6 +72,7 @@ def apply_run(run_id: int) -> str:
             failed = state == "failed"
             ApplyRun.objects.filter(pk=run.pk).update(items=items)
     finally:
+        audit_origin.reset(origin)
         api_client.close()
     run.items = items
     applied = sum(1 for i in items if i["state"] in ("applied", "unchanged"))

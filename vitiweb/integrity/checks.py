@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, F, Q
 
-from vitiweb.integrity import ERROR, INFO, WARNING, Finding, ObjectRef
+from vitiweb.integrity import ERROR, INFO, WARNING, Finding, ObjectRef, conventions
 from vitiweb.models import Reference
 from vitiweb.spec import as_dict, as_int
 from vitiweb.topology.data import (
@@ -1123,5 +1123,23 @@ CHECKS = [
         "Incomplete provider",
         incomplete_providers,
         "A provider whose type-specific configuration block is missing.",
+    ),
+    Check(
+        "naming-convention",
+        "Name breaks the naming convention",
+        conventions.naming,
+        "Names that do not follow the guide's patterns (settings: VITIWEB_CONVENTIONS['names']).",
+    ),
+    Check(
+        "recommended-metadata",
+        "Recommended labels or annotations missing",
+        conventions.recommended_metadata,
+        "Objects without the labels and annotations the guide recommends.",
+    ),
+    Check(
+        "environment-placement",
+        "Environment label and namespace disagree",
+        conventions.environment_placement,
+        "Objects outside their environment's namespace, or labelled with another environment than the namespace's.",
     ),
 ]

@@ -1,0 +1,193 @@
+"""The guide's conventions ("Best Practices for Integration") as findings.
+
+- names: ``{environment}-{region}-vitistack``, ``{provider-type}-{region}-provider``,
+  ``{role}-{environment}-{sequence}``;
+- the recommended labels (``vitistack.io/environment``, ``region``, ``team``, ``version``)
+  and annotations (``description``, ``contact``, ``documentation``);
+- one namespace per environment, and labels that agree with where the object lives.
+
+Patterns, the recommended keys, the environments and each check's severity are
+settings (``VITIWEB_CONVENTIONS``), since every organisation adapts them.
+Objects that break a rule the same way in one namespace are reported together,
+so a fleet of thousands of unlabelled machines reads as one finding per
+namespace, not thousands.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from functools import cache
+
+from django.conf import settings
+
+from vitiweb.integrity import Finding, ObjectRef
+from vitiweb.kinds import KINDS, model_for
+
+ENVIRONMENT_LABEL = "vitistack.io/environment"
+#: What a placeholder of a naming pattern may stand for.
+PLACEHOLDERS = {
+    "environment": r"[a-z0-9]+",
+    "region": r"[a-z0-9]+(?:-[a-z0-9]+)*?",
+    "provider-type": r"[a-z0-9]+",
+    "role": r"[a-z0-9]+(?:-[a-z0-9]+)*?",
+    "sequence": r"[0-9]+",
+}
+_PLACEHOLDER = re.compile(r"\{([a-z-]+)\}")
+
+
+def conventions() -> dict:
+    return settings.VITIWEB_CONVENTIONS
+
+
+@cache
+def compile_pattern(pattern: str) -> re.Pattern:
+    """``{role}-{environment}-{sequence}`` as a regular expression with a named group per placeholder."""
+    parts, position = [], 0
+    for match in _PLACEHOLDER.finditer(pattern):
+        parts.append(re.escape(pattern[position : match.start()]))
+        name = match.group(1)
+        if name not in PLACEHOLDERS:
+            raise ValueError(f"naming pattern {pattern!r}: unknown placeholder {{{name}}}")
+        parts.append(f"(?P<{name.replace('-', '_')}>{PLACEHOLDERS[name]})")
+        position = match.end()
+    parts.append(re.escape(pattern[position:]))
+    return re.compile("^" + "".join(parts) + "$")
+
+
+def environment_of(namespace: str, labels: dict) -> str:
+    """The object's environment: its label, else the namespace when that is an environment's."""
+    label = labels.get(ENVIRONMENT_LABEL) if isinstance(labels, dict) else None
+    if isinstance(label, str) and label:
+        return label
+    return namespace if namespace in conventions()["environments"] else ""
+
+
+def _rows(kind: str):
+    """(pk, cluster id, namespace, name, labels, annotations) of every object of ``kind``."""
+    return model_for(kind).objects.values_list("pk", "cluster_id", "namespace", "name", "labels", "annotations")
+
+
+def _cluster_names() -> dict[int, str]:
+    from vitiweb.models import Cluster
+
+    return dict(Cluster.objects.values_list("pk", "name"))
+
+
+def _grouped(check: str, problems: dict[tuple, list], clusters: dict[int, str], message, fix, path: str):
+    """One finding per (kind, cluster, namespace, problem) with every object it concerns."""
+    severity = conventions()["severity"][check]
+    findings = []
+    for (kind, cluster_id, namespace, detail), rows in sorted(problems.items(), key=lambda item: item[0][:3]):
+        objects = tuple(
+            ObjectRef(kind, pk, clusters.get(cluster_id, ""), namespace, name) for pk, name in sorted(rows, key=str)
+        )
+        findings.append(
+            Finding(check, severity, message(kind, namespace, detail, objects), fix(kind, detail), objects, path)
+        )
+    return findings
+
+
+def _names(objects: tuple[ObjectRef, ...], shown: int = 5) -> str:
+    names = ", ".join(obj.name for obj in objects[:shown])
+    return names + (f" and {len(objects) - shown} more" if len(objects) > shown else "")
+
+
+def naming(fleet=None) -> list[Finding]:
+    patterns = conventions()["names"]
+    clusters = _cluster_names()
+    problems: dict[tuple, list] = defaultdict(list)
+    for kind in KINDS:
+        pattern = patterns.get(kind)
+        if not pattern:
+            continue
+        regex = compile_pattern(pattern)
+        for pk, cluster_id, namespace, name, labels, _ in _rows(kind):
+            match = regex.match(name)
+            if match is None:
+                problems[(kind, cluster_id, namespace, pattern)].append((pk, name))
+                continue
+            environment = match.groupdict().get("environment")
+            actual = environment_of(namespace, labels)
+            if environment and actual and environment != actual:
+                problems[(kind, cluster_id, namespace, f"names environment {environment}, not {actual}")].append(
+                    (pk, name)
+                )
+
+    def message(kind, namespace, detail, objects):
+        where = f"in {namespace}" if namespace else ""
+        if detail.startswith("names environment"):
+            return f"{len(objects)} {kind} name(s) {where} {detail}: {_names(objects)}."
+        return f"{len(objects)} {kind} name(s) {where} do not follow {detail}: {_names(objects)}."
+
+    def fix(kind, detail):
+        return f"Name {kind} objects {patterns[kind]}, e.g. {example_name(patterns[kind])}."
+
+    return _grouped("naming-convention", problems, clusters, message, fix, "metadata.name")
+
+
+def example_name(pattern: str) -> str:
+    samples = {"environment": "production", "region": "us-west", "provider-type": "aws", "role": "worker"}
+    samples["sequence"] = "001"
+    return _PLACEHOLDER.sub(lambda m: samples.get(m.group(1), m.group(1)), pattern)
+
+
+def recommended_metadata(fleet=None) -> list[Finding]:
+    wanted_labels = conventions()["labels"]
+    wanted_annotations = conventions()["annotations"]
+    clusters = _cluster_names()
+    problems: dict[tuple, list] = defaultdict(list)
+    for kind in KINDS:
+        for pk, cluster_id, namespace, name, labels, annotations in _rows(kind):
+            labels = labels if isinstance(labels, dict) else {}
+            annotations = annotations if isinstance(annotations, dict) else {}
+            missing = tuple(k for k in wanted_labels if k not in labels) + tuple(
+                k for k in wanted_annotations if k not in annotations
+            )
+            if missing:
+                problems[(kind, cluster_id, namespace, missing)].append((pk, name))
+
+    def message(kind, namespace, missing, objects):
+        where = f" in {namespace}" if namespace else ""
+        return f"{len(objects)} {kind}(s){where} lack the recommended {', '.join(missing)}: {_names(objects)}."
+
+    def fix(kind, missing):
+        return "Add " + ", ".join(missing) + " (labels and annotations the guide recommends on every object)."
+
+    return _grouped("recommended-metadata", problems, clusters, message, fix, "metadata")
+
+
+def environment_placement(fleet=None) -> list[Finding]:
+    """Objects whose environment label disagrees with the environment namespace they live in."""
+    environments = set(conventions()["environments"])
+    clusters = _cluster_names()
+    problems: dict[tuple, list] = defaultdict(list)
+    for kind in KINDS:
+        for pk, cluster_id, namespace, name, labels, _ in _rows(kind):
+            label = labels.get(ENVIRONMENT_LABEL) if isinstance(labels, dict) else None
+            if not isinstance(label, str) or not label:
+                continue
+            if namespace in environments and label != namespace:
+                problems[(kind, cluster_id, namespace, f"labelled {label}")].append((pk, name))
+            elif label in environments and namespace not in environments:
+                problems[(kind, cluster_id, namespace, f"outside {label}")].append((pk, name))
+
+    def message(kind, namespace, detail, objects):
+        if detail.startswith("labelled"):
+            environment = detail.removeprefix("labelled ")
+            return (
+                f"{len(objects)} {kind}(s) in the {namespace} namespace are labelled "
+                f"{ENVIRONMENT_LABEL}={environment}: {_names(objects)}."
+            )
+        environment = detail.removeprefix("outside ")
+        return (
+            f"{len(objects)} {kind}(s) labelled {ENVIRONMENT_LABEL}={environment} live in {namespace or 'no namespace'},"
+            f" not in the {environment} namespace: {_names(objects)}."
+        )
+
+    def fix(kind, detail):
+        if detail.startswith("labelled"):
+            return "Correct the environment label, or move the objects to that environment's namespace."
+        return f"Move the objects to the {detail.removeprefix('outside ')} namespace (one namespace per environment)."
+
+    return _grouped("environment-placement", problems, clusters, message, fix, f"metadata.labels.{ENVIRONMENT_LABEL}")
