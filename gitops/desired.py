@@ -83,7 +83,7 @@ def fetch(source: GitSource) -> FetchResult:
         _fail(source, revision.commit, problems, now)
         return FetchResult(False, source.commit, problems)
     with transaction.atomic():
-        source.objects.all().delete()
+        source.desired_objects.all().delete()
         DesiredObject.objects.bulk_create(
             DesiredObject(
                 source=source,

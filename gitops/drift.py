@@ -81,7 +81,7 @@ def compare(desired_manifest: dict, live_manifest: dict) -> list[dict]:
 
 def _desired_by_cluster(source: GitSource):
     """(target, desired object, its namespace in that cluster) for every object and target it applies to."""
-    desired = list(source.objects.all())
+    desired = list(source.desired_objects.all())
     for target in source.targets.select_related("cluster"):
         for obj in desired:
             namespace = obj.namespace or default_namespace(obj.kind, target.namespace)

@@ -92,7 +92,7 @@ class GitTarget(models.Model):
 class DesiredObject(models.Model):
     """One object of the source's last good revision."""
 
-    source = models.ForeignKey(GitSource, on_delete=models.CASCADE, related_name="objects")
+    source = models.ForeignKey(GitSource, on_delete=models.CASCADE, related_name="desired_objects")
     api_version = models.CharField(max_length=100)
     kind = models.CharField(max_length=100)
     namespace = models.CharField(max_length=253, blank=True)

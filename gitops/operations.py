@@ -42,14 +42,14 @@ def desired_manifest(record_: DriftRecord) -> dict:
     return body
 
 
-def sync_from_git(source: GitSource, records, *, user, dry_run: bool) -> list[ApplyRun]:
+def sync_from_git(source: GitSource, records, *, user, dry_run: bool, force: bool = False) -> list[ApplyRun]:
     """Queue one apply run per cluster for the chosen records that Git can bring back in line."""
     by_cluster: dict = {}
     for record_ in records:
         if record_.state in SYNCABLE and record_.desired_id:
             by_cluster.setdefault(record_.cluster, []).append(record_)
     # Git's own Namespace manifests, applied first where a chosen object needs one.
-    namespaces = {obj.name: obj.body for obj in source.objects.filter(kind="Namespace")}
+    namespaces = {obj.name: obj.body for obj in source.desired_objects.filter(kind="Namespace")}
     runs = []
     for cluster, chosen in by_cluster.items():
         documents = [desired_manifest(r) for r in chosen]
@@ -61,6 +61,7 @@ def sync_from_git(source: GitSource, records, *, user, dry_run: bool) -> list[Ap
             cluster=cluster,
             dry_run=dry_run,
             create_namespaces=True,
+            force=force,
             origin=origin_of(source),
             items=[describe(doc) for doc in documents],
         )

@@ -23,7 +23,7 @@ from vitiweb.kinds import KINDS, model_for
 
 _LIST_REGIONS = ("results",)
 _DETAIL_REGIONS = ("object-head", "tab-panel")
-_OVERVIEW_REGIONS = ("kind-summaries", "attention", "overview-charts", "clusters")
+_OVERVIEW_REGIONS = ("kind-summaries", "attention", "overview-charts", "clusters", "drift-summary")
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,9 @@ def _pages() -> dict[str, tuple]:
         "topology:index": (lambda kwargs: (live.FLEET,), ()),
         "topology:view": (lambda kwargs: (live.FLEET,), ()),
         "topology:findings": (lambda kwargs: (live.FLEET,), ()),
+        "driftrecord_list": (lambda kwargs: (live.DRIFT,), ("drift-results",)),
+        "driftrecord_detail": (lambda kwargs: (live.DRIFT,), ("drift-record",)),
+        "gitsource_detail": (lambda kwargs: (live.DRIFT,), ("source-state",)),
         **_kind_pages(),
     }
 

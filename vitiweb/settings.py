@@ -172,6 +172,9 @@ VITIWEB_GIT_DRIFT_DEBOUNCE_SECONDS = float(os.environ.get("VITIWEB_GIT_DRIFT_DEB
 VITIWEB_GIT_MAX_FILES = int(os.environ.get("VITIWEB_GIT_MAX_FILES", "5000"))
 VITIWEB_GIT_MAX_FILE_BYTES = int(os.environ.get("VITIWEB_GIT_MAX_FILE_BYTES", str(1024 * 1024)))
 VITIWEB_GIT_MAX_TOTAL_BYTES = int(os.environ.get("VITIWEB_GIT_MAX_TOTAL_BYTES", str(50 * 1024 * 1024)))
+# A gradual promotion waits this long for each batch of Machines to become Ready.
+VITIWEB_PROMOTION_BATCH_TIMEOUT = float(os.environ.get("VITIWEB_PROMOTION_BATCH_TIMEOUT", "900"))
+VITIWEB_PROMOTION_POLL_SECONDS = 1.0
 # The guide's conventions ("Best Practices for Integration"), checked as findings; adapt them to your own.
 VITIWEB_CONVENTIONS = {
     "names": {

@@ -100,3 +100,15 @@ def test_every_model_has_an_admin_page(client):
         if model.__name__ not in inline_only:
             url = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
             assert client.get(url).status_code == 200, url
+
+
+@pytest.mark.django_db
+def test_after_migrating_every_role_holds_every_permission_it_lists():
+    """Apps migrate in any order; each roles migration completes what the earlier ones could not grant."""
+    from django.contrib.auth.models import Group
+
+    from vitiweb.roles import ROLE_PERMISSIONS
+
+    for role, wanted in ROLE_PERMISSIONS.items():
+        held = set(Group.objects.get(name=role).permissions.values_list("content_type__app_label", "codename"))
+        assert set(wanted) - held == set(), role

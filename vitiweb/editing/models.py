@@ -16,6 +16,8 @@ class ApplyRun(models.Model):
     cluster = models.ForeignKey("vitiweb.Cluster", on_delete=models.SET_NULL, null=True, related_name="+")
     dry_run = models.BooleanField(default=False)
     create_namespaces = models.BooleanField(default=False)
+    # Take over fields other field managers own (an Admin's choice: Git wins over hand edits).
+    force = models.BooleanField(default=False)
     state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED, db_index=True)
     # [{kind, namespace, name, state: pending|applied|unchanged|failed|skipped, message}], in apply order.
     # Secret values are never stored here: documents are kept in the redacted form the audit uses.

@@ -283,6 +283,7 @@ def apply_document(
     dry_run: bool,
     create_namespaces: bool,
     known_namespaces: dict[str, bool],
+    force: bool = False,
 ) -> tuple[str, str, str]:
     """(state, message, diff) of one document of a multi-document apply.
 
@@ -324,7 +325,7 @@ def apply_document(
         return "applied", message, ""
     if kind == "Secret":
         return create_secret(api_client, cluster, obj, user=user, dry_run=dry_run)
-    outcome = apply_object(cluster, obj, user=user, dry_run=dry_run, api_client=api_client)
+    outcome = apply_object(cluster, obj, user=user, dry_run=dry_run, force=force, api_client=api_client)
     if outcome.ok:
         return ("unchanged" if outcome.unchanged else "applied"), outcome.message, outcome.diff
     detail = outcome.message + "".join(f"; {p}: {m}" for p, m in outcome.causes if p)

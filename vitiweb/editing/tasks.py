@@ -64,6 +64,7 @@ def apply_run(run_id: int) -> str:
                     dry_run=run.dry_run,
                     create_namespaces=run.create_namespaces,
                     known_namespaces=known_namespaces,
+                    force=run.force,
                 )
             except Exception as exc:  # noqa: BLE001 - a run reports every failure on its row
                 log.exception("apply run %s: document %s failed", run.pk, index)

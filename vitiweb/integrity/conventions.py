@@ -138,11 +138,11 @@ def recommended_metadata(fleet=None) -> list[Finding]:
     clusters = _cluster_names()
     problems: dict[tuple, list] = defaultdict(list)
     for kind in KINDS:
-        for pk, cluster_id, namespace, name, labels, annotations in _rows(kind):
+        for pk, cluster_id, namespace, name, labels, notes in _rows(kind):
             labels = labels if isinstance(labels, dict) else {}
-            annotations = annotations if isinstance(annotations, dict) else {}
+            notes = notes if isinstance(notes, dict) else {}
             missing = tuple(k for k in wanted_labels if k not in labels) + tuple(
-                k for k in wanted_annotations if k not in annotations
+                k for k in wanted_annotations if k not in notes
             )
             if missing:
                 problems[(kind, cluster_id, namespace, missing)].append((pk, name))

@@ -17,5 +17,6 @@ def home(request):
             "clusters": "vitiweb/_cluster_cards.html",
             "kind-summaries": "vitiweb/_kind_summaries.html",
             "overview-charts": "vitiweb/_overview_charts.html",
+            "drift-summary": "gitops/_overview_drift_region.html",
         },
     )

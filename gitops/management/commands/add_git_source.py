@@ -58,6 +58,5 @@ class Command(BaseCommand):
         if source.commit:
             self.stdout.write(f"Revision in use: {source.short_commit} {source.commit_message}")
         if not result.ok:
-            self.stderr.write(source.last_error)
-            raise CommandError("the source's newest revision could not be used (see above)")
-        self.stdout.write(self.style.SUCCESS(f"{source.objects.count()} objects read."))
+            raise CommandError(f"the source's newest revision could not be used:\n{source.last_error}")
+        self.stdout.write(self.style.SUCCESS(f"{source.desired_objects.count()} objects read."))
