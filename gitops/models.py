@@ -147,6 +147,10 @@ class DriftRecord(models.Model):
     def address(self) -> str:
         return f"{self.namespace}/{self.name}" if self.namespace else self.name
 
+    @property
+    def tone(self) -> str:
+        return DRIFT_TONES[self.state]
+
 
 class Promotion(models.Model):
     """What was promoted from where to where, at which revision of the source, by whom."""
@@ -178,3 +182,12 @@ class Promotion(models.Model):
 
     def __str__(self) -> str:
         return f"promotion {self.pk}: {self.from_environment} -> {self.to_environment}"
+
+
+#: The badge tone each drift state is shown in.
+DRIFT_TONES = {
+    DriftRecord.State.IN_SYNC: "tone-ok",
+    DriftRecord.State.DIFFERS: "tone-warn",
+    DriftRecord.State.GIT_ONLY: "tone-idle",
+    DriftRecord.State.CLUSTER_ONLY: "tone-idle",
+}

@@ -152,3 +152,31 @@ def test_drift_json_lists_every_object_with_its_state(running_sync, repo, kubect
     assert {row["state"] for row in rows} == {"git-only"}
     assert rows[0].keys() == {"source", "cluster", "kind", "namespace", "name", "state", "fields"}
     assert {(row["kind"], row["name"]) for row in rows} >= {("Machine", "worker-staging-001")}
+
+
+def test_a_drift_change_is_announced_to_the_drift_group_and_the_objects_page(make_cluster):
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from gitops import drift
+    from gitops.models import DesiredObject, GitTarget
+    from tests.factories import k8s_object, mirror
+
+    cluster = make_cluster("sandbox")
+    mirror(cluster, k8s_object("Machine", "worker-staging-001", namespace="staging", spec={"instanceType": "a"}))
+    source = GitSource.objects.create(name="infra", local_path="/nowhere")
+    GitTarget.objects.create(source=source, cluster=cluster, namespace="staging")
+    body = k8s_object("Machine", "worker-staging-001", namespace="staging", spec={"instanceType": "b"})
+    DesiredObject.objects.create(
+        source=source, api_version=body["apiVersion"], kind="Machine", namespace="staging",
+        name="worker-staging-001", file="m.yaml", index=0, body=body,
+    )  # fmt: skip
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)("drift", channel)
+    assert drift.refresh(source) is True
+    message = async_to_sync(layer.receive)(channel)
+    assert message == {"type": "drift.changed", "source": source.pk}
+    record = DriftRecord.objects.get()
+    assert record.state == "differs" and record.fields == [{"path": "spec.instanceType", "git": "b", "cluster": "a"}]
+    assert drift.refresh(source) is False  # nothing changed: no record written, nothing announced
