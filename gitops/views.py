@@ -124,6 +124,11 @@ def drift_detail(request, pk: int):
 
 
 def _chosen(request) -> list[DriftRecord]:
+    if request.POST.get("all_drifted"):
+        # Everything Git can bring back in line, whatever page the operator was looking at.
+        return list(
+            DriftRecord.objects.filter(state__in=operations.SYNCABLE).select_related("source", "cluster", "desired")
+        )
     ids = [value for value in request.POST.getlist("record") if value.isdigit()][: MAX_SELECTED + 1]
     if len(ids) > MAX_SELECTED:
         raise PermissionDenied(f"at most {MAX_SELECTED} objects at once")

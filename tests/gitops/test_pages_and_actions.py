@@ -250,3 +250,14 @@ def test_a_batch_that_never_becomes_ready_stops_the_promotion(client, applied, k
     assert promotion.state == "failed" and promotion.message == "batch 1 was not Ready within 1 s"
     assert [item["state"] for item in promotion.items] == ["applied", "skipped"]
     assert not Machine.objects.filter(name="worker-production-002").exists()
+
+
+def test_sync_everything_that_drifted_at_once(client, applied, kubectl):
+    source, cluster = applied
+    kubectl("delete", "machine", "worker-staging-002", "-n", "staging")
+    wait_for(lambda: DriftRecord.objects.filter(name="worker-staging-002", state="git-only").exists(), what="git-only")
+    client.force_login(operator())
+    client.post(reverse("driftrecord_sync"), {"all_drifted": "1", "_action": "apply"})
+    run = ApplyRun.objects.get()
+    assert [item["name"] for item in run.items if item["kind"] == "Machine"] == ["worker-staging-002"]
+    wait_for(lambda: not DriftRecord.objects.exclude(state="in-sync").exists(), what="everything in sync")
