@@ -1,4 +1,5 @@
-"""The one place that publishes live updates to the channel layer.
+"""The one place that publishes live updates to the channel layer (and, for mirrored objects, to in-process
+listeners through ``vitiweb.signals.mirror_changed``).
 
 Messages go out only after the surrounding transaction commits, so a browser
 never hears of a row it cannot read yet; they carry keys, not data, because
@@ -17,6 +18,8 @@ from collections.abc import Iterable
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+
+from vitiweb import signals
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +83,13 @@ def publish_object_changes(cluster_id: int, kind: str, changes: Iterable[tuple[s
                 "action": action,
                 "pk": pk,
             }
-    transaction.on_commit(lambda: _send(messages))
+    changed = [pk for pks in by_action.values() for pk in pks]
+
+    def after_commit():
+        _send(messages)
+        signals.mirror_changed.send(sender=None, cluster_id=cluster_id, kind=kind, pks=changed)
+
+    transaction.on_commit(after_commit)
 
 
 def publish_cluster_state(cluster_id: int) -> None:

@@ -242,7 +242,8 @@ def test_the_side_panel_summarises_an_object_with_its_findings_and_links(client,
     response = client.get(reverse("topology:panel", args=["Vitistack", stack_id("us-vitistack")]))
     html = response.content.decode()
     assert "us-vitistack" in html and "Effective policies (inherited)" in html
-    assert "/topology/blast-radius/?kind=Vitistack" in html and "Findings (3)" in html
+    # Three about its relationships, two about the guide's naming and labelling conventions.
+    assert "/topology/blast-radius/?kind=Vitistack" in html and "Findings (5)" in html
 
 
 def test_the_side_panel_of_a_missing_object_names_who_references_it(client, examples, viewer):
@@ -257,10 +258,12 @@ def test_the_side_panel_of_a_missing_object_names_who_references_it(client, exam
 def test_the_findings_page_filters_by_severity_check_and_text(client, examples, viewer):
     client.force_login(viewer)
     url = reverse("topology:findings")
-    assert client.get(url).context["shown_count"] == 30
+    # The 30 of the guide's inconsistencies, and 16 about its naming and labelling conventions.
+    assert client.get(url).context["shown_count"] == 46
     assert client.get(url, {"severity": "error"}).context["shown_count"] == 11
     assert client.get(url, {"check": "missing-secret"}).context["shown_count"] == 1
-    assert client.get(url, {"q": "bastion"}).context["shown_count"] == 2
+    assert client.get(url, {"check": "naming-convention"}).context["shown_count"] == 7
+    assert client.get(url, {"q": "bastion"}).context["shown_count"] == 4
     fragment = client.get(url, {"severity": "warning"}, headers={"HX-Request": "true", "HX-Target": "findings-results"})
     assert fragment.content.decode().lstrip().startswith('<div id="findings-results"')
 

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.dateparse import parse_datetime
 
-from vitiweb import live, signals
+from vitiweb import live
 from vitiweb.bulk import insert_all, upsert_all
 from vitiweb.kinds import model_for
 from vitiweb.models import Cluster, JournalEntry, KnownSecret
@@ -278,11 +278,6 @@ def _delete(model, cluster: Cluster, rows: list[dict], changed_by: str) -> Summa
 
 
 def _publish(cluster: Cluster, kind: str, summary: Summary) -> None:
-    changed = [*summary.created, *summary.updated, *summary.deleted]
-    if changed:
-        transaction.on_commit(
-            lambda: signals.mirror_changed.send(sender=Summary, cluster_id=cluster.pk, kind=kind, pks=changed)
-        )
     live.publish_object_changes(
         cluster.pk,
         kind,
