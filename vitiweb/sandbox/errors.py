@@ -129,9 +129,12 @@ def meta_invalid(kind: str, causes: list[dict[str, str]]) -> ApiError:
 
 
 def not_acceptable(accepted: list[str]) -> ApiError:
-    return ApiError(
-        406, "NotAcceptable", "only the following media types are accepted: " + ", ".join(accepted)
-    )
+    return ApiError(406, "NotAcceptable", "only the following media types are accepted: " + ", ".join(accepted))
+
+
+def not_acceptable_conversion(message: str) -> ApiError:
+    """A conversion (`as=`) the requested object cannot take, e.g. a list as PartialObjectMetadata."""
+    return ApiError(406, "NotAcceptable", message)
 
 
 def forbidden_path(user: str, verb: str, path: str) -> ApiError:

@@ -700,7 +700,7 @@ class Store:
         return rt, entry
 
     def _owner_state(self, ref: dict) -> str:
-        """"absent", "deleting" (waiting for its dependents) or "present"; "unknown" if its kind is not served."""
+        """ "absent", "deleting" (waiting for its dependents) or "present"; "unknown" if its kind is not served."""
         if self.registry.for_api_version(ref.get("apiVersion", ""), ref.get("kind", "")) is None:
             return "unknown"
         where = self._by_uid.get(ref.get("uid", ""))
