@@ -620,8 +620,9 @@ class Store:
         except RuntimeError:  # the loop has closed: nobody is watching any more
             pass
 
-    def _deliver(self, event: Event) -> None:
-        for watcher in list(self.watchers):
+    @staticmethod
+    def _deliver(event: Event, watchers: tuple[Watcher, ...]) -> None:
+        for watcher in watchers:
             watcher.offer(event)
 
     def _commit(self, type_: str, rt: ResourceType, key: tuple[str, str], obj: dict, old: Entry | None) -> Entry:
@@ -639,7 +640,8 @@ class Store:
         while len(self.history) > self.history_size:
             self.floor = self.history.popleft().rv
         if self.watchers:
-            self._to_loop(self._deliver, event)
+            # The watchers of this moment: one closed right after (its CRD gone) still gets the event.
+            self._to_loop(self._deliver, event, tuple(self.watchers))
         if rt.group == "apiextensions.k8s.io" and rt.plural == "customresourcedefinitions":
             self._crds_changed(type_, obj)
         return entry
