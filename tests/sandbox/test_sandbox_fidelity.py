@@ -18,7 +18,7 @@ from kubernetes import client, watch
 
 from vitiweb.sandbox import Rule, Token
 
-from .conftest import api_client
+from .conftest import api_client, requires_kubectl
 
 G, V = "vitistack.io", "v1alpha1"
 CRD_API = "apiextensions.k8s.io/v1"
@@ -521,3 +521,52 @@ def test_only_the_unrestricted_token_reaches_the_admin_endpoint(sandbox_factory)
     admin = {"Authorization": "Bearer admin-token"}
     assert raw(sb, "POST", "/_sandbox/tokens", json=mint, headers=admin).status_code == 200
     assert raw(sb, "GET", "/api", headers={"Authorization": "Bearer minted"}).status_code == 200
+
+
+# -- kubectl (1.32) against the same behaviours ------------------------------------------------
+
+
+@requires_kubectl
+def test_kubectl_replace_fills_in_the_resource_version_the_server_requires(prod, kubectl, tmp_path):
+    """kubectl replace reads the live resourceVersion before its PUT, so it works where a bare PUT is 422."""
+    prod.store.create(machine("m"))
+    changed = machine("m")
+    changed["spec"]["instanceType"] = "m5.xlarge"
+    path = tmp_path / "m.yaml"
+    path.write_text(yaml.safe_dump(changed))
+    kubectl("replace", "-f", str(path), check=True)
+    assert prod.store.get(f"{G}/{V}", "Machine", "m", "production")["spec"]["instanceType"] == "m5.xlarge"
+
+
+@requires_kubectl
+def test_kubectl_foreground_cascade_and_auth_can_i_list(prod, kubectl):
+    """kubectl delete --cascade=foreground waits until the garbage collector removed the
+    dependents and then the owner; kubectl auth can-i --list reads a SelfSubjectRulesReview."""
+    owner = prod.store.create(machine("owner"))
+    prod.store.create(_owned("child", owner, block=True))
+    kubectl("delete", "machine", "owner", "-n", "production", "--cascade=foreground", check=True)
+    assert not exists(prod, "owner") and not exists(prod, "child")
+    listed = kubectl("auth", "can-i", "--list", "-n", "production", check=True).stdout
+    assert "*.*" in listed
+
+
+@requires_kubectl
+def test_kubectl_delete_crd_leaves_it_terminating_while_an_object_holds_it(prod, kubectl):
+    prod.store.create(machine("held", finalizers=["vitistack.io/a"]))
+    kubectl("delete", "crd", "machines.vitistack.io", "--wait=false", check=True)
+    got = kubectl(
+        "get", "crd", "machines.vitistack.io", "-o", "jsonpath={.status.conditions[?(@.type=='Terminating')].status}"
+    )
+    assert got.stdout == "True"
+    kubectl("patch", "machine", "held", "-n", "production", "--type=merge", "-p", '{"metadata":{"finalizers":null}}')
+    assert kubectl("get", "crd", "machines.vitistack.io").returncode != 0
+
+
+def test_resource_version_match_on_a_watch_needs_send_initial_events(prod):
+    """validateWatchOptions: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided."""
+    resp = raw(prod, "GET", f"{MACHINES}?watch=1&resourceVersion=1&resourceVersionMatch=NotOlderThan")
+    assert resp.status_code == 422
+    assert resp.json()["message"] == (
+        'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden '
+        "for watch unless sendInitialEvents is provided"
+    )
