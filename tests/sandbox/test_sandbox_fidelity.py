@@ -570,3 +570,32 @@ def test_resource_version_match_on_a_watch_needs_send_initial_events(prod):
         'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden '
         "for watch unless sendInitialEvents is provided"
     )
+
+
+# -- strategic merge patch (core kinds) ---------------------------------------------------------
+
+
+def test_strategic_merge_patch_follows_the_fields_patch_strategy(prod):
+    """metadata.finalizers merges as a set (a merge patch would replace it), $deleteFromPrimitiveList
+    removes from it, $patch: replace replaces a map, and custom resources refuse the type (415)."""
+    SMP = {"Content-Type": "application/strategic-merge-patch+json"}
+    path = "/api/v1/namespaces/production/secrets/s"
+    prod.store.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "s", "namespace": "production", "finalizers": ["a.io/one"]},
+            "data": {"x": "eA==", "y": "eQ=="},
+        }
+    )
+    merged = raw(prod, "PATCH", path, json={"metadata": {"finalizers": ["a.io/two"]}}, headers=SMP).json()
+    assert merged["metadata"]["finalizers"] == ["a.io/one", "a.io/two"]
+    removed = raw(
+        prod, "PATCH", path, json={"metadata": {"$deleteFromPrimitiveList/finalizers": ["a.io/one"]}}, headers=SMP
+    ).json()
+    assert removed["metadata"]["finalizers"] == ["a.io/two"]
+    replaced = raw(prod, "PATCH", path, json={"data": {"$patch": "replace", "z": "eg=="}}, headers=SMP).json()
+    assert replaced["data"] == {"z": "eg=="}
+    prod.store.create(machine("m"))
+    refused = raw(prod, "PATCH", f"{MACHINES}/m", json={"spec": {}}, headers=SMP)
+    assert refused.status_code == 415

@@ -31,7 +31,7 @@ import orjson
 from . import errors, strategy
 from .errors import ApiError
 from .fields import Conflict, Managers, manager_key, user_view
-from .patches import json_patch, merge_patch
+from .patches import json_patch, merge_patch, strategic_merge_patch
 from .resources import Registry, ResourceType, builtin_types, crd_types
 from .schema import Report, walk
 from .selectors import parse_field_selector, parse_label_selector
@@ -393,7 +393,7 @@ class Store:
             elif patch_type in ("merge", "strategic"):
                 if not isinstance(patch, dict):
                     raise errors.bad_request("json: cannot unmarshal into Go value of type map[string]interface {}")
-                body = merge_patch(current, patch)
+                body = merge_patch(current, patch) if patch_type == "merge" else strategic_merge_patch(current, patch)
             else:
                 raise ValueError(f"unknown patch type {patch_type!r}")
             if not isinstance(body, dict):
