@@ -479,6 +479,14 @@ def test_self_subject_rules_review_lists_what_the_token_may_do(sandbox_factory, 
     verbs = {verb for rule in limited.resource_rules if "machines" in rule.resources for verb in rule.verbs}
     assert verbs == {"get", "list", "watch", "deletecollection"}
     assert limited.incomplete is False
+    no_namespace = raw(
+        sb,
+        "POST",
+        "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
+        json={"spec": {}},
+        headers={"Authorization": "Bearer viewer-token"},
+    )
+    assert (no_namespace.status_code, no_namespace.json()["message"]) == (400, "no namespace on request")
 
 
 def test_an_empty_self_subject_access_review_is_422(sandbox, k8s):

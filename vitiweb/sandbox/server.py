@@ -813,7 +813,7 @@ class ApiServer:
         elif rt.plural == "selfsubjectrulesreviews":
             if not spec.get("namespace"):
                 raise errors.bad_request("no namespace on request")
-            out["spec"] = spec
+            out["spec"] = {}  # the registry answers with a new object holding the status only
             out["status"] = self._rules_review(token, spec["namespace"])
         else:
             out["status"] = {"userInfo": {"username": token.user, "groups": token.groups}}
