@@ -607,3 +607,18 @@ def test_strategic_merge_patch_follows_the_fields_patch_strategy(prod):
     prod.store.create(machine("m"))
     refused = raw(prod, "PATCH", f"{MACHINES}/m", json={"spec": {}}, headers=SMP)
     assert refused.status_code == 415
+
+
+def test_foreground_deletion_cascades_through_generations(prod):
+    """A dependent that has dependents of its own is deleted in the foreground too: a held
+    grandchild holds its parent and the first owner, all marked foregroundDeletion."""
+    owner = prod.store.create(machine("a"))
+    child = prod.store.create(_owned("b", owner, block=True))
+    grandchild = _owned("c", child, block=True)
+    grandchild["metadata"]["finalizers"] = ["vitistack.io/a"]
+    prod.store.create(grandchild)
+    prod.store.delete(f"{G}/{V}", "Machine", "a", "production", propagation="Foreground")
+    held = {o["metadata"]["name"]: o["metadata"]["finalizers"] for o in prod.store.list(f"{G}/{V}", "Machine")}
+    assert held == {"a": ["foregroundDeletion"], "b": ["foregroundDeletion"], "c": ["vitistack.io/a"]}
+    prod.store.patch(f"{G}/{V}", "Machine", "c", {"metadata": {"finalizers": None}}, "production")
+    assert prod.store.list(f"{G}/{V}", "Machine") == []
