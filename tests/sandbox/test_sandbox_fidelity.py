@@ -456,6 +456,9 @@ def test_anonymous_requests_reach_the_public_info_paths_only(sandbox_factory):
     assert api.status_code == 403
     assert api.json()["message"] == 'forbidden: User "system:anonymous" cannot get path "/api"'
     assert raw(sb, "GET", "/healthz", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    # A scheme no authenticator handles (Basic) leaves the request anonymous.
+    assert raw(sb, "GET", "/api", headers={"Authorization": "Basic b3BzOnB3"}).status_code == 403
+    assert raw(sb, "GET", "/version", headers={"Authorization": "Basic b3BzOnB3"}).status_code == 200
 
 
 def test_self_subject_rules_review_lists_what_the_token_may_do(sandbox_factory, tmp_path):

@@ -100,11 +100,11 @@ class Auth:
         """The caller's token; None (a credential nobody issued) means 401."""
         if not self.enabled:
             return OPEN
-        if not header:
+        scheme, _, credential = (header or "").strip().partition(" ")
+        if scheme.lower() != "bearer" or not credential.strip():
+            # Not a bearer token (no header, Basic, ...): no authenticator takes it, so it is anonymous.
             return ANONYMOUS
-        if not header.lower().startswith("bearer "):
-            return None
-        return self.tokens.get(header[7:].strip())
+        return self.tokens.get(credential.strip())
 
     @staticmethod
     def allowed(token: Token, verb: str, group: str, resource: str, namespace: str, name: str) -> bool:
