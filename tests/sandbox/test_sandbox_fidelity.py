@@ -574,12 +574,18 @@ def test_kubectl_delete_crd_leaves_it_terminating_while_an_object_holds_it(prod,
 
 
 def test_resource_version_match_on_a_watch_needs_send_initial_events(prod):
-    """validateWatchOptions: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided."""
+    """validateWatchOptions: resourceVersionMatch and sendInitialEvents go together on a watch."""
     resp = raw(prod, "GET", f"{MACHINES}?watch=1&resourceVersion=1&resourceVersionMatch=NotOlderThan")
     assert resp.status_code == 422
     assert resp.json()["message"] == (
         'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden '
         "for watch unless sendInitialEvents is provided"
+    )
+    initial = raw(prod, "GET", f"{MACHINES}?watch=1&sendInitialEvents=true&allowWatchBookmarks=true")
+    assert initial.status_code == 422
+    assert initial.json()["message"] == (
+        'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: sendInitialEvents requires '
+        "setting resourceVersionMatch to NotOlderThan"
     )
 
 

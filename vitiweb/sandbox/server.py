@@ -119,6 +119,39 @@ def _validate_list_options(query) -> None:
         raise errors.bad_request("specifying resource version is not allowed when using continue")
 
 
+def _validate_watch_options(query, initial: bool | None, bookmarks: bool) -> None:
+    """validateWatchOptions, with the WatchList feature on (as in 1.32)."""
+    match = query.get("resourceVersionMatch", "")
+    causes = []
+
+    def forbidden(field: str, why: str) -> None:
+        causes.append({"reason": "FieldValueForbidden", "message": f"Forbidden: {why}", "field": field})
+
+    if initial is not None and match != "NotOlderThan":
+        forbidden("resourceVersionMatch", "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan")
+    if match:
+        if initial is None:
+            forbidden(
+                "resourceVersionMatch",
+                "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
+            )
+        if match != "NotOlderThan":
+            causes.append(
+                {
+                    "reason": "FieldValueNotSupported",
+                    "message": f'Unsupported value: {orjson.dumps(match).decode()}: supported values: "NotOlderThan"',
+                    "field": "resourceVersionMatch",
+                }
+            )
+        if query.get("continue"):
+            forbidden("resourceVersionMatch", "resourceVersionMatch is forbidden when continue is provided")
+    if initial and not bookmarks:
+        # The watch cache streams initial events only to watchers that take the closing bookmark.
+        forbidden("allowWatchBookmarks", "sendInitialEvents requires allowWatchBookmarks=true")
+    if causes:
+        raise errors.meta_invalid("ListOptions", causes)
+
+
 def _go_type(rt: ResourceType) -> str:
     """How the real server's conversion errors name the Go type it holds."""
     return "*unstructured.Unstructured" if rt.from_crd else f"*core.{rt.kind}"
@@ -666,38 +699,7 @@ class ApiServer:
         initial: bool | None = None
         if send_initial is not None:
             initial = _truthy(send_initial)
-            if query.get("resourceVersionMatch") != "NotOlderThan" or (initial and not bookmarks):
-                raise ApiError(
-                    422,
-                    "Invalid",
-                    'ListOptions.meta.k8s.io "" is invalid: sendInitialEvents: Forbidden: '
-                    "sendInitialEvents is forbidden for watch unless the WatchList feature gate is "
-                    "enabled, resourceVersionMatch is set to NotOlderThan and allowWatchBookmarks is true",
-                    {
-                        "group": "meta.k8s.io",
-                        "kind": "ListOptions",
-                        "causes": [
-                            {
-                                "reason": "FieldValueForbidden",
-                                "field": "sendInitialEvents",
-                                "message": "Forbidden: sendInitialEvents requires "
-                                "resourceVersionMatch=NotOlderThan and allowWatchBookmarks=true",
-                            }
-                        ],
-                    },
-                )
-        if query.get("resourceVersionMatch") and send_initial is None:
-            raise errors.meta_invalid(
-                "ListOptions",
-                [
-                    {
-                        "reason": "FieldValueForbidden",
-                        "message": "Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents "
-                        "is provided",
-                        "field": "resourceVersionMatch",
-                    }
-                ],
-            )
+        _validate_watch_options(query, initial, bookmarks)
         as_table = output.convert == "Table"
         # Each event is converted on its own: PartialObjectMetadataList cannot convert one object,
         # and the real server then sends it whole.
