@@ -147,7 +147,8 @@ def test_unknown_or_mismatched_conversion_is_406(prod):
     assert unknown.status_code == 406
     assert unknown.json()["reason"] == "NotAcceptable"
     assert unknown.json()["message"] == (
-        "only the following media types are accepted: application/json, application/yaml"
+        "only the following media types are accepted: application/json, application/yaml, "
+        "application/vnd.kubernetes.protobuf"
     )
     not_a_list = raw(prod, "GET", f"{MACHINES}/m", headers={"Accept": METADATA_LIST})
     assert not_a_list.status_code == 406
@@ -165,8 +166,8 @@ def test_unknown_or_mismatched_conversion_is_406(prod):
 
 @pytest.mark.parametrize("method", ["POST", "PUT"])
 def test_unsupported_request_content_type_is_415(prod, method):
-    """NegotiateInputSerializer: a body that is neither JSON nor YAML (nor protobuf, for
-    built-in kinds) is 415 UnsupportedMediaType; a request without Content-Type is JSON."""
+    """NegotiateInputSerializer: a body that is neither JSON, YAML nor protobuf (the custom
+    resource serializer lists it too) is 415 UnsupportedMediaType; no Content-Type means JSON."""
     created = prod.store.create(machine("m"))
     path = MACHINES if method == "POST" else f"{MACHINES}/m"
     body = machine("m") if method == "PUT" else machine("n")
@@ -178,7 +179,7 @@ def test_unsupported_request_content_type_is_415(prod, method):
     assert resp.json()["reason"] == "UnsupportedMediaType"
     assert resp.json()["message"] == (
         "the body of the request was in an unknown format - accepted media types include: "
-        "application/json, application/yaml"
+        "application/json, application/yaml, application/vnd.kubernetes.protobuf"
     )
     untyped = requests.Request(method, prod.url + path, data=json.dumps(body)).prepare()
     untyped.headers.pop("Content-Type", None)

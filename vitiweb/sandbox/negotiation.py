@@ -1,7 +1,7 @@
 """Content negotiation as kube-apiserver does it: the body a request may send, the form an answer takes.
 
-Request bodies are JSON or YAML (protobuf too for built-in kinds); anything else
-is 415. The answer's form comes from the Accept header: its first acceptable
+Request bodies are JSON, YAML or protobuf (custom resources included: their
+serializer lists protobuf, for metadata-only answers); anything else is 415. The answer's form comes from the Accept header: its first acceptable
 clause wins, by quality. A clause may ask for a conversion with
 `as=...;g=meta.k8s.io;v=v1`: a `Table`, or metadata alone (`PartialObjectMetadata`
 for one object, `PartialObjectMetadataList` for a list). When no clause is
@@ -51,11 +51,12 @@ def _clauses(accept: str) -> list[tuple[str, dict[str, str]]]:
     return [(media, params) for _, _, media, params in sorted(parsed)]
 
 
-def accepted_media(builtin: bool) -> list[str]:
-    return [JSON, YAML, PROTOBUF] if builtin else [JSON, YAML]
+ACCEPTED = [JSON, YAML, PROTOBUF]
+# The media types with a streaming (watch) framing.
+STREAMED = [JSON, PROTOBUF]
 
 
-def negotiate(accept: str | None, *, builtin: bool, stream: bool = False) -> Output:
+def negotiate(accept: str | None, *, stream: bool = False) -> Output:
     """The answer's form for this Accept header (406 if none is acceptable).
 
     The sandbox writes no protobuf: a client that also accepts JSON gets JSON. A
@@ -73,19 +74,17 @@ def negotiate(accept: str | None, *, builtin: bool, stream: bool = False) -> Out
             return Output(media)
         if convert in CONVERSIONS and params.get("g") == "meta.k8s.io" and params.get("v") in META_VERSIONS:
             return Output(media, convert, params["v"])
-    if stream:
-        raise errors.not_acceptable([JSON, PROTOBUF] if builtin else [JSON])
-    raise errors.not_acceptable(accepted_media(builtin))
+    raise errors.not_acceptable(STREAMED if stream else ACCEPTED)
 
 
-def request_media(content_type: str | None, builtin: bool) -> str:
+def request_media(content_type: str | None) -> str:
     """The media type of a request body; a missing Content-Type is read as JSON, an unknown one is 415."""
     media = (content_type or "").split(";")[0].strip().lower()
     if not media:
         return JSON
-    if media in accepted_media(builtin):
+    if media in ACCEPTED:
         return media
-    raise errors.unsupported_media_type(accepted_media(builtin))
+    raise errors.unsupported_media_type(ACCEPTED)
 
 
 def partial(obj: dict, version: str = "v1") -> dict:

@@ -363,7 +363,7 @@ class ApiServer:
         exempt = rt.virtual and not token.anonymous
         if not exempt and not Auth.allowed(token, verb, rt.group, resource, namespace or "", name or ""):
             raise errors.forbidden(token.user, verb, rt, namespace, name)
-        output = negotiation.negotiate(request.headers.get("Accept"), builtin=not rt.from_crd, stream=watching)
+        output = negotiation.negotiate(request.headers.get("Accept"), stream=watching)
         request[_WANTS_YAML] = output.media == negotiation.YAML
         if rt.virtual:
             return await self._review(request, rt, token)
@@ -415,7 +415,7 @@ class ApiServer:
         return self._json(status, obj, warnings=opts.warnings)
 
     async def _body(self, request: web.Request, rt: ResourceType) -> dict:
-        media = negotiation.request_media(request.headers.get("Content-Type"), builtin=not rt.from_crd)
+        media = negotiation.request_media(request.headers.get("Content-Type"))
         raw = await request.read()
         try:
             if media == "application/vnd.kubernetes.protobuf":
@@ -425,7 +425,7 @@ class ApiServer:
             else:
                 body = orjson.loads(raw)
         except protobuf.ProtobufError:
-            raise errors.unsupported_media_type(["application/json", "application/yaml"]) from None
+            raise errors.unsupported_media_type(negotiation.ACCEPTED) from None
         except (orjson.JSONDecodeError, yaml.YAMLError) as exc:
             raise errors.bad_request(f"error decoding request body: {exc}") from None
         if not isinstance(body, dict):
