@@ -66,6 +66,21 @@ def _propagation(options: dict) -> str | None:
     return policy
 
 
+def _forbidden(field: str, why: str) -> dict[str, str]:
+    """A field.Forbidden cause, as field.ErrorList reports it."""
+    return {"reason": "FieldValueForbidden", "message": f"Forbidden: {why}", "field": field}
+
+
+def _not_supported(field: str, value: str, supported: list[str]) -> dict[str, str]:
+    """A field.NotSupported cause; values are quoted as Go's %q and %#v print strings."""
+    listed = ", ".join(orjson.dumps(v).decode() for v in supported)
+    return {
+        "reason": "FieldValueNotSupported",
+        "message": f"Unsupported value: {orjson.dumps(value).decode()}: supported values: {listed}",
+        "field": field,
+    }
+
+
 def _validate_list_options(query) -> None:
     """ListOptions validation of a list (not a watch): 422, then the storage layer's 400."""
     match = query.get("resourceVersionMatch", "")
@@ -74,45 +89,22 @@ def _validate_list_options(query) -> None:
     if match:
         if not version:
             causes.append(
-                {
-                    "reason": "FieldValueForbidden",
-                    "message": "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided",
-                    "field": "resourceVersionMatch",
-                }
+                _forbidden(
+                    "resourceVersionMatch", "resourceVersionMatch is forbidden unless resourceVersion is provided"
+                )
             )
         if query.get("continue"):
             causes.append(
-                {
-                    "reason": "FieldValueForbidden",
-                    "message": "Forbidden: resourceVersionMatch is forbidden when continue is provided",
-                    "field": "resourceVersionMatch",
-                }
+                _forbidden("resourceVersionMatch", "resourceVersionMatch is forbidden when continue is provided")
             )
         if match not in ("Exact", "NotOlderThan"):
-            causes.append(
-                {
-                    "reason": "FieldValueNotSupported",
-                    "message": f"Unsupported value: {orjson.dumps(match).decode()}: supported values: "
-                    '"Exact", "NotOlderThan", ""',
-                    "field": "resourceVersionMatch",
-                }
-            )
+            causes.append(_not_supported("resourceVersionMatch", match, ["Exact", "NotOlderThan", ""]))
         if match == "Exact" and version == "0":
             causes.append(
-                {
-                    "reason": "FieldValueForbidden",
-                    "message": 'Forbidden: resourceVersionMatch "exact" is forbidden for resourceVersion "0"',
-                    "field": "resourceVersionMatch",
-                }
+                _forbidden("resourceVersionMatch", 'resourceVersionMatch "exact" is forbidden for resourceVersion "0"')
             )
     if query.get("sendInitialEvents") is not None:
-        causes.append(
-            {
-                "reason": "FieldValueForbidden",
-                "message": "Forbidden: sendInitialEvents is forbidden for list",
-                "field": "sendInitialEvents",
-            }
-        )
+        causes.append(_forbidden("sendInitialEvents", "sendInitialEvents is forbidden for list"))
     if causes:
         raise errors.meta_invalid("ListOptions", causes)
     if query.get("continue") and version not in ("", "0"):
@@ -123,31 +115,29 @@ def _validate_watch_options(query, initial: bool | None, bookmarks: bool) -> Non
     """validateWatchOptions, with the WatchList feature on (as in 1.32)."""
     match = query.get("resourceVersionMatch", "")
     causes = []
-
-    def forbidden(field: str, why: str) -> None:
-        causes.append({"reason": "FieldValueForbidden", "message": f"Forbidden: {why}", "field": field})
-
     if initial is not None and match != "NotOlderThan":
-        forbidden("resourceVersionMatch", "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan")
+        causes.append(
+            _forbidden(
+                "resourceVersionMatch", "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"
+            )
+        )
     if match:
         if initial is None:
-            forbidden(
-                "resourceVersionMatch",
-                "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
+            causes.append(
+                _forbidden(
+                    "resourceVersionMatch",
+                    "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
+                )
             )
         if match != "NotOlderThan":
-            causes.append(
-                {
-                    "reason": "FieldValueNotSupported",
-                    "message": f'Unsupported value: {orjson.dumps(match).decode()}: supported values: "NotOlderThan"',
-                    "field": "resourceVersionMatch",
-                }
-            )
+            causes.append(_not_supported("resourceVersionMatch", match, ["NotOlderThan"]))
         if query.get("continue"):
-            forbidden("resourceVersionMatch", "resourceVersionMatch is forbidden when continue is provided")
+            causes.append(
+                _forbidden("resourceVersionMatch", "resourceVersionMatch is forbidden when continue is provided")
+            )
     if initial and not bookmarks:
         # The watch cache streams initial events only to watchers that take the closing bookmark.
-        forbidden("allowWatchBookmarks", "sendInitialEvents requires allowWatchBookmarks=true")
+        causes.append(_forbidden("allowWatchBookmarks", "sendInitialEvents requires allowWatchBookmarks=true"))
     if causes:
         raise errors.meta_invalid("ListOptions", causes)
 
@@ -566,8 +556,8 @@ class ApiServer:
                 options = orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
                 raise errors.bad_request(f"error decoding DeleteOptions: {exc}") from None
-            if not isinstance(options, dict):
-                raise errors.bad_request("error decoding DeleteOptions: the body must be a JSON object")
+            if not isinstance(options, dict) or not isinstance(options.get("dryRun") or [], list):
+                raise errors.bad_request("error decoding DeleteOptions: the body is not a DeleteOptions object")
         else:
             query = request.query
             options = {}
@@ -589,23 +579,8 @@ class ApiServer:
                 }
             )
         if policy is not None and policy not in ("Foreground", "Background", "Orphan"):
-            causes.append(
-                {
-                    "reason": "FieldValueNotSupported",
-                    "message": f"Unsupported value: {orjson.dumps(policy).decode()}: supported values: "
-                    '"Foreground", "Background", "Orphan", "nil"',
-                    "field": "propagationPolicy",
-                }
-            )
-        for value in options.get("dryRun") or []:
-            if value != "All":
-                causes.append(
-                    {
-                        "reason": "FieldValueNotSupported",
-                        "message": f'Unsupported value: "{value}": supported values: "All"',
-                        "field": "dryRun",
-                    }
-                )
+            causes.append(_not_supported("propagationPolicy", policy, ["Foreground", "Background", "Orphan", "nil"]))
+        causes.extend(_not_supported("dryRun", v, ["All"]) for v in options.get("dryRun") or [] if v != "All")
         if causes:
             raise errors.meta_invalid("DeleteOptions", causes)
         return options
