@@ -110,3 +110,16 @@ def test_secrets_are_listed_without_their_data(sandbox, client_for):
     assert list_secret_metadata(client, "production")[0]["metadata"]["namespace"] == "production"
     assert secret_exists(client, "production", "aws-credentials")
     assert not secret_exists(client, "production", "gcp-credentials")
+
+
+def test_secret_listing_asks_the_server_for_metadata_only(sandbox, client_for):
+    """Secrets are listed as a PartialObjectMetadataList, page by page: their data never crosses
+    the wire (kube-apiserver and the sandbox convert the list server-side)."""
+    client = client_for(sandbox)
+    create_namespace(client, "production")
+    for name in ("a", "b", "c"):
+        create_secret(client, "production", name, {"key": "AKIA-very-secret"})
+    listed = list_secret_metadata(client, "production", page_size=1)
+    assert [(s["kind"], s["apiVersion"], s["metadata"]["name"]) for s in listed] == [
+        ("PartialObjectMetadata", "meta.k8s.io/v1", name) for name in ("a", "b", "c")
+    ]

@@ -31,7 +31,8 @@ Python API:
     with SandboxFleet(3, tls=True) as fleet:     # consecutive ports from base_port, or free ports
         fleet.write_kubeconfig(path)             # contexts sandbox-1 .. sandbox-3
 
-HTTP endpoints of the sandbox itself (they need the bearer token when one is set):
+HTTP endpoints of the sandbox itself, for tests only (when tokens are set, only a token without
+deny rules reaches them: a token restricted to viewing cannot mint an unrestricted one):
 
     GET  /_sandbox/state      resourceVersion, history window, object counts, watches, faults, simulator
     GET  /_sandbox/faults     pending faults
@@ -44,6 +45,12 @@ HTTP endpoints of the sandbox itself (they need the bearer token when one is set
                                "resources": ["machineproviders"], "namespaces": ["production"]}]}
     POST /_sandbox/populate   {"vitistacks": 50, "machine_providers": 150, "kubernetes_providers": 50,
                                "machines": 5000, "namespaces": 5, "seed": 0}
+
+Where a client can tell, it answers as kube-apiserver 1.32 does (tests/sandbox/test_sandbox_fidelity.py):
+a PUT of a custom object needs metadata.resourceVersion; Accept `as=PartialObjectMetadata[List]` gives
+metadata only and an unacceptable Accept 406; bodies other than JSON/YAML are 415; CRDs terminate
+through their finalizer; propagationPolicy and owner references are honoured by a garbage collector;
+list options are validated; anonymous requests reach /version and the health paths only.
 
 Pytest fixtures (vitiweb.sandbox.pytest_plugin): `sandbox`, `sandbox_kubeconfig`, `sandbox_factory`.
 Command line: `python manage.py sandbox --help` (or `python -m vitiweb.sandbox --help`).

@@ -1,8 +1,8 @@
 """Bearer tokens and per-token permission rules.
 
 Real clusters authenticate every request and authorize it with RBAC; the
-sandbox keeps the two outcomes clients must handle (401 for a missing or unknown
-token, 403 for a forbidden verb) with rules simple enough to set up in a test:
+sandbox keeps the outcomes clients must handle (401 for an unknown token, 403 for
+a forbidden verb, and anonymous requests allowed only the public info paths) with rules simple enough to set up in a test:
 every request is allowed unless one of the token's `deny` rules matches it.
 """
 
@@ -61,6 +61,7 @@ class Token:
     user: str = "sandbox-admin"
     groups: list[str] = field(default_factory=lambda: ["system:authenticated"])
     deny: list[Rule] = field(default_factory=list)
+    anonymous: bool = False
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Token:
@@ -75,7 +76,11 @@ class Token:
         return {"user": self.user, "groups": self.groups, "deny": [r.to_dict() for r in self.deny]}
 
 
-ANONYMOUS = Token(token="", user="system:anonymous", groups=["system:unauthenticated"])
+# With no tokens configured the sandbox is open: every request is this unrestricted user.
+OPEN = Token(token="", user="system:anonymous", groups=["system:unauthenticated"])
+# With tokens, a request without credentials is anonymous, as kube-apiserver's default
+# --anonymous-auth=true makes it: allowed the public info paths only (system:public-info-viewer).
+ANONYMOUS = Token(token="", user="system:anonymous", groups=["system:unauthenticated"], deny=[Rule()], anonymous=True)
 
 
 class Auth:
@@ -92,12 +97,14 @@ class Auth:
         self.tokens[token.token] = token
 
     def authenticate(self, header: str | None) -> Token | None:
-        """The caller's token; None means 401."""
+        """The caller's token; None (a credential nobody issued) means 401."""
         if not self.enabled:
+            return OPEN
+        scheme, _, credential = (header or "").strip().partition(" ")
+        if scheme.lower() != "bearer" or not credential.strip():
+            # Not a bearer token (no header, Basic, ...): no authenticator takes it, so it is anonymous.
             return ANONYMOUS
-        if not header or not header.lower().startswith("bearer "):
-            return None
-        return self.tokens.get(header[7:].strip())
+        return self.tokens.get(credential.strip())
 
     @staticmethod
     def allowed(token: Token, verb: str, group: str, resource: str, namespace: str, name: str) -> bool:

@@ -96,6 +96,62 @@ def invalid(rt, name: str, causes: list[dict[str, str]]) -> ApiError:
     return ApiError(422, "Invalid", f'{kind_group} "{name}" is invalid: {summary}', details)
 
 
+def unconditional_update(rt, name: str) -> ApiError:
+    """The generic registry's answer to a PUT without resourceVersion where the strategy forbids it.
+
+    It names the resource (plural), not the kind, and prints the parsed version 0 as Go's %#v does.
+    """
+    cause = {
+        "reason": "FieldValueInvalid",
+        "message": "Invalid value: 0x0: must be specified for an update",
+        "field": "metadata.resourceVersion",
+    }
+    details = _details(rt, name)
+    details["causes"] = [cause]
+    return ApiError(
+        422,
+        "Invalid",
+        f'{rt.qualified} "{name}" is invalid: metadata.resourceVersion: {cause["message"]}',
+        details,
+    )
+
+
+def meta_invalid(kind: str, causes: list[dict[str, str]]) -> ApiError:
+    """422 for invalid request options (`ListOptions`, `DeleteOptions`): group meta.k8s.io, no name."""
+    texts = [f"{c['field']}: {c['message']}" for c in causes]
+    summary = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
+    return ApiError(
+        422,
+        "Invalid",
+        f'{kind}.meta.k8s.io "" is invalid: {summary}',
+        {"group": "meta.k8s.io", "kind": kind, "causes": causes},
+    )
+
+
+def not_acceptable(accepted: list[str]) -> ApiError:
+    return ApiError(406, "NotAcceptable", "only the following media types are accepted: " + ", ".join(accepted))
+
+
+def not_acceptable_conversion(message: str) -> ApiError:
+    """A conversion (`as=`) the requested object cannot take, e.g. a list as PartialObjectMetadata."""
+    return ApiError(406, "NotAcceptable", message)
+
+
+def forbidden_path(user: str, verb: str, path: str) -> ApiError:
+    """What the authorizer answers for a non-resource URL (`/api`, `/_sandbox/tokens`)."""
+    return ApiError(403, "Forbidden", f'forbidden: User "{user}" cannot {verb} path "{path}"', {})
+
+
+def create_while_terminating(rt) -> ApiError:
+    """apiextensions-apiserver refuses new custom resources while their CRD terminates."""
+    return ApiError(
+        405,
+        "MethodNotAllowed",
+        "create not allowed while custom resource definition is terminating",
+        {"group": rt.group, "kind": rt.plural},
+    )
+
+
 def bad_request(message: str) -> ApiError:
     return ApiError(400, "BadRequest", message)
 

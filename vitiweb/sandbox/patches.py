@@ -1,7 +1,10 @@
-"""JSON merge patch (RFC 7386) and JSON patch (RFC 6902).
+"""JSON merge patch (RFC 7386), JSON patch (RFC 6902) and strategic merge patch.
 
-Strategic merge patch is applied as a merge patch: the sandbox accepts it only for
-the core kinds, whose lists kubectl never asks it to merge by key in practice.
+Strategic merge patch (core kinds only, as on a real server) follows the
+patchStrategy of the fields the sandbox's core kinds have: `metadata.finalizers`
+merges as a set of strings, `metadata.ownerReferences` merges by `uid`, every
+other list is replaced; the directives `$patch` (replace, delete), `$retainKeys`,
+`$deleteFromPrimitiveList/<field>` and `$setElementOrder/<field>` are honoured.
 """
 
 from __future__ import annotations
@@ -25,6 +28,78 @@ def merge_patch(target: Any, patch: Any) -> Any:
         else:
             result[key] = merge_patch(result.get(key), value)
     return result
+
+
+# (path of the list) -> merge key ("" for a list of primitives merged as a set).
+STRATEGIC_LISTS: dict[tuple[str, ...], str] = {("metadata", "finalizers"): "", ("metadata", "ownerReferences"): "uid"}
+_DELETE_FROM = "$deleteFromPrimitiveList/"
+_ORDER = "$setElementOrder/"
+
+
+def strategic_merge_patch(target: Any, patch: Any, path: tuple[str, ...] = ()) -> Any:
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    directive = patch.get("$patch")
+    if directive == "delete":
+        return None
+    body = {k: v for k, v in patch.items() if k != "$patch"}
+    if directive == "replace":
+        return {k: copy.deepcopy(v) for k, v in body.items() if not k.startswith("$")}
+    if directive is not None:
+        raise ApiError(400, "BadRequest", f"Unknown patch type: {directive}")
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in body.items():
+        if key.startswith("$"):
+            continue
+        where = (*path, key)
+        if value is None:
+            result.pop(key, None)
+        elif isinstance(value, list) and where in STRATEGIC_LISTS:
+            result[key] = _merge_list(result.get(key) or [], value, STRATEGIC_LISTS[where], where)
+        else:
+            merged = strategic_merge_patch(result.get(key), value, where)
+            if merged is None and isinstance(value, dict):
+                result.pop(key, None)
+            else:
+                result[key] = merged
+    for key, value in body.items():
+        if key.startswith(_DELETE_FROM) and isinstance(result.get(key[len(_DELETE_FROM) :]), list):
+            field = key[len(_DELETE_FROM) :]
+            result[field] = [v for v in result[field] if v not in (value or [])]
+        elif key.startswith(_ORDER) and isinstance(result.get(key[len(_ORDER) :]), list):
+            field = key[len(_ORDER) :]
+            result[field] = _ordered(result[field], value or [], STRATEGIC_LISTS.get((*path, field), ""))
+    retain = body.get("$retainKeys")
+    if isinstance(retain, list):
+        result = {k: v for k, v in result.items() if k in retain}
+    return result
+
+
+def _merge_list(current: list, patch: list, key: str, where: tuple[str, ...]) -> list:
+    if not key:
+        return list(current) + [v for v in patch if v not in current]
+    merged = [copy.deepcopy(item) for item in current]
+    for item in patch:
+        if not isinstance(item, dict) or key not in item:
+            raise ApiError(400, "BadRequest", f"map: {item} does not contain declared merge key: {key}")
+        at = next((i for i, old in enumerate(merged) if isinstance(old, dict) and old.get(key) == item[key]), None)
+        if item.get("$patch") == "delete":
+            if at is not None:
+                del merged[at]
+        elif at is None:
+            merged.append({k: v for k, v in item.items() if not k.startswith("$")})
+        else:
+            merged[at] = strategic_merge_patch(merged[at], item, where)
+    return merged
+
+
+def _ordered(items: list, order: list, key: str) -> list:
+    def ident(item):
+        return item.get(key) if key and isinstance(item, dict) else item
+
+    wanted = [ident(o) for o in order]
+    listed = [i for w in wanted for i in items if ident(i) == w]
+    return listed + [i for i in items if ident(i) not in wanted]
 
 
 def _patch_error(message: str) -> ApiError:

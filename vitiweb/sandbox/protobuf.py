@@ -1,7 +1,7 @@
 """Decoding the protobuf request bodies kubectl sends for a few core kinds.
 
 kubectl's typed clients (`kubectl create namespace`, `kubectl create secret`,
-`kubectl auth can-i`, `kubectl auth whoami`) send
+`kubectl auth can-i [--list]`, `kubectl auth whoami`) send
 `application/vnd.kubernetes.protobuf`: a `k8s\\0` magic, then a runtime.Unknown
 envelope around the object's message. Only those kinds are decoded, into the
 JSON form the rest of the sandbox uses; responses are always JSON, which
@@ -101,6 +101,10 @@ KINDS: dict[tuple[str, str], Schema] = {
                 2: ("nonResourceAttributes", "msg", _NON_RESOURCE_ATTRIBUTES),
             },
         ),
+    },
+    ("authorization.k8s.io/v1", "SelfSubjectRulesReview"): {
+        1: ("metadata", "msg", OBJECT_META),
+        2: ("spec", "msg", {1: ("namespace", "str")}),
     },
     ("authentication.k8s.io/v1", "SelfSubjectReview"): {1: ("metadata", "msg", OBJECT_META)},
 }

@@ -268,6 +268,17 @@ def builtin_types() -> list[ResourceType]:
             virtual=True,
         ),
         _builtin(
+            "authorization.k8s.io",
+            "v1",
+            "selfsubjectrulesreviews",
+            "selfsubjectrulesreview",
+            "SelfSubjectRulesReview",
+            False,
+            review_schema,
+            verbs=["create"],
+            virtual=True,
+        ),
+        _builtin(
             "authentication.k8s.io",
             "v1",
             "selfsubjectreviews",

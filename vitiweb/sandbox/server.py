@@ -19,7 +19,7 @@ import orjson
 import yaml
 from aiohttp import web
 
-from . import discovery, errors, protobuf, tables
+from . import discovery, errors, negotiation, protobuf, tables
 from .auth import Auth, Token
 from .errors import ApiError
 from .faults import Faults
@@ -43,6 +43,12 @@ _CORE_PATCH_MEDIA = [
     "application/apply-patch+yaml",
 ]
 _HEALTH = ("/healthz", "/livez", "/readyz")
+# What the system:public-info-viewer ClusterRole lets anyone, even unauthenticated, GET.
+_PUBLIC_PATHS = ("/healthz", "/livez", "/readyz", "/version", "/version/")
+# Set on a request whose answer is to be YAML.
+_WANTS_YAML = web.RequestKey("wants_yaml", bool)
+# A watch's BOOKMARK comes this long before its timeoutSeconds ends (the watch cache's pre-timeout bookmark).
+PRE_TIMEOUT_BOOKMARK = 2.0
 # A flow-schema identity on every response, as API Priority and Fairness adds.
 _FLOW_SCHEMA_UID = str(uuid.uuid4())
 _PRIORITY_LEVEL_UID = str(uuid.uuid4())
@@ -50,6 +56,95 @@ _PRIORITY_LEVEL_UID = str(uuid.uuid4())
 
 def _truthy(value: str | None) -> bool:
     return value in ("true", "1", "True")
+
+
+def _propagation(options: dict) -> str | None:
+    """The deletion's propagation policy; orphanDependents is its deprecated spelling."""
+    policy = options.get("propagationPolicy")
+    if policy is None and options.get("orphanDependents") is not None:
+        policy = "Orphan" if options["orphanDependents"] else "Foreground"
+    return policy
+
+
+def _forbidden(field: str, why: str) -> dict[str, str]:
+    """A field.Forbidden cause, as field.ErrorList reports it."""
+    return {"reason": "FieldValueForbidden", "message": f"Forbidden: {why}", "field": field}
+
+
+def _not_supported(field: str, value: str, supported: list[str]) -> dict[str, str]:
+    """A field.NotSupported cause; values are quoted as Go's %q and %#v print strings."""
+    listed = ", ".join(orjson.dumps(v).decode() for v in supported)
+    return {
+        "reason": "FieldValueNotSupported",
+        "message": f"Unsupported value: {orjson.dumps(value).decode()}: supported values: {listed}",
+        "field": field,
+    }
+
+
+def _validate_list_options(query) -> None:
+    """ListOptions validation of a list (not a watch): 422, then the storage layer's 400."""
+    match = query.get("resourceVersionMatch", "")
+    version = query.get("resourceVersion", "")
+    causes = []
+    if match:
+        if not version:
+            causes.append(
+                _forbidden(
+                    "resourceVersionMatch", "resourceVersionMatch is forbidden unless resourceVersion is provided"
+                )
+            )
+        if query.get("continue"):
+            causes.append(
+                _forbidden("resourceVersionMatch", "resourceVersionMatch is forbidden when continue is provided")
+            )
+        if match not in ("Exact", "NotOlderThan"):
+            causes.append(_not_supported("resourceVersionMatch", match, ["Exact", "NotOlderThan", ""]))
+        if match == "Exact" and version == "0":
+            causes.append(
+                _forbidden("resourceVersionMatch", 'resourceVersionMatch "exact" is forbidden for resourceVersion "0"')
+            )
+    if query.get("sendInitialEvents") is not None:
+        causes.append(_forbidden("sendInitialEvents", "sendInitialEvents is forbidden for list"))
+    if causes:
+        raise errors.meta_invalid("ListOptions", causes)
+    if query.get("continue") and version not in ("", "0"):
+        raise errors.bad_request("specifying resource version is not allowed when using continue")
+
+
+def _validate_watch_options(query, initial: bool | None, bookmarks: bool) -> None:
+    """validateWatchOptions, with the WatchList feature on (as in 1.32)."""
+    match = query.get("resourceVersionMatch", "")
+    causes = []
+    if initial is not None and match != "NotOlderThan":
+        causes.append(
+            _forbidden(
+                "resourceVersionMatch", "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"
+            )
+        )
+    if match:
+        if initial is None:
+            causes.append(
+                _forbidden(
+                    "resourceVersionMatch",
+                    "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
+                )
+            )
+        if match != "NotOlderThan":
+            causes.append(_not_supported("resourceVersionMatch", match, ["NotOlderThan"]))
+        if query.get("continue"):
+            causes.append(
+                _forbidden("resourceVersionMatch", "resourceVersionMatch is forbidden when continue is provided")
+            )
+    if initial and not bookmarks:
+        # The watch cache streams initial events only to watchers that take the closing bookmark.
+        causes.append(_forbidden("allowWatchBookmarks", "sendInitialEvents requires allowWatchBookmarks=true"))
+    if causes:
+        raise errors.meta_invalid("ListOptions", causes)
+
+
+def _go_type(rt: ResourceType) -> str:
+    """How the real server's conversion errors name the Go type it holds."""
+    return "*unstructured.Unstructured" if rt.from_crd else f"*core.{rt.kind}"
 
 
 def _warning_header(text: str) -> str:
@@ -83,19 +178,30 @@ class ApiServer:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         try:
-            return await self._handle(request)
+            resp = await self._handle(request)
         except ApiError as exc:
-            return self._status(exc)
+            resp = self._status(exc)
         except Exception as exc:  # a sandbox bug must still answer like a server would
             log.exception("sandbox: internal error on %s %s", request.method, request.path)
-            return self._status(errors.internal_error(f"{type(exc).__name__}: {exc}"))
+            resp = self._status(errors.internal_error(f"{type(exc).__name__}: {exc}"))
+        if request.get(_WANTS_YAML) and type(resp) is web.Response and resp.content_type == "application/json":
+            # Accept: application/yaml gets YAML, errors included (a watch stream never is YAML).
+            resp.body = negotiation.as_yaml(resp.body)
+            resp.content_type = negotiation.YAML
+        return resp
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         path = request.path
         token = self.auth.authenticate(request.headers.get("Authorization"))
         if token is None:
             raise errors.unauthorized()
+        public = request.method == "GET" and path in _PUBLIC_PATHS
+        if token.anonymous and not public and not self._is_resource_path(path):
+            raise errors.forbidden_path(token.user, request.method.lower(), path)
         if path.startswith("/_sandbox/"):
+            if token.deny:
+                # Only the unrestricted test token reaches the sandbox's own controls.
+                raise errors.forbidden_path(token.user, request.method.lower(), path)
             return await self._admin(request, path)
         if self.faults.latency:
             await asyncio.sleep(self.faults.latency)
@@ -117,6 +223,12 @@ class ApiServer:
         if request.method == "GET" and self._is_discovery(parts):
             return self._discovery(request, parts)
         return await self._resource(request, parts, token)
+
+    @staticmethod
+    def _is_resource_path(path: str) -> bool:
+        """Whether the authorizer sees a resource request (anything below /api/v1 or /apis/g/v)."""
+        parts = [p for p in path.split("/") if p]
+        return (parts[:1] == ["api"] and len(parts) > 2) or (parts[:1] == ["apis"] and len(parts) > 3)
 
     # -- responses ------------------------------------------------------------------
 
@@ -237,19 +349,29 @@ class ApiServer:
         if verb not in rt.verbs:
             raise errors.method_not_allowed()
         resource = f"{rt.plural}/{subresource}" if subresource else rt.plural
-        if not Auth.allowed(token, verb, rt.group, resource, namespace or "", name or ""):
+        # Reviews of one's own access are granted to every authenticated user (system:basic-user).
+        exempt = rt.virtual and not token.anonymous
+        if not exempt and not Auth.allowed(token, verb, rt.group, resource, namespace or "", name or ""):
             raise errors.forbidden(token.user, verb, rt, namespace, name)
+        output = negotiation.negotiate(request.headers.get("Accept"), stream=watching)
+        request[_WANTS_YAML] = output.media == negotiation.YAML
         if rt.virtual:
             return await self._review(request, rt, token)
         if watching:
-            return await self._watch(request, rt, namespace)
+            return await self._watch(request, rt, namespace, output)
         if verb == "list":
-            return self._list(request, rt, namespace)
+            return self._list(request, rt, namespace, output)
         if verb == "get":
             entry = self.store.read(rt, namespace, name)
-            if tables.wants_table(request.headers.get("Accept", "")):
+            if output.convert == "Table":
                 meta = {"resourceVersion": entry.obj["metadata"]["resourceVersion"]}
                 return self._json(200, tables.table(rt, [entry.obj], meta, query.get("includeObject", "Metadata")))
+            if output.convert == "PartialObjectMetadataList":
+                raise errors.not_acceptable_conversion(
+                    f"you requested PartialObjectMetadataList, but the requested object is not a list ({_go_type(rt)})"
+                )
+            if output.convert == "PartialObjectMetadata":
+                return self._json(200, negotiation.partial(entry.obj, output.version))
             return self._raw(200, entry_bytes(entry, rt))
         if verb == "create":
             if rt.namespaced and namespace is None:
@@ -283,8 +405,8 @@ class ApiServer:
         return self._json(status, obj, warnings=opts.warnings)
 
     async def _body(self, request: web.Request, rt: ResourceType) -> dict:
+        media = negotiation.request_media(request.headers.get("Content-Type"))
         raw = await request.read()
-        media = request.content_type
         try:
             if media == "application/vnd.kubernetes.protobuf":
                 body = protobuf.decode_object(raw)
@@ -293,7 +415,7 @@ class ApiServer:
             else:
                 body = orjson.loads(raw)
         except protobuf.ProtobufError:
-            raise errors.unsupported_media_type(["application/json", "application/yaml"]) from None
+            raise errors.unsupported_media_type(negotiation.ACCEPTED) from None
         except (orjson.JSONDecodeError, yaml.YAMLError) as exc:
             raise errors.bad_request(f"error decoding request body: {exc}") from None
         if not isinstance(body, dict):
@@ -398,9 +520,16 @@ class ApiServer:
 
     async def _delete(self, request: web.Request, rt: ResourceType, namespace: str | None, name: str) -> web.Response:
         options = await self._delete_options(request)
-        opts = WriteOptions(dry_run=bool(request.query.getall("dryRun", [])) or options.get("dryRun") == ["All"])
+        opts = WriteOptions(dry_run=bool(options.get("dryRun")))
         obj, gone = self.store.delete(
-            None, None, name, namespace, rt=rt, options=opts, preconditions=options.get("preconditions")
+            None,
+            None,
+            name,
+            namespace,
+            rt=rt,
+            options=opts,
+            preconditions=options.get("preconditions"),
+            propagation=_propagation(options),
         )
         if rt.group == "" and rt.plural != "namespaces" and gone:
             # Core kinds answer a deletion with a Status; custom resources with the object.
@@ -414,23 +543,58 @@ class ApiServer:
                     "details": {"name": name, "kind": rt.plural, "uid": obj["metadata"].get("uid", "")},
                 },
             )
-        return self._write_response(200 if gone else 202, rt, obj, opts)
+        # A deletion that waits on finalizers answers 200 with the object; 202 only for the
+        # deprecated orphanDependents=false, as the real handler keeps it for old clients.
+        accepted = not gone and options.get("orphanDependents") is False
+        return self._write_response(202 if accepted else 200, rt, obj, opts)
 
     async def _delete_options(self, request: web.Request) -> dict:
+        """DeleteOptions from the body, or else from the query (never both), validated."""
         raw = await request.read()
-        if not raw.strip():
-            return {}
-        try:
-            options = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise errors.bad_request(f"error decoding DeleteOptions: {exc}") from None
-        return options if isinstance(options, dict) else {}
+        if raw.strip():
+            try:
+                options = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                raise errors.bad_request(f"error decoding DeleteOptions: {exc}") from None
+            if not isinstance(options, dict) or not isinstance(options.get("dryRun") or [], list):
+                raise errors.bad_request("error decoding DeleteOptions: the body is not a DeleteOptions object")
+        else:
+            query = request.query
+            options = {}
+            if query.getall("dryRun", []):
+                options["dryRun"] = query.getall("dryRun")
+            if "propagationPolicy" in query:
+                options["propagationPolicy"] = query["propagationPolicy"]
+            if "orphanDependents" in query:
+                options["orphanDependents"] = _truthy(query["orphanDependents"])
+        causes = []
+        policy = options.get("propagationPolicy")
+        if options.get("orphanDependents") is not None and policy is not None:
+            causes.append(
+                {
+                    "reason": "FieldValueInvalid",
+                    "message": f"Invalid value: {orjson.dumps(policy).decode()}: "
+                    "orphanDependents and deletionPropagation cannot be both set",
+                    "field": "propagationPolicy",
+                }
+            )
+        if policy is not None and policy not in ("Foreground", "Background", "Orphan"):
+            causes.append(_not_supported("propagationPolicy", policy, ["Foreground", "Background", "Orphan", "nil"]))
+        causes.extend(_not_supported("dryRun", v, ["All"]) for v in options.get("dryRun") or [] if v != "All")
+        if causes:
+            raise errors.meta_invalid("DeleteOptions", causes)
+        return options
 
     async def _delete_collection(self, request: web.Request, rt: ResourceType, namespace: str | None) -> web.Response:
         options = await self._delete_options(request)
-        opts = WriteOptions(dry_run=bool(request.query.getall("dryRun", [])) or options.get("dryRun") == ["All"])
+        opts = WriteOptions(dry_run=bool(options.get("dryRun")))
         deleted = self.store.delete_collection(
-            rt, namespace, request.query.get("labelSelector"), request.query.get("fieldSelector"), options=opts
+            rt,
+            namespace,
+            request.query.get("labelSelector"),
+            request.query.get("fieldSelector"),
+            options=opts,
+            propagation=_propagation(options),
         )
         return self._json(
             200,
@@ -446,6 +610,7 @@ class ApiServer:
 
     def _query(self, request: web.Request, rt: ResourceType, namespace: str | None) -> ListResult:
         query = request.query
+        _validate_list_options(query)
         try:
             limit = int(query.get("limit") or 0)
         except ValueError:
@@ -461,23 +626,41 @@ class ApiServer:
             resource_version_match=query.get("resourceVersionMatch"),
         )
 
-    def _list(self, request: web.Request, rt: ResourceType, namespace: str | None) -> web.Response:
+    def _list(
+        self, request: web.Request, rt: ResourceType, namespace: str | None, output: negotiation.Output
+    ) -> web.Response:
+        if output.convert == "PartialObjectMetadata":
+            raise errors.not_acceptable_conversion(
+                f"you requested PartialObjectMetadata, but the requested object is a list ({_go_type(rt)}List)"
+            )
         result = self._query(request, rt, namespace)
         meta: dict[str, Any] = {"resourceVersion": str(result.resource_version)}
         if result.continue_token:
             meta["continue"] = result.continue_token
         if result.remaining is not None:
             meta["remainingItemCount"] = result.remaining
-        if tables.wants_table(request.headers.get("Accept", "")):
+        if output.convert == "Table":
             objects = [e.obj for e in result.entries]
             return self._json(200, tables.table(rt, objects, meta, request.query.get("includeObject", "Metadata")))
+        if output.convert == "PartialObjectMetadataList":
+            return self._json(
+                200,
+                {
+                    "kind": "PartialObjectMetadataList",
+                    "apiVersion": f"meta.k8s.io/{output.version}",
+                    "metadata": meta,
+                    "items": [negotiation.partial(e.obj, output.version) for e in result.entries],
+                },
+            )
         head = orjson.dumps({"apiVersion": rt.api_version, "kind": rt.list_kind, "metadata": meta})
         items = b",".join(entry_bytes(e, rt) for e in result.entries)
         return self._raw(200, head[:-1] + b',"items":[' + items + b"]}")
 
     # -- watch ------------------------------------------------------------------------
 
-    async def _watch(self, request: web.Request, rt: ResourceType, namespace: str | None) -> web.StreamResponse:
+    async def _watch(
+        self, request: web.Request, rt: ResourceType, namespace: str | None, output: negotiation.Output
+    ) -> web.StreamResponse:
         query = request.query
         try:
             timeout = float(query["timeoutSeconds"]) if query.get("timeoutSeconds") else None
@@ -491,27 +674,11 @@ class ApiServer:
         initial: bool | None = None
         if send_initial is not None:
             initial = _truthy(send_initial)
-            if query.get("resourceVersionMatch") != "NotOlderThan" or (initial and not bookmarks):
-                raise ApiError(
-                    422,
-                    "Invalid",
-                    'ListOptions.meta.k8s.io "" is invalid: sendInitialEvents: Forbidden: '
-                    "sendInitialEvents is forbidden for watch unless the WatchList feature gate is "
-                    "enabled, resourceVersionMatch is set to NotOlderThan and allowWatchBookmarks is true",
-                    {
-                        "group": "meta.k8s.io",
-                        "kind": "ListOptions",
-                        "causes": [
-                            {
-                                "reason": "FieldValueForbidden",
-                                "field": "sendInitialEvents",
-                                "message": "Forbidden: sendInitialEvents requires "
-                                "resourceVersionMatch=NotOlderThan and allowWatchBookmarks=true",
-                            }
-                        ],
-                    },
-                )
-        as_table = tables.wants_table(request.headers.get("Accept", ""))
+        _validate_watch_options(query, initial, bookmarks)
+        as_table = output.convert == "Table"
+        # Each event is converted on its own: PartialObjectMetadataList cannot convert one object,
+        # and the real server then sends it whole.
+        metadata_only = output.convert == "PartialObjectMetadata"
         include = query.get("includeObject", "Metadata")
         watcher, expired = self.store.watch(
             rt,
@@ -536,13 +703,23 @@ class ApiServer:
         self.streams[watcher] = request
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        next_bookmark = loop.time() + self.bookmark_interval if bookmarks else float("inf")
+
+        def bookmark_after(now: float) -> float:
+            # Every bookmark_interval, and once more PRE_TIMEOUT_BOOKMARK before the deadline.
+            if not bookmarks:
+                return float("inf")
+            at = min(now + self.bookmark_interval, deadline - PRE_TIMEOUT_BOOKMARK)
+            return at if at >= now else float("inf")
+
+        next_bookmark = bookmark_after(loop.time())
         try:
             while True:
                 if watcher.buffer:
                     data = watcher.drain()
                     if as_table:
                         data = self._tableize(rt, data, include)
+                    elif metadata_only:
+                        data = self._partialize(data, output.version)
                     await resp.write(data)
                 if watcher.closed:
                     break
@@ -551,7 +728,7 @@ class ApiServer:
                     break
                 if now >= next_bookmark:
                     self.store.progress(watcher)
-                    next_bookmark = now + self.bookmark_interval
+                    next_bookmark = bookmark_after(now)
                 watcher.wake.clear()
                 if watcher.buffer or watcher.closed:
                     continue
@@ -581,6 +758,16 @@ class ApiServer:
             out.append(orjson.dumps(event) + b"\n")
         return b"".join(out)
 
+    @staticmethod
+    def _partialize(data: bytes, version: str) -> bytes:
+        out = []
+        for line in data.splitlines():
+            event = orjson.loads(line)
+            if event.get("type") != "ERROR":
+                event["object"] = negotiation.partial(event.get("object") or {}, version)
+            out.append(orjson.dumps(event) + b"\n")
+        return b"".join(out)
+
     def drop_streams(self, abrupt: bool) -> int:
         """End every open watch (on the event loop)."""
         streams = list(self.streams.items())
@@ -598,29 +785,104 @@ class ApiServer:
         spec = body.get("spec") or {}
         out = {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": {"creationTimestamp": None}}
         if rt.plural == "selfsubjectaccessreviews":
-            attrs = spec.get("resourceAttributes")
-            if attrs is not None:
-                resource = attrs.get("resource", "")
-                if attrs.get("subresource"):
-                    resource += "/" + attrs["subresource"]
-                allowed = Auth.allowed(
-                    token,
-                    attrs.get("verb", ""),
-                    attrs.get("group", ""),
-                    resource,
-                    attrs.get("namespace", ""),
-                    attrs.get("name", ""),
-                )
-            else:
-                allowed = True
-            status: dict[str, Any] = {"allowed": allowed}
-            if allowed:
-                status["reason"] = "allowed by the sandbox: no rule of this token denies it"
             out["spec"] = spec
-            out["status"] = status
+            out["status"] = self._access_review(rt, spec, token)
+        elif rt.plural == "selfsubjectrulesreviews":
+            if not spec.get("namespace"):
+                raise errors.bad_request("no namespace on request")
+            out["spec"] = {}  # the registry answers with a new object holding the status only
+            out["status"] = self._rules_review(token, spec["namespace"])
         else:
             out["status"] = {"userInfo": {"username": token.user, "groups": token.groups}}
         return self._json(201, out)
+
+    @staticmethod
+    def _access_review(rt: ResourceType, spec: dict, token: Token) -> dict[str, Any]:
+        attrs = spec.get("resourceAttributes")
+        non_resource = spec.get("nonResourceAttributes")
+        causes = []
+        if attrs is not None and non_resource is not None:
+            causes.append(
+                {
+                    "reason": "FieldValueInvalid",
+                    "message": "Invalid value: "
+                    + orjson.dumps(non_resource).decode()
+                    + ": cannot be specified in combination with resourceAttributes",
+                    "field": "spec.nonResourceAttributes",
+                }
+            )
+        if attrs is None and non_resource is None:
+            causes.append(
+                {
+                    "reason": "FieldValueInvalid",
+                    "message": 'Invalid value: "null": exactly one of nonResourceAttributes or resourceAttributes '
+                    "must be specified",
+                    "field": "spec.resourceAttributes",
+                }
+            )
+        if causes:
+            texts = [f"{c['field']}: {c['message']}" for c in causes]
+            summary = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
+            raise ApiError(
+                422,
+                "Invalid",
+                f'{rt.kind}.{rt.group} "" is invalid: {summary}',
+                {"group": rt.group, "kind": rt.kind, "causes": causes},
+            )
+        if attrs is not None:
+            resource = attrs.get("resource", "")
+            if attrs.get("subresource"):
+                resource += "/" + attrs["subresource"]
+            allowed = Auth.allowed(
+                token,
+                attrs.get("verb", ""),
+                attrs.get("group", ""),
+                resource,
+                attrs.get("namespace", ""),
+                attrs.get("name", ""),
+            )
+        else:
+            allowed = not token.deny or (
+                non_resource.get("verb") == "get" and non_resource.get("path") in _PUBLIC_PATHS
+            )
+        status: dict[str, Any] = {"allowed": allowed}
+        if allowed:
+            status["reason"] = "allowed by the sandbox: no rule of this token denies it"
+        return status
+
+    def _rules_review(self, token: Token, namespace: str) -> dict[str, Any]:
+        """The rules this token is granted in `namespace`, as RBAC would list them.
+
+        A token without deny rules holds everything; otherwise each served resource is
+        listed with the verbs no deny rule of the token takes away.
+        """
+        public = {"verbs": ["get"], "nonResourceURLs": list(_PUBLIC_PATHS)}
+        if not token.deny:
+            return {
+                "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
+                "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
+                "incomplete": False,
+            }
+        granted: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+        for rt in self.store.registry.types:
+            names = [rt.plural] + ([f"{rt.plural}/status"] if rt.status_subresource else [])
+            for resource in names:
+                where = namespace if rt.namespaced else ""
+                verbs = tuple(v for v in rt.verbs if Auth.allowed(token, v, rt.group, resource, where, ""))
+                if verbs:
+                    granted.setdefault((rt.group, verbs), [])
+                    if resource not in granted[(rt.group, verbs)]:
+                        granted[(rt.group, verbs)].append(resource)
+        rules = [
+            {"verbs": list(verbs), "apiGroups": [group], "resources": resources}
+            for (group, verbs), resources in granted.items()
+        ]
+        discovery_paths = ["/api", "/api/*", "/apis", "/apis/*", "/openapi", "/openapi/*"]
+        return {
+            "resourceRules": rules,
+            "nonResourceRules": [{"verbs": ["get"], "nonResourceURLs": discovery_paths}, public],
+            "incomplete": False,
+        }
 
     # -- /_sandbox --------------------------------------------------------------------
 

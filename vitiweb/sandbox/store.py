@@ -31,7 +31,7 @@ import orjson
 from . import errors, strategy
 from .errors import ApiError
 from .fields import Conflict, Managers, manager_key, user_view
-from .patches import json_patch, merge_patch
+from .patches import json_patch, merge_patch, strategic_merge_patch
 from .resources import Registry, ResourceType, builtin_types, crd_types
 from .schema import Report, walk
 from .selectors import parse_field_selector, parse_label_selector
@@ -41,6 +41,11 @@ from .watch import Entry, Event, Watcher
 DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public")
 DEFAULT_HISTORY = 10_000
+# The garbage collector's finalizers (metav1.FinalizerDeleteDependents, FinalizerOrphanDependents)
+# and the one apiextensions-apiserver puts on a CRD being deleted.
+FOREGROUND = "foregroundDeletion"
+ORPHAN = "orphan"
+CRD_CLEANUP = "customresourcecleanup.apiextensions.k8s.io"
 
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 
@@ -109,6 +114,13 @@ class Store:
         self._builtins = builtin_types()
         self.registry = Registry(self._builtins)
         self._random = random.Random()
+        # The garbage collector's view: live objects by uid, dependents by owner uid,
+        # and the owners whose dependents need another look.
+        self._by_uid: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {}
+        self._dependents: dict[str, set[tuple[tuple[str, str], tuple[str, str]]]] = {}
+        # Owner uids, and (group, plural) of CRDs that may have finished terminating.
+        self._pending: deque[str | tuple[str, str]] = deque()
+        self._collecting = False
         for name in DEFAULT_NAMESPACES:
             self.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
 
@@ -257,7 +269,11 @@ class Store:
     ) -> dict:
         with self.lock:
             rt = rt or self.resource(obj.get("apiVersion", ""), obj.get("kind", ""))
-            return self._insert(rt, obj, namespace, options or WriteOptions(), None)
+            if self._terminating(rt):
+                raise errors.create_while_terminating(rt)
+            out = self._insert(rt, obj, namespace, options or WriteOptions(), None)
+            self._collect()
+            return out
 
     def _insert(
         self, rt: ResourceType, obj: dict, namespace: str | None, opts: WriteOptions, applied: Managers | None
@@ -329,9 +345,17 @@ class Store:
             old = self._table(rt).items.get((namespace or "", name))
             if old is None:
                 raise errors.not_found(rt, name)
+            if meta.get("name") and meta["name"] != name:  # the handler checks this before the registry
+                raise errors.bad_request(
+                    f"the name of the object ({meta['name']}) does not match the name on the URL ({name})"
+                )
+            if not meta.get("resourceVersion") and not strategy.allows_unconditional_update(rt):
+                raise errors.unconditional_update(rt, name)
             if meta.get("resourceVersion") and meta["resourceVersion"] != old.obj["metadata"]["resourceVersion"]:
                 raise errors.conflict(rt, name)
-            return self._replace(rt, old, body, subresource, opts, managers=self._managers(body, old.obj))
+            out = self._replace(rt, old, body, subresource, opts, managers=self._managers(body, old.obj))
+            self._collect()
+            return out
 
     def update_status(self, obj: dict, options: WriteOptions | None = None) -> dict:
         return self.update(obj, subresource="status", options=options)
@@ -356,7 +380,11 @@ class Store:
             namespace = self._scope(rt, namespace)
             old = self._table(rt).items.get((namespace or "", name))
             if patch_type == "apply":
-                return self._apply(rt, namespace, name, old, patch, subresource, opts)
+                if old is None and self._terminating(rt):
+                    raise errors.create_while_terminating(rt)
+                out = self._apply(rt, namespace, name, old, patch, subresource, opts)
+                self._collect()
+                return out
             if old is None:
                 raise errors.not_found(rt, name)
             current = old.copy()
@@ -365,7 +393,7 @@ class Store:
             elif patch_type in ("merge", "strategic"):
                 if not isinstance(patch, dict):
                     raise errors.bad_request("json: cannot unmarshal into Go value of type map[string]interface {}")
-                body = merge_patch(current, patch)
+                body = merge_patch(current, patch) if patch_type == "merge" else strategic_merge_patch(current, patch)
             else:
                 raise ValueError(f"unknown patch type {patch_type!r}")
             if not isinstance(body, dict):
@@ -375,7 +403,9 @@ class Store:
                 raise errors.conflict(rt, name)
             # A patch may rewrite managedFields (kubectl does, moving client-side apply
             # ownership to its server-side apply manager); otherwise they stay.
-            return self._replace(rt, old, body, subresource, opts, managers=self._managers(body, old.obj))
+            out = self._replace(rt, old, body, subresource, opts, managers=self._managers(body, old.obj))
+            self._collect()
+            return out
 
     def apply(
         self,
@@ -409,8 +439,14 @@ class Store:
         rt: ResourceType | None = None,
         options: WriteOptions | None = None,
         preconditions: dict | None = None,
+        propagation: str | None = None,
     ) -> tuple[dict, bool]:
-        """Delete; returns the object and whether it is gone (False: waiting on finalizers)."""
+        """Delete; returns the object and whether it is gone (False: waiting on finalizers).
+
+        propagation: "Background" (the default: dependents are collected after), "Foreground"
+        (finalizer `foregroundDeletion` until blocking dependents are gone) or "Orphan"
+        (finalizer `orphan` until dependents no longer name this owner).
+        """
         opts = options or WriteOptions()
         with self.lock:
             rt = rt or self.resource(api_version or "", kind or "")
@@ -444,20 +480,43 @@ class Store:
                     return terminating, False
                 self._delete_namespace_contents(name)
                 self._remove(rt, key, old)
+                self._collect()
                 # Answered as Terminating, as the namespace controller finishes at once here.
                 return terminating, True
-            if meta.get("finalizers"):
-                pending = old.copy()
-                pending["metadata"].setdefault("deletionTimestamp", now())
-                pending["metadata"].setdefault("deletionGracePeriodSeconds", 0)
-                if opts.dry_run or "deletionTimestamp" in meta:
-                    return pending, False
-                if strategy.tracks_generation(rt):
-                    pending["metadata"]["generation"] = meta.get("generation", 1) + 1
-                return self._commit("MODIFIED", rt, key, pending, old).copy(), False
-            if opts.dry_run:
-                return old.copy(), True
-            return self._remove(rt, key, old).copy(), True
+            if rt.group == "apiextensions.k8s.io" and rt.plural == "customresourcedefinitions":
+                out = self._delete_crd(rt, key, old, opts)
+                return out, False
+            out, gone = self._delete_entry(rt, key, old, opts, propagation)
+            self._collect()
+            return out, gone
+
+    def _delete_entry(
+        self, rt: ResourceType, key: tuple[str, str], old: Entry, opts: WriteOptions, propagation: str | None
+    ) -> tuple[dict, bool]:
+        """Delete one object; no policy keeps the garbage collector's finalizers it already has."""
+        meta = old.obj["metadata"]
+        finalizers = list(meta.get("finalizers") or [])
+        if propagation is not None:
+            finalizers = [f for f in finalizers if f not in (FOREGROUND, ORPHAN)]
+        if propagation == "Foreground":
+            finalizers.append(FOREGROUND)
+        elif propagation == "Orphan":
+            finalizers.append(ORPHAN)
+        if finalizers:
+            pending = old.copy()
+            pending["metadata"].setdefault("deletionTimestamp", now())
+            pending["metadata"].setdefault("deletionGracePeriodSeconds", 0)
+            changed = "deletionTimestamp" not in meta or finalizers != (meta.get("finalizers") or [])
+            pending["metadata"]["finalizers"] = finalizers
+            if opts.dry_run or not changed:
+                return pending, False
+            if strategy.tracks_generation(rt) and "deletionTimestamp" not in meta:
+                pending["metadata"]["generation"] = meta.get("generation", 1) + 1
+            pending = strategy.ordered(pending)
+            return self._commit("MODIFIED", rt, key, pending, old).copy(), False
+        if opts.dry_run:
+            return old.copy(), True
+        return self._remove(rt, key, old).copy(), True
 
     def delete_collection(
         self,
@@ -466,13 +525,16 @@ class Store:
         label_selector: str | None = None,
         field_selector: str | None = None,
         options: WriteOptions | None = None,
+        propagation: str | None = None,
     ) -> list[dict]:
         with self.lock:
             result = self.query(rt, namespace, label_selector, field_selector)
             out = []
             for entry in result.entries:
                 meta = entry.obj["metadata"]
-                obj, _ = self.delete(None, None, meta["name"], meta.get("namespace"), rt=rt, options=options)
+                obj, _ = self.delete(
+                    None, None, meta["name"], meta.get("namespace"), rt=rt, options=options, propagation=propagation
+                )
                 out.append(obj)
             return out
 
@@ -558,8 +620,9 @@ class Store:
         except RuntimeError:  # the loop has closed: nobody is watching any more
             pass
 
-    def _deliver(self, event: Event) -> None:
-        for watcher in list(self.watchers):
+    @staticmethod
+    def _deliver(event: Event, watchers: tuple[Watcher, ...]) -> None:
+        for watcher in watchers:
             watcher.offer(event)
 
     def _commit(self, type_: str, rt: ResourceType, key: tuple[str, str], obj: dict, old: Entry | None) -> Entry:
@@ -571,15 +634,222 @@ class Store:
             table.pop(key)
         else:
             table.put(key, entry)
+        self._index(type_, rt.table_key, key, obj, old.obj if old is not None else None)
         event = Event(type_, self.rv, rt.table_key, entry, old)
         self.history.append(event)
         while len(self.history) > self.history_size:
             self.floor = self.history.popleft().rv
         if self.watchers:
-            self._to_loop(self._deliver, event)
+            # The watchers of this moment: one closed right after (its CRD gone) still gets the event.
+            self._to_loop(self._deliver, event, tuple(self.watchers))
         if rt.group == "apiextensions.k8s.io" and rt.plural == "customresourcedefinitions":
             self._crds_changed(type_, obj)
         return entry
+
+    def _index(self, type_: str, table: tuple[str, str], key: tuple[str, str], obj: dict, old: dict | None) -> None:
+        """Keep the garbage collector's indexes, and queue the owners a change concerns."""
+        meta = obj["metadata"]
+        uid = meta.get("uid", "")
+        if type_ == "DELETED":
+            self._by_uid.pop(uid, None)
+            if uid in self._dependents:
+                self._pending.append(uid)  # its dependents may now be dangling
+            if table[0] and table[0] != "apiextensions.k8s.io" and self._crd_for_table(table) is not None:
+                self._pending.append(table)  # the last instance of a terminating CRD releases it
+        else:
+            self._by_uid[uid] = (table, key)
+            finalizers = meta.get("finalizers") or ()
+            if meta.get("deletionTimestamp") and (FOREGROUND in finalizers or ORPHAN in finalizers):
+                self._pending.append(uid)
+        before = _owner_uids(old) if old is not None else set()
+        after = _owner_uids(obj) if type_ != "DELETED" else set()
+        if not before and not after:
+            return
+        for owner in before - after:
+            held = self._dependents.get(owner)
+            if held is not None:
+                held.discard((table, key))
+                if not held:
+                    del self._dependents[owner]
+        for owner in after - before:
+            self._dependents.setdefault(owner, set()).add((table, key))
+        # A new reference may point at nothing; a dependent that goes may release an owner
+        # waiting in foreground deletion.
+        self._pending.extend(before ^ after if type_ != "DELETED" else before)
+
+    def _collect(self) -> None:
+        """Run the garbage collector and the CRD finalizer over what the last write queued."""
+        if self._collecting:
+            return
+        self._collecting = True
+        try:
+            while self._pending:
+                item = self._pending.popleft()
+                if isinstance(item, tuple):
+                    self._finish_crd(item)
+                else:
+                    self._collect_owner(item)
+        finally:
+            self._collecting = False
+
+    def _entry_at(self, where: tuple[tuple[str, str], tuple[str, str]]) -> tuple[ResourceType, Entry] | None:
+        table_key, key = where
+        table = self.tables.get(table_key)
+        entry = table.items.get(key) if table is not None else None
+        rt = self.registry.storage_type(table_key)
+        if entry is None or rt is None:
+            return None
+        return rt, entry
+
+    def _owner_state(self, ref: dict) -> str:
+        """ "absent", "deleting" (waiting for its dependents) or "present"; "unknown" if its kind is not served."""
+        if self.registry.for_api_version(ref.get("apiVersion", ""), ref.get("kind", "")) is None:
+            return "unknown"
+        where = self._by_uid.get(ref.get("uid", ""))
+        found = self._entry_at(where) if where is not None else None
+        if found is None:
+            return "absent"
+        meta = found[1].obj["metadata"]
+        if meta.get("deletionTimestamp") and FOREGROUND in (meta.get("finalizers") or ()):
+            return "deleting"
+        return "present"
+
+    def _collect_owner(self, uid: str) -> None:
+        """What kube-controller-manager's garbage collector does about one owner's dependents."""
+        where = self._by_uid.get(uid)
+        owner = self._entry_at(where) if where is not None else None
+        owner_meta = owner[1].obj["metadata"] if owner is not None else {}
+        finalizers = owner_meta.get("finalizers") or []
+        orphaning = bool(owner_meta.get("deletionTimestamp")) and ORPHAN in finalizers
+        blocked = False
+        for dep_where in sorted(self._dependents.get(uid, ())):
+            found = self._entry_at(dep_where)
+            if found is None:
+                continue
+            dep_rt, dep = found
+            refs = dep.obj["metadata"].get("ownerReferences") or []
+            if orphaning:
+                self._drop_owner_refs(dep_rt, dep_where[1], dep, {uid})
+                continue
+            states = {r.get("uid"): self._owner_state(r) for r in refs}
+            if any(state == "present" or state == "unknown" for state in states.values()):
+                # A solid owner remains: the references to owners gone or going are dropped.
+                gone = {u for u, state in states.items() if state in ("absent", "deleting")}
+                if gone:
+                    self._drop_owner_refs(dep_rt, dep_where[1], dep, gone)
+                continue
+            if all(state == "absent" for state in states.values()):
+                self._delete_entry(dep_rt, dep_where[1], dep, WriteOptions(manager="garbage-collector"), None)
+                continue
+            # Every remaining owner waits in foreground deletion: the dependent goes the same way.
+            if not dep.obj["metadata"].get("deletionTimestamp") or FOREGROUND not in (
+                dep.obj["metadata"].get("finalizers") or ()
+            ):
+                policy = "Foreground" if dep.obj["metadata"].get("uid") in self._dependents else "Background"
+                self._delete_entry(dep_rt, dep_where[1], dep, WriteOptions(manager="garbage-collector"), policy)
+            still = self._entry_at(dep_where)
+            if still is not None and any(
+                r.get("uid") == uid and r.get("blockOwnerDeletion")
+                for r in still[1].obj["metadata"].get("ownerReferences") or []
+            ):
+                blocked = True
+        if owner is None or not owner_meta.get("deletionTimestamp"):
+            return
+        if orphaning:
+            self._drop_finalizer(owner[0], where[1], owner[1], ORPHAN)
+        elif FOREGROUND in finalizers and not blocked:
+            self._drop_finalizer(owner[0], where[1], owner[1], FOREGROUND)
+
+    def _drop_owner_refs(self, rt: ResourceType, key: tuple[str, str], entry: Entry, uids: set[str]) -> None:
+        obj = entry.copy()
+        refs = [r for r in obj["metadata"].get("ownerReferences") or [] if r.get("uid") not in uids]
+        if refs:
+            obj["metadata"]["ownerReferences"] = refs
+        else:
+            obj["metadata"].pop("ownerReferences", None)
+        self._commit("MODIFIED", rt, key, obj, entry)
+
+    def _drop_finalizer(self, rt: ResourceType, key: tuple[str, str], entry: Entry, finalizer: str) -> None:
+        obj = entry.copy()
+        left = [f for f in obj["metadata"].get("finalizers") or [] if f != finalizer]
+        if left:
+            obj["metadata"]["finalizers"] = left
+            self._commit("MODIFIED", rt, key, obj, entry)
+        elif obj["metadata"].get("deletionTimestamp"):
+            self._commit("DELETED", rt, key, obj, entry)
+        else:
+            obj["metadata"].pop("finalizers", None)
+            self._commit("MODIFIED", rt, key, obj, entry)
+
+    # -- CustomResourceDefinition deletion ------------------------------------------------
+
+    def _crd_for_table(self, table_key: tuple[str, str]) -> Entry | None:
+        crds = self.tables.get(("apiextensions.k8s.io", "customresourcedefinitions"))
+        if crds is None or not table_key[0]:
+            return None
+        return crds.items.get(("", f"{table_key[1]}.{table_key[0]}"))
+
+    def _terminating(self, rt: ResourceType) -> bool:
+        if not rt.from_crd:
+            return False
+        crd = self._crd_for_table(rt.table_key)
+        return crd is not None and bool(crd.obj["metadata"].get("deletionTimestamp"))
+
+    def _delete_crd(self, rt: ResourceType, key: tuple[str, str], old: Entry, opts: WriteOptions) -> dict:
+        """A CRD is not removed by DELETE: it terminates until its custom resources are gone.
+
+        The registry marks it (deletionTimestamp, finalizer, Terminating condition) and answers
+        with it; the CRD finalizer controller then deletes every instance, and removes its
+        finalizer once none is left (objects held by their own finalizers hold the CRD).
+        """
+        pending = old.copy()
+        meta = pending["metadata"]
+        meta.setdefault("deletionTimestamp", now())
+        meta.setdefault("deletionGracePeriodSeconds", 0)
+        if CRD_CLEANUP not in (meta.get("finalizers") or []):
+            meta["finalizers"] = [*(meta.get("finalizers") or []), CRD_CLEANUP]
+        _set_condition(
+            pending,
+            "Terminating",
+            "True",
+            "InstanceDeletionPending",
+            "CustomResourceDefinition marked for deletion; CustomResource deletion will begin soon",
+        )
+        pending = strategy.ordered(pending)
+        if opts.dry_run:
+            return pending
+        if pending == old.obj:
+            return old.copy()
+        answer = self._commit("MODIFIED", rt, key, pending, old).copy()
+        spec = pending.get("spec", {})
+        table_key = (spec.get("group", ""), spec.get("names", {}).get("plural", ""))
+        instances = self.tables.get(table_key)
+        instance_rt = self.registry.storage_type(table_key)
+        if instances is not None and instance_rt is not None:
+            for item_key in list(instances.keys):
+                item = instances.items.get(item_key)
+                if item is not None:
+                    self._delete_entry(instance_rt, item_key, item, WriteOptions(manager="crd-finalizer"), None)
+        self._pending.append(table_key)
+        self._collect()
+        return answer
+
+    def _finish_crd(self, table_key: tuple[str, str]) -> None:
+        """The CRD finalizer's last step: once no instance is left, the CRD goes."""
+        crd = self._crd_for_table(table_key)
+        if crd is None or not crd.obj["metadata"].get("deletionTimestamp"):
+            return
+        if CRD_CLEANUP not in (crd.obj["metadata"].get("finalizers") or []):
+            return
+        table = self.tables.get(table_key)
+        if table is not None and table.items:
+            return
+        done = crd.copy()
+        _set_condition(done, "Terminating", "False", "InstanceDeletionCompleted", "removed all instances")
+        left = [f for f in done["metadata"]["finalizers"] if f != CRD_CLEANUP]
+        done["metadata"]["finalizers"] = left
+        crd_rt = self.registry.storage_type(("apiextensions.k8s.io", "customresourcedefinitions"))
+        self._commit("MODIFIED" if left else "DELETED", crd_rt, ("", done["metadata"]["name"]), done, crd)
 
     def _remove(self, rt: ResourceType, key: tuple[str, str], old: Entry) -> Entry:
         return self._commit("DELETED", rt, key, old.copy(), old)
@@ -690,6 +960,22 @@ class Store:
         else:
             meta.pop("namespace", None)
         meta["resourceVersion"] = old_obj["metadata"]["resourceVersion"]
+        if old_obj["metadata"].get("deletionTimestamp"):
+            added = sorted(set(meta.get("finalizers") or ()) - set(old_obj["metadata"].get("finalizers") or ()))
+            if added:
+                listed = ", ".join(orjson.dumps(f).decode() for f in added)
+                raise errors.invalid(
+                    rt,
+                    name,
+                    [
+                        {
+                            "reason": "FieldValueForbidden",
+                            "message": "Forbidden: no new finalizers can be added if the object is being deleted, "
+                            f"found new finalizers []string{{{listed}}}",
+                            "field": "metadata.finalizers",
+                        }
+                    ],
+                )
         strategy.prepare(rt, body, old_obj)
         body = self._validate(rt, body, opts)
         if not fields_owned:
@@ -822,6 +1108,23 @@ def _metadata(body: dict) -> dict:
     if not isinstance(meta, dict):
         raise errors.bad_request("metadata must be an object")
     return meta
+
+
+def _owner_uids(obj: dict) -> set[str]:
+    return {r["uid"] for r in obj["metadata"].get("ownerReferences") or () if isinstance(r, dict) and r.get("uid")}
+
+
+def _set_condition(crd: dict, type_: str, status: str, reason: str, message: str) -> None:
+    conditions = crd.setdefault("status", {}).setdefault("conditions", [])
+    for condition in conditions:
+        if condition.get("type") == type_:
+            if condition.get("status") != status:
+                condition["lastTransitionTime"] = now()
+            condition.update(status=status, reason=reason, message=message)
+            return
+    conditions.append(
+        {"type": type_, "status": status, "reason": reason, "message": message, "lastTransitionTime": now()}
+    )
 
 
 def _set_managed(meta: dict, managers: Managers) -> None:

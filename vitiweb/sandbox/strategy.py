@@ -119,6 +119,11 @@ def tracks_generation(rt: ResourceType) -> bool:
     return rt.from_crd or rt.plural == "customresourcedefinitions"
 
 
+def allows_unconditional_update(rt: ResourceType) -> bool:
+    """Custom resources and CRDs refuse a PUT without metadata.resourceVersion; most core kinds take it."""
+    return not tracks_generation(rt)
+
+
 def spec_changed(rt: ResourceType, old: dict, new: dict) -> bool:
     skip = {"metadata", "status"} if rt.status_subresource else {"metadata"}
     keys = (set(old) | set(new)) - skip

@@ -13,8 +13,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # resources uses `since` for its age columns
     from .resources import ResourceType
 
-TABLE_MEDIA = "as=Table"
-
 
 def human_duration(seconds: float) -> str:
     """k8s.io/apimachinery/pkg/util/duration.HumanDuration."""
@@ -170,14 +168,3 @@ def table(
         "columnDefinitions": column_definitions(rt) if headers else [],
         "rows": [row(rt, o, include_object) for o in objects],
     }
-
-
-def wants_table(accept: str) -> bool:
-    """True when the Accept header's first acceptable type is a meta.k8s.io Table."""
-    for part in accept.split(","):
-        params = {p.split("=", 1)[0].strip(): p.split("=", 1)[1].strip() for p in part.split(";")[1:] if "=" in p}
-        if params.get("as") == "Table" and params.get("g") == "meta.k8s.io" and params.get("v") in ("v1", "v1beta1"):
-            return True
-        if part.split(";")[0].strip() in ("application/json", "*/*", "application/yaml"):
-            return False
-    return False
