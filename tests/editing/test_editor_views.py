@@ -1,7 +1,6 @@
 """The editor pages: new and edit forms, preview with errors at fields, add/remove items, helpers."""
 
 import re
-import time
 
 import pytest
 
@@ -18,10 +17,8 @@ def preview(client, plural, data):
 @pytest.mark.parametrize("plural", ["vitistacks", "machineproviders", "kubernetesproviders", "machines"])
 def test_every_kind_has_a_new_form(operator_client, plural):
     make_cluster("prod")
-    started = time.monotonic()
     response = operator_client.get(f"/{plural}/new/")
     assert response.status_code == 200
-    assert time.monotonic() - started < 3
     html = response.content.decode()
     assert 'name="metadata.name"' in html and 'name="metadata.label.environment"' in html
     assert 'id="dry-run-button"' in html
