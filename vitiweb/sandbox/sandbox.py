@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import kubeconfig, loader
+from . import kubeconfig, loader, workloads
 from . import tls as tls_mod
 from .auth import Auth, Token
 from .faults import Faults
@@ -98,6 +98,7 @@ class Sandbox(AdminHooks):
         self.host = host
         self.port = port
         self.store = Store(history_size=history_size)
+        workloads.install_types(self.store)
         if crds_dir is not None:
             loader.load_crds(self.store, crds_dir)
         if load is not None:
@@ -110,7 +111,13 @@ class Sandbox(AdminHooks):
         self.tls = tls_material or (tls_mod.generate() if tls else None)
         self.faults = Faults(self.store, self._drop_watches, self._restart)
         self.server = ApiServer(self.store, self.auth, self.faults, bookmark_interval, admin=self)
-        self.simulator = Simulator(self.store, seed=seed, interval=simulate_interval) if simulate else None
+        self.simulator = (
+            Simulator(self.store, seed=seed, interval=simulate_interval, logbook=self.server.logbook)
+            if simulate
+            else None
+        )
+        if simulate:
+            workloads.install_controllers(self.store, self.server.logbook)
         self._shared_loop = _loop
         self._loop: _LoopThread | None = _loop
         self._runner: web.AppRunner | None = None

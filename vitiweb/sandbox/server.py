@@ -19,7 +19,7 @@ import orjson
 import yaml
 from aiohttp import web
 
-from . import discovery, errors, negotiation, protobuf, tables
+from . import discovery, errors, negotiation, protobuf, rbac, tables, workloads
 from .auth import Auth, Token
 from .errors import ApiError
 from .faults import Faults
@@ -166,6 +166,7 @@ class ApiServer:
         self.bookmark_interval = bookmark_interval
         self.admin = admin
         self.streams: dict[Watcher, web.Request] = {}
+        self.logbook = workloads.LogBook()
         self._openapi_key: int | None = None
         self._openapi: tuple[dict[str, Any], dict[str, bytes]] = ({}, {})
 
@@ -337,6 +338,10 @@ class ApiServer:
         rt = registry.lookup(group, version, plural)
         if rt is None or (namespace is not None and not rt.namespaced):
             raise errors.resource_not_found()
+        if subresource == "log" and rt.qualified == "pods" and name and request.method == "GET":
+            if not Auth.allowed(token, "get", "", "pods/log", namespace or "", name):
+                raise errors.forbidden(token.user, "get", rt, namespace, name)
+            return await workloads.serve_log(request, self.store, self.logbook, namespace or "default", name)
         if subresource and not (subresource == "status" and rt.status_subresource):
             raise errors.resource_not_found()
         if rt.namespaced and name is not None and namespace is None:
@@ -782,6 +787,10 @@ class ApiServer:
 
     async def _review(self, request: web.Request, rt: ResourceType, token: Token) -> web.Response:
         body = await self._body(request, rt)
+        impersonated = request.headers.get("Impersonate-User")
+        if rt.plural == "subjectaccessreviews" or (rt.plural == "selfsubjectaccessreviews" and impersonated):
+            groups = request.headers.getall("Impersonate-Group", []) or rbac.service_account_groups(impersonated or "")
+            return self._json(201, rbac.review(self.store, body, (impersonated or "", groups)))
         spec = body.get("spec") or {}
         out = {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": {"creationTimestamp": None}}
         if rt.plural == "selfsubjectaccessreviews":

@@ -4,8 +4,11 @@ Each tick (`step()`) moves machines Pending -> Provisioning -> Running (or
 Failed with a message), keeps provider conditions (`Ready`, `ProviderHealthy`,
 occasionally flapping), reports Kubernetes provider readiness and rolls stack
 phase and counts up from what they reference. Status goes through the store's
-status subresource, so watchers see ordinary MODIFIED events, and failures and
-health flips are recorded as core Events.
+status subresource, so watchers see ordinary MODIFIED events. What they do is
+recorded as a real controller records it: Events (both APIs, see
+`workloads.record_event`) for provisioning, failures, health flips and
+reconcile errors, and log lines in the pod of the controller that did it
+(`machine-controller` for machines, `vitistack-controller` for the rest).
 
 Every decision is drawn from a generator seeded by (seed, tick, object), so a
 given seed and the same objects give the same history whatever else runs.
@@ -19,6 +22,7 @@ import logging
 import random
 from typing import Any
 
+from . import workloads
 from .store import Store, WriteOptions
 from .strategy import now
 
@@ -26,6 +30,7 @@ log = logging.getLogger(__name__)
 
 GROUP_VERSION = "vitistack.io/v1alpha1"
 MANAGER = "vitistack-controller"
+MACHINE_CONTROLLER = "machine-controller"
 _FAILURES = [
     "insufficient capacity in the availability zone",
     "quota exceeded for instance family",
@@ -63,8 +68,10 @@ class Simulator:
         failure_rate: float = 0.1,
         flap_rate: float = 0.02,
         progress_rate: float = 0.5,
+        logbook: workloads.LogBook | None = None,
     ):
         self.store = store
+        self.logbook = logbook
         self.seed = seed
         self.interval = interval
         self.failure_rate = failure_rate
@@ -162,35 +169,31 @@ class Simulator:
 
     def _event(self, obj: dict, kind: str, type_: str, reason: str, message: str) -> None:
         meta = obj["metadata"]
+        controller = MACHINE_CONTROLLER if kind == "Machine" else MANAGER
         self._events += 1
-        stamp = now()
-        self.store.create(
-            {
-                "apiVersion": "v1",
-                "kind": "Event",
-                "metadata": {
-                    "name": f"{meta['name']}.{self.tick:08x}{self._events:06x}",
-                    "namespace": meta.get("namespace", "default"),
-                },
-                "involvedObject": {
-                    "apiVersion": GROUP_VERSION,
-                    "kind": kind,
-                    "name": meta["name"],
-                    "namespace": meta.get("namespace"),
-                    "uid": meta.get("uid"),
-                    "resourceVersion": meta.get("resourceVersion"),
-                },
-                "reason": reason,
-                "message": message,
-                "type": type_,
-                "count": 1,
-                "firstTimestamp": stamp,
-                "lastTimestamp": stamp,
-                "source": {"component": MANAGER},
-                "reportingComponent": MANAGER,
-            },
-            options=WriteOptions(manager=MANAGER),
-        )
+        regarding = {
+            "apiVersion": GROUP_VERSION,
+            "kind": kind,
+            "name": meta["name"],
+            "namespace": meta.get("namespace"),
+            "uid": meta.get("uid"),
+        }
+        workloads.record_event(self.store, regarding, type_, reason, message, controller)
+        level = "ERROR" if type_ == "Warning" else "INFO"
+        text = "Reconciler error" if type_ == "Warning" else message
+        values = {kind: {"name": meta["name"], "namespace": meta.get("namespace", "")}, "reason": reason}
+        if type_ == "Warning":
+            values["error"] = message
+        self._log(controller, level, text, values)
+
+    def _log(self, controller: str, level: str, message: str, values: dict) -> None:
+        if self.logbook is not None:
+            self.logbook.write(
+                workloads.CONTROLLER_NAMESPACE,
+                workloads.pod_name(controller),
+                workloads.CONTAINER,
+                workloads.log_line(level, controller, message, values),
+            )
 
     def _provider(self, mp: dict, machines: list[dict]) -> bool:
         old = mp.get("status") or {}
@@ -256,6 +259,7 @@ class Simulator:
             if rng.random() >= self.progress_rate:
                 return
             status.update(phase="Provisioning", message="creating the instance")
+            self._event(m, "Machine", "Normal", "Provisioning", "creating the instance")
         else:
             if rng.random() >= self.progress_rate:
                 return
@@ -284,6 +288,7 @@ class Simulator:
                         _condition(old.get("conditions"), "Ready", True, "MachineRunning", "machine is running", gen)
                     ],
                 )
+                self._event(m, "Machine", "Normal", "Provisioned", f"machine is running in zone {region}a")
         self._write("Machine", m, status)
 
     def _failure(self, m: dict, spec: dict, ref, provider: dict | None, rng: random.Random) -> str | None:
@@ -334,6 +339,15 @@ class Simulator:
             "endpoint": f"https://{kp['metadata']['name']}.{kp['metadata'].get('namespace', 'default')}.sandbox.local:6443",
             "readyNodeGroups": len(groups) - len(unhealthy) if ready or phase == "Degraded" else 0,
         }
+        if old.get("phase") and old.get("phase") != phase:
+            ok = phase == "Ready"
+            self._event(
+                kp,
+                "KubernetesProvider",
+                "Normal" if ok else "Warning",
+                "ClusterReady" if ok else "ClusterUnhealthy",
+                message,
+            )
         self._write("KubernetesProvider", kp, status)
         return ready
 
@@ -375,4 +389,15 @@ class Simulator:
             "clusterCount": len(kp_refs),
             "providerCount": len(mp_refs) + len(kp_refs),
         }
+        if message != old.get("message"):
+            if missing:
+                self._event(stack, "Vitistack", "Warning", "ReconcileError", message)
+            elif old.get("phase") and phase != old.get("phase"):
+                self._event(
+                    stack,
+                    "Vitistack",
+                    "Normal" if phase == "Ready" else "Warning",
+                    "Ready" if phase == "Ready" else "ProvidersNotReady",
+                    message,
+                )
         self._write("Vitistack", stack, status)
