@@ -28,6 +28,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils.html import escape
 
 from vitiweb.live_regions import RegionUnavailable, live_page, render_regions
+from vitiweb.monitoring import gauges
 
 WINDOW = 0.25
 RESYNC = 15.0
@@ -51,6 +52,16 @@ def _render(user, page) -> tuple[float, dict[str, str]]:
         for stale in [k for k, (at, _, _) in _render_cache.items() if now - at >= WINDOW]:
             _render_cache.pop(stale, None)
     return read_at, regions
+
+
+@database_sync_to_async
+def _count_socket(name: str, delta: int) -> None:
+    gauges.adjust(name, delta)
+
+
+@database_sync_to_async
+def _socket_heartbeat(name: str) -> None:
+    gauges.heartbeat(name)
 
 
 class LiveConsumer(AsyncWebsocketConsumer):
@@ -78,6 +89,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.close(code=4403)
             return
         await self.accept()
+        await _count_socket("websockets_live", 1)
+        self.counted = True
         for group in self.page.groups:
             await self.channel_layer.group_add(group, self.channel_name)
         self._flush_handle: asyncio.TimerHandle | None = None
@@ -86,6 +99,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
         await self._send_changed(first)
 
     async def disconnect(self, code):
+        if getattr(self, "counted", False):
+            await _count_socket("websockets_live", -1)
         for task in (getattr(self, "_resync_task", None), getattr(self, "_flush_task", None)):
             if task is not None:
                 task.cancel()
@@ -134,6 +149,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def _resync_forever(self) -> None:
         while True:
             await asyncio.sleep(self.resync)
+            await _socket_heartbeat("websockets_live")
             await self._flush()
 
     # -- rendering -------------------------------------------------------------------------------

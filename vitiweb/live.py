@@ -108,3 +108,21 @@ def publish_drift_changes(source_id: int, objects: Iterable[tuple[str, int]]) ->
     for kind, pk in objects:
         messages[object_group(kind, pk)] = {"type": "object.changed", "kind": kind, "action": "drift", "pk": pk}
     transaction.on_commit(lambda: _send(messages))
+
+
+def publish_related_changes(
+    cluster_id: int, kind: str, list_group_name: str, objects: Iterable[tuple[str, int]]
+) -> None:
+    """Announce, after commit, that rows about objects changed (Events, alerts): to the fleet, the cluster,
+    the rows' own list page, and the page of each (object kind, pk) they concern."""
+    summary = {"type": "objects.changed", "kind": kind, "cluster": cluster_id, "changes": {}}
+    messages = {FLEET: summary, cluster_group(cluster_id): summary, list_group_name: summary}
+    for object_kind, pk in objects:
+        messages[object_group(object_kind, pk)] = {
+            "type": "object.changed",
+            "kind": kind,
+            "cluster": cluster_id,
+            "action": "updated",
+            "pk": pk,
+        }
+    transaction.on_commit(lambda: _send(messages))

@@ -38,7 +38,7 @@ def _kind_pages() -> dict[str, tuple]:
     for kind in KINDS:
         name = model_for(kind)._meta.model_name
         pages[f"{name}_list"] = (lambda kwargs, kind=kind: (live.list_group(kind),), _LIST_REGIONS)
-        for tab in ("detail", "yaml", "history"):
+        for tab in ("detail", "yaml", "history", "events"):
             pages[f"{name}_{tab}"] = (
                 lambda kwargs, kind=kind: (live.object_group(kind, kwargs["pk"]),),
                 _DETAIL_REGIONS,
@@ -57,6 +57,7 @@ def _pages() -> dict[str, tuple]:
         "driftrecord_list": (lambda kwargs: (live.DRIFT,), ("drift-results",)),
         "driftrecord_detail": (lambda kwargs: (live.DRIFT,), ("drift-record",)),
         "gitsource_detail": (lambda kwargs: (live.DRIFT,), ("source-state",)),
+        "event_list": (lambda kwargs: ("event-list",), ("event-results",)),
         **_kind_pages(),
     }
 

@@ -18,13 +18,19 @@ _DASHBOARD = [
     ("gitops", "gitsource"),
     ("gitops", "driftrecord"),
     ("gitops", "promotion"),
+    ("monitoring", "event"),
+    ("monitoring", "alertinstance"),
 ]
 
 #: group -> [(app_label, codename)]
 ROLE_PERMISSIONS = {
     VIEWER: [(app, f"view_{model}") for app, model in _MIRRORED + _DASHBOARD],
 }
-ROLE_PERMISSIONS[OPERATOR] = ROLE_PERMISSIONS[VIEWER] + [("vitiweb", "dry_run"), ("vitiweb", "apply")]
+ROLE_PERMISSIONS[OPERATOR] = ROLE_PERMISSIONS[VIEWER] + [
+    ("vitiweb", "dry_run"),
+    ("vitiweb", "apply"),
+    ("monitoring", "view_controller_logs"),
+]
 ROLE_PERMISSIONS[ADMIN] = ROLE_PERMISSIONS[OPERATOR] + [
     ("vitiweb", "force_apply"),
     ("vitiweb", "add_cluster"),
@@ -59,4 +65,4 @@ def sync_roles(apps, schema_editor=None) -> None:
             for app, codename in wanted
             for permission in Permission.objects.filter(content_type__app_label=app, codename=codename)
         ]
-        group.permissions.set(permissions)
+        group.permissions.set([p for p in permissions if p is not None])

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "machines",
     "vitiweb.editing",
     "gitops",
+    "vitiweb.monitoring",
 ]
 
 MIDDLEWARE = [
@@ -252,3 +253,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("VITIWEB_LOG_LEVEL", "INFO")},
     "loggers": {"django": {"level": "INFO"}, "kubernetes": {"level": "WARNING"}},
 }
+
+# Troubleshooting (vitiweb.monitoring): Events kept per object and at most this old; /metrics access.
+VITIWEB_EVENTS_PER_OBJECT = int(os.environ.get("VITIWEB_EVENTS_PER_OBJECT", "25"))
+VITIWEB_EVENTS_MAX_AGE_HOURS = float(os.environ.get("VITIWEB_EVENTS_MAX_AGE_HOURS", "24"))
+VITIWEB_EVENTS_PER_CLUSTER = int(os.environ.get("VITIWEB_EVENTS_PER_CLUSTER", "20000"))
+# Each sync worker also mirrors its clusters' Events and evaluates their alerts and RBAC checks.
+VITIWEB_MONITOR = env_flag("VITIWEB_MONITOR", True)
+VITIWEB_METRICS_TOKEN = os.environ.get("VITIWEB_METRICS_TOKEN", "")
+VITIWEB_METRICS_NETWORKS = env_list("VITIWEB_METRICS_NETWORKS") or ["127.0.0.0/8", "::1/128"]

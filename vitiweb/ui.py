@@ -239,6 +239,7 @@ class ObjectDetailView(KindMixin, PermissionRequiredMixin, View):
         "overview": "vitiweb/_detail_overview.html",
         "yaml": "vitiweb/_detail_yaml.html",
         "history": "vitiweb/_detail_history.html",
+        "events": "monitoring/_object_events.html",
     }
 
     def get_object(self, pk):
@@ -269,6 +270,7 @@ class ObjectDetailView(KindMixin, PermissionRequiredMixin, View):
                 ("overview", "Overview", "detail"),
                 ("yaml", "YAML", "yaml"),
                 ("history", "History", "history"),
+                ("events", "Events", "events"),
             )
         ]
 
@@ -299,6 +301,11 @@ class ObjectDetailView(KindMixin, PermissionRequiredMixin, View):
 
     def history_context(self, obj) -> dict:
         return {"journal": journal_for(obj)[:HISTORY_SHOWN]}
+
+    def events_context(self, obj) -> dict:
+        from vitiweb.monitoring.views import object_events_context
+
+        return object_events_context(obj)
 
 
 class ManifestDownloadView(KindMixin, PermissionRequiredMixin, View):
@@ -332,6 +339,7 @@ def object_urls(model, list_view, detail_view) -> list:
         path(f"{plural}/<int:pk>/", detail_view.as_view(tab="overview"), name=url_name(model, "detail")),
         path(f"{plural}/<int:pk>/yaml/", detail_view.as_view(tab="yaml"), name=url_name(model, "yaml")),
         path(f"{plural}/<int:pk>/history/", detail_view.as_view(tab="history"), name=url_name(model, "history")),
+        path(f"{plural}/<int:pk>/events/", detail_view.as_view(tab="events"), name=url_name(model, "events")),
         path(
             f"{plural}/<int:pk>/manifest.yaml",
             ManifestDownloadView.as_view(model=model),

@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("vitiweb.editing.urls")),
     path("", include("gitops.urls")),
     path("topology/", include("vitiweb.topology.urls")),
+    path("", include("vitiweb.monitoring.urls")),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/", include("vitiweb.api_urls")),

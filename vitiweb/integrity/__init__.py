@@ -102,6 +102,9 @@ def fingerprint() -> str:
         parts.append(model.objects.aggregate(n=Count("id"), m=Max("id"), s=Max("synced_at")))
     for model in (Reference, KnownSecret, Cluster):
         parts.append(model.objects.aggregate(n=Count("id"), m=Max("id")))
+    from vitiweb.monitoring.models import RbacCheck
+
+    parts.append(RbacCheck.objects.filter(allowed=False).aggregate(n=Count("id"), m=Max("reference_id")))
     return hashlib.sha1(repr(parts).encode()).hexdigest()
 
 

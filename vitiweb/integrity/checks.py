@@ -1037,6 +1037,13 @@ def incomplete_providers(fleet: Fleet) -> list[Finding]:
     return findings
 
 
+def controller_rbac(fleet: Fleet) -> list[Finding]:
+    # The clusters' answers are asked and stored by each cluster's monitor (vitiweb.monitoring.rbac).
+    from vitiweb.monitoring.rbac import findings
+
+    return findings(fleet)
+
+
 CHECKS = [
     Check(
         "dangling-reference",
@@ -1141,5 +1148,12 @@ CHECKS = [
         "Environment label and namespace disagree",
         conventions.environment_placement,
         "Objects outside their environment's namespace, or labelled with another environment than the namespace's.",
+    ),
+    Check(
+        "controller-rbac",
+        "Controller may not read a cross-namespace target",
+        controller_rbac,
+        "The cluster (SubjectAccessReview) says the controllers' service account may not get an object another "
+        "namespace's object references.",
     ),
 ]

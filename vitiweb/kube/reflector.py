@@ -156,11 +156,7 @@ def list_objects(
     snapshot's, to watch from). Items carry ``apiVersion`` and ``kind`` even
     where the server left them out.
     """
-    api = kubernetes.client.CustomObjectsApi(api_client)
-    if namespace and resource.namespaced:
-        method, args = api.list_namespaced_custom_object, (resource.group, resource.version, namespace, resource.plural)
-    else:
-        method, args = api.list_cluster_custom_object, (resource.group, resource.version, resource.plural)
+    method, args = list_call(api_client, resource, namespace)
     kwargs: dict[str, Any] = {}
     if label_selector:
         kwargs["label_selector"] = label_selector
@@ -183,6 +179,24 @@ def list_objects(
         if "kind" not in item and kind:
             item["kind"] = kind
     return result
+
+
+def list_call(api_client: Any, resource: Resource, namespace: str | None = None) -> tuple[Callable[..., Any], tuple]:
+    """The client method (and its positional arguments) that lists ``resource``, watch included.
+
+    Custom resources and named groups go through ``CustomObjectsApi`` (``/apis/{group}/...``); a core
+    kind (``/api/v1``, e.g. Events) through ``CoreV1Api``'s generated method for it.
+    """
+    if not resource.group:
+        snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in resource.kind or "").lstrip("_")
+        core = kubernetes.client.CoreV1Api(api_client)
+        if namespace and resource.namespaced:
+            return getattr(core, f"list_namespaced_{snake}"), (namespace,)
+        return getattr(core, f"list_{snake}_for_all_namespaces" if resource.namespaced else f"list_{snake}"), ()
+    api = kubernetes.client.CustomObjectsApi(api_client)
+    if namespace and resource.namespaced:
+        return api.list_namespaced_custom_object, (resource.group, resource.version, namespace, resource.plural)
+    return api.list_cluster_custom_object, (resource.group, resource.version, resource.plural)
 
 
 def iter_json_lines(response: urllib3.HTTPResponse, chunk_size: int = 65536) -> Iterator[dict]:
@@ -360,17 +374,15 @@ class Reflector:
     def _watch(self) -> None:
         timing = self.timing
         server_timeout = timing.server_timeout(self._rng)
-        api = kubernetes.client.CustomObjectsApi(self.api_client)
+        method, args = list_call(self.api_client, self.resource)
         kwargs: dict[str, Any] = {}
         if self.label_selector:
             kwargs["label_selector"] = self.label_selector
         try:
             response = open_response(
                 self.api_client,
-                api.list_cluster_custom_object,
-                self.resource.group,
-                self.resource.version,
-                self.resource.plural,
+                method,
+                *args,
                 watch=True,
                 allow_watch_bookmarks=True,
                 resource_version=self.resource_version,

@@ -19,6 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import OperationalError, close_old_connections, transaction
 from django.utils import timezone
 
@@ -29,6 +30,7 @@ from vitiweb.kube.errors import KubeError
 from vitiweb.kube.reflector import BACKOFF, ERROR, LISTING, WATCHING, Reflector, ReflectorTiming, list_objects
 from vitiweb.kube.secrets import list_secret_metadata
 from vitiweb.models import Cluster
+from vitiweb.monitoring.runner import ClusterMonitor
 from vitiweb.sync.clusters import api_client_for
 from vitiweb.sync.mirror import Summary, apply_events, apply_snapshot, replace_known_secrets
 
@@ -113,6 +115,7 @@ class ClusterSync:
         # Wakes the supervisor early: for a requested relist, or to stop.
         self._wake = threading.Event()
         self.batches = 0
+        self.monitor = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -121,10 +124,16 @@ class ClusterSync:
             thread = threading.Thread(target=target, name=f"sync-{self.cluster_id}-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        if settings.VITIWEB_MONITOR:
+            # Events, alerts and RBAC checks of this cluster run where its sync runs (one worker per cluster).
+            self.monitor = ClusterMonitor(self.cluster_id)
+            self.monitor.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         self._wake.set()
+        if self.monitor is not None:
+            self.monitor.stop(timeout)
         for reflector in list(self._reflectors.values()):
             reflector.stop(timeout=timeout)
         for thread in self._threads:
@@ -349,7 +358,7 @@ class ClusterSync:
         if not state_changed and discovery is None and now - self._last_status_write < self.timing.status_interval:
             return
         self._last_status_write = now
-        fields: dict = {"kind_states": dict(self._kind_states)}
+        fields: dict = {"kind_states": self._kind_states_with_counts()}
         state = cluster_state(self._kind_states, self._discovery_error)
         fields["state"] = state
         if oldest_event is not None:
@@ -372,6 +381,14 @@ class ClusterSync:
             Cluster.objects.filter(pk=cluster.pk).update(**fields)
             if state != cluster.state or state_changed:
                 live.publish_cluster_state(cluster.pk)
+
+    def _kind_states_with_counts(self) -> dict:
+        """Each kind's state, with how many lists and watches its reflector made (for /metrics)."""
+        states = {kind: dict(entry) for kind, entry in self._kind_states.items()}
+        for kind, reflector in list(self._reflectors.items()):
+            status = reflector.status
+            states.setdefault(kind, {}).update(lists=status.lists, watches=status.watches)
+        return states
 
     def _record_error(self, message: str) -> None:
         Cluster.objects.filter(pk=self.cluster_id).update(last_error=message, last_error_at=timezone.now())

@@ -23,6 +23,7 @@ from vitiweb import live
 from vitiweb.bulk import insert_all, upsert_all
 from vitiweb.kinds import model_for
 from vitiweb.models import Cluster, JournalEntry, KnownSecret
+from vitiweb.monitoring.failures import record_failures
 from vitiweb.references import SECRET, delete_outgoing, rebuild_outgoing, reresolve_incoming
 
 #: Metadata fields that have columns of their own, or that are dropped:
@@ -226,6 +227,8 @@ def _upsert(model, cluster: Cluster, objects: list[dict], existing: dict, change
     ]
     upsert_all(model, instances, ["cluster", "namespace", "name"], update_fields)
     insert_all(JournalEntry, journal)
+    if model.KIND == "Machine":
+        record_failures(cluster, instances, journal)
     for instance, entry in zip(instances, journal, strict=True):
         (summary.created if entry.action == JournalEntry.Action.CREATED else summary.updated).append(instance.pk)
 
