@@ -81,3 +81,10 @@ def k8s_object(kind, name, namespace="production", spec=None, status=None, rv="1
         "spec": spec or {},
         **({"status": status} if status is not None else {}),
     }
+
+
+@pytest.fixture(autouse=True)
+def _monitor_only_when_asked(request, settings):
+    """Every ClusterSync also runs its cluster's monitor (Events, alerts, RBAC checks): tests of the sync
+    leave it out, so what they measure is the sync; tests of the monitor ask with the `monitor` marker."""
+    settings.VITIWEB_MONITOR = bool(request.node.get_closest_marker("monitor"))

@@ -81,7 +81,10 @@ def _series_key(labels: dict) -> str:
 def active_series(cluster_id: int, now: datetime) -> dict[tuple[str, str], tuple[Rule, dict, float, list]]:
     """(rule name, series key) -> (rule, labels, value, targets) for every series whose expression holds now."""
     active = {}
-    down, unhealthy, failed = RULES
+    down, failed, unhealthy = (
+        RULES_BY_NAME[name]
+        for name in ("VitistackProviderDown", "MachineProvisioningFailed", "KubernetesClusterUnhealthy")
+    )
     for s in metrics.provider_status(cluster_id):
         if s.labels["status"] == "ready" and s.value == 0:
             active[(down.name, _series_key(s.labels))] = (down, s.labels, s.value, s.targets)

@@ -14,8 +14,9 @@ import threading
 import time
 
 from django.db import close_old_connections
+from django.db.models import Count, Max
 
-from vitiweb.models import Cluster
+from vitiweb.models import Cluster, Reference
 from vitiweb.monitoring import alerts, events, rbac
 from vitiweb.monitoring.models import ClusterMonitoring
 from vitiweb.sync.clusters import api_client_for
@@ -46,6 +47,7 @@ class ClusterMonitor:
     def _run(self) -> None:
         api_client = None
         next_rbac = 0.0
+        checked_references = None
         try:
             while not self._stop.is_set():
                 try:
@@ -58,9 +60,14 @@ class ClusterMonitor:
                         namespaces = {ClusterMonitoring.for_cluster(cluster).controller_namespace}
                         self.mirror = events.start_mirror(self.cluster_id, api_client, namespaces)
                     alerts.evaluate(self.cluster_id)
-                    if time.monotonic() >= next_rbac:
+                    # Asked again on a timer (RBAC changes unseen) and as soon as the references change.
+                    references = Reference.objects.filter(source_cluster_id=self.cluster_id).aggregate(
+                        n=Count("id"), m=Max("id")
+                    )
+                    if time.monotonic() >= next_rbac or references != checked_references:
                         rbac.check_cluster(cluster, api_client)
                         next_rbac = time.monotonic() + self.rbac_interval
+                        checked_references = references
                 except Cluster.DoesNotExist:
                     return
                 except Exception:  # the monitor must outlive one bad pass (a database hiccup, an odd answer)

@@ -134,9 +134,12 @@ def review(store: Store, body: dict, impersonate: tuple[str, list[str]] | None =
     if body.get("kind") == "SubjectAccessReview":
         user, groups = str(spec.get("user") or ""), [str(g) for g in spec.get("groups") or []]
         if not user and not groups:
-            raise errors.bad_request(
+            raise errors.ApiError(
+                422,
+                "Invalid",
                 'SubjectAccessReview.authorization.k8s.io "" is invalid: spec.user: Invalid value: "": '
-                "at least one of user or group must be specified"
+                "at least one of user or group must be specified",
+                {"group": "authorization.k8s.io", "kind": "SubjectAccessReview"},
             )
     else:
         user, groups = impersonate
