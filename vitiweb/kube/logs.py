@@ -88,7 +88,7 @@ def read_log(
 
 
 def follow_log(
-    api_client: Any, namespace: str, pod: str, container: str, tail: int, timeout: Any = (5.0, None)
+    api_client: Any, namespace: str, pod: str, container: str, tail: int, timeout: Any = (5.0, 86400.0)
 ) -> urllib3.HTTPResponse:
     """An open `follow=true` stream of a container's log (close it to stop), starting with the last lines."""
     api = kubernetes.client.CoreV1Api(api_client)
