@@ -30,6 +30,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from vitiweb import live
+from vitiweb.bulk import upsert_all
 from vitiweb.kinds import GROUP, KINDS, model_for
 from vitiweb.kube.discovery import group_versions
 from vitiweb.kube.errors import KubeError
@@ -139,9 +140,8 @@ def store_events(cluster_id: int, rows: list[dict]) -> int:
     for event in events:
         event.synced_at = now
     with transaction.atomic():
-        Event.objects.bulk_create(
-            events, update_conflicts=True, unique_fields=["cluster", "namespace", "name"], update_fields=fields
-        )
+        # COPY and one INSERT ... ON CONFLICT on PostgreSQL: a flood of Events costs little SQL building.
+        upsert_all(Event, events, ["cluster", "namespace", "name"], fields, batch_size=2000)
         publish(cluster_id, latest.values())
     return len(events)
 
