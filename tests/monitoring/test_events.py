@@ -198,3 +198,33 @@ def test_bad_filters_are_explained_not_500(db, client, query):
 
 def test_events_need_a_login(db, client):
     assert client.get(reverse("event_list")).status_code == 302
+
+
+def test_event_text_from_the_cluster_is_escaped(db, client):
+    cluster = factories.make_cluster("east")
+    factories.mirror(cluster, factories.k8s_object("Machine", "web-1"))
+    machine_pk = Machine.objects.get(name="web-1").pk
+    event = _event(cluster, "x", timezone.now(), obj="web-1", type_="Warning")
+    event.message = factories.XSS
+    event.reason = factories.XSS[:200]
+    event.save()
+    client.force_login(factories.viewer())
+    for url in (reverse("event_list"), reverse("machine_events", args=[machine_pk]), "/"):
+        html = client.get(url).content.decode()
+        assert "<script>alert" not in html and "&lt;script&gt;" in html, url
+
+
+def test_the_events_page_and_tab_are_live(db):
+    from vitiweb.live_regions import live_page, render_regions
+
+    cluster = factories.make_cluster("east")
+    factories.mirror(cluster, factories.k8s_object("Machine", "web-1"))
+    machine_pk = Machine.objects.get(name="web-1").pk
+    _event(cluster, "e", timezone.now(), obj="web-1").save()
+    viewer = factories.viewer()
+    fleet = live_page("/events/?type=Normal")
+    assert fleet.groups == ("event-list",) and fleet.regions == ("event-results",)
+    assert "1 event," in render_regions(viewer, fleet.path, fleet.regions)["event-results"]
+    tab = live_page(f"/machines/{machine_pk}/events/")
+    assert tab.groups == (f"machine-{machine_pk}",)
+    assert 'data-event-reason="R"' in render_regions(viewer, tab.path, tab.regions)["tab-panel"]
