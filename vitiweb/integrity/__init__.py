@@ -104,7 +104,7 @@ def fingerprint() -> str:
         parts.append(model.objects.aggregate(n=Count("id"), m=Max("id")))
     from vitiweb.monitoring.models import RbacCheck
 
-    parts.append(RbacCheck.objects.filter(allowed=False).aggregate(n=Count("id"), m=Max("reference_id")))
+    parts.append(RbacCheck.objects.filter(allowed=False).aggregate(n=Count("id"), m=Max("reference_pk")))
     return hashlib.sha1(repr(parts).encode()).hexdigest()
 
 

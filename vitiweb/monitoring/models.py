@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from vitiweb.models import Cluster, Reference
+from vitiweb.models import Cluster
 
 DEFAULT_CONTROLLER_NAMESPACE = "vitistack-system"
 #: The guide's `kubectl auth can-i ... --as=system:serviceaccount:NAMESPACE:CONTROLLER`, for its controller.
@@ -140,7 +140,9 @@ class AlertInstance(models.Model):
 class RbacCheck(models.Model):
     """The cluster's answer to: may the controllers' service account get the target of this reference?"""
 
-    reference = models.OneToOneField(Reference, on_delete=models.CASCADE, related_name="rbac_check")
+    # Not a foreign key: the sync rebuilds references with bulk deletes, which an answer must never
+    # block; an answer whose reference is gone is ignored, and replaced at the next check.
+    reference_pk = models.BigIntegerField(unique=True)
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="rbac_checks")
     service_account = models.CharField(max_length=507)
     allowed = models.BooleanField()

@@ -120,7 +120,7 @@ def check_cluster(cluster: Cluster, api_client) -> list[RbacCheck]:
         allowed, reason = answers[key]
         checks.append(
             RbacCheck(
-                reference=ref,
+                reference_pk=ref.pk,
                 cluster=cluster,
                 service_account=user,
                 allowed=allowed,
@@ -129,11 +129,11 @@ def check_cluster(cluster: Cluster, api_client) -> list[RbacCheck]:
             )
         )
     with transaction.atomic():
-        RbacCheck.objects.filter(cluster=cluster).exclude(reference__in=[c.reference for c in checks]).delete()
+        RbacCheck.objects.filter(cluster=cluster).exclude(reference_pk__in=[c.reference_pk for c in checks]).delete()
         RbacCheck.objects.bulk_create(
             checks,
             update_conflicts=True,
-            unique_fields=["reference"],
+            unique_fields=["reference_pk"],
             update_fields=["service_account", "allowed", "reason", "command", "checked_at"],
         )
     return checks
@@ -143,12 +143,12 @@ def findings(fleet=None) -> list:
     """An integrity finding per stored denial: the reference, who was denied, and the command that shows it."""
     from vitiweb.integrity import ERROR, Finding, ObjectRef
 
-    denied = list(
-        RbacCheck.objects.filter(allowed=False).select_related("reference", "cluster").order_by("cluster__name", "id")
-    )
+    denied = list(RbacCheck.objects.filter(allowed=False).select_related("cluster").order_by("cluster__name", "id"))
+    references = Reference.objects.in_bulk([check.reference_pk for check in denied])
+    denied = [check for check in denied if check.reference_pk in references]  # answers about a gone reference
     by_kind: dict[str, set[int]] = defaultdict(set)
     for check in denied:
-        by_kind[check.reference.source_kind].add(check.reference.source_id)
+        by_kind[references[check.reference_pk].source_kind].add(references[check.reference_pk].source_id)
     sources = {}
     for kind, ids in by_kind.items():
         if kind in KINDS:
@@ -158,7 +158,7 @@ def findings(fleet=None) -> list:
                 sources[(kind, pk)] = (namespace, name)
     out = []
     for check in denied:
-        ref = check.reference
+        ref = references[check.reference_pk]
         found = sources.get((ref.source_kind, ref.source_id))
         if found is None:
             continue
