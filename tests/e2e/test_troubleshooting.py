@@ -31,7 +31,7 @@ def machine(name, provider):
         "apiVersion": "vitistack.io/v1alpha1",
         "kind": "Machine",
         "metadata": {"name": name, "namespace": NS},
-        "spec": {"name": name, "machineProvider": {"name": provider}, "instanceType": "m5.large"},
+        "spec": {"machineProvider": {"name": provider}, "instanceType": "m5.large"},
     }
 
 

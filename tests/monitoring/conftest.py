@@ -14,7 +14,7 @@ def machine(name, provider="missing-provider", namespace=NS):
         "apiVersion": "vitistack.io/v1alpha1",
         "kind": "Machine",
         "metadata": {"name": name, "namespace": namespace},
-        "spec": {"name": name, "machineProvider": {"name": provider}, "instanceType": "m5.large"},
+        "spec": {"machineProvider": {"name": provider}, "instanceType": "m5.large"},
     }
 
 
