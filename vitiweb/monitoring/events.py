@@ -44,7 +44,8 @@ EVENTS_V1 = Resource("events.k8s.io", "v1", "events", True, "Event")
 CORE_EVENTS = Resource("", "v1", "events", True, "Event")
 #: The live group of the fleet Events page.
 LIST_GROUP = "event-list"
-_TEXT_LIMITS = {"reason": 200, "reporting_controller": 300, "action": 200, "regarding_kind": 100}
+#: Rows written after which retention runs without waiting for its timer.
+PRUNE_AFTER_ROWS = 1000
 
 
 def event_resource(api_client) -> Resource:
@@ -235,6 +236,7 @@ class EventMirror:
     def _write_loop(self) -> None:
         # An Event deleted by the cluster's TTL stays here until retention drops it: the mirror keeps history.
         next_prune = time.monotonic() + self.prune_interval
+        since_prune = 0
         try:
             while not self._stop.is_set():
                 try:
@@ -250,10 +252,14 @@ class EventMirror:
                 try:
                     rows = [row for row in map(normalize, items) if row is not None]
                     rows = [row for row in rows if concerns_vitistack(row, self.controller_namespaces)]
-                    self.written += store_events(self.cluster_id, rows)
-                    if time.monotonic() >= next_prune:
+                    written = store_events(self.cluster_id, rows)
+                    self.written += written
+                    since_prune += written
+                    # On a timer, and sooner under a flood, so the table stays near its bound.
+                    if time.monotonic() >= next_prune or since_prune >= PRUNE_AFTER_ROWS:
                         prune(self.cluster_id)
                         next_prune = time.monotonic() + self.prune_interval
+                        since_prune = 0
                 except Exception:  # a bad batch must not end the mirror; the next relist converges
                     logger.exception("cluster %s: writing events failed", self.cluster_id)
                 finally:
