@@ -354,8 +354,9 @@ class ApiServer:
         if verb not in rt.verbs:
             raise errors.method_not_allowed()
         resource = f"{rt.plural}/{subresource}" if subresource else rt.plural
-        # Reviews of one's own access are granted to every authenticated user (system:basic-user).
-        exempt = rt.virtual and not token.anonymous
+        # Reviews of one's own access are granted to every authenticated user (system:basic-user);
+        # asking about someone else (SubjectAccessReview) needs its own permission.
+        exempt = rt.virtual and rt.plural.startswith("self") and not token.anonymous
         if not exempt and not Auth.allowed(token, verb, rt.group, resource, namespace or "", name or ""):
             raise errors.forbidden(token.user, verb, rt, namespace, name)
         output = negotiation.negotiate(request.headers.get("Accept"), stream=watching)
