@@ -65,4 +65,4 @@ def sync_roles(apps, schema_editor=None) -> None:
             for app, codename in wanted
             for permission in Permission.objects.filter(content_type__app_label=app, codename=codename)
         ]
-        group.permissions.set([p for p in permissions if p is not None])
+        group.permissions.set(permissions)
