@@ -42,18 +42,15 @@ def _roles(request):
 
 
 @pytest.fixture
-def pinned_findings(monkeypatch):
-    """Integrity findings recomputed only when asked (call the fixture's value after changing the fleet).
+def pinned_findings(db):
+    """Store the fleet's integrity findings now (call the fixture's value again after changing the fleet).
 
-    Pages show findings cached by a fingerprint of the fleet that is re-read every few
-    seconds: a fixed cost, but one that falls on whichever request comes after the
-    re-read. Query-count tests pin it, so they count what grows with the rows.
+    Pages read the findings a deriving process stored (``vitiweb.derive``); tests play that process.
     """
     from vitiweb import integrity
 
-    monkeypatch.setattr(integrity, "FINGERPRINT_SECONDS", 3600)
-    integrity.forget_fingerprint()
-    return integrity.forget_fingerprint
+    integrity.store_findings()
+    return integrity.store_findings
 
 
 @pytest.fixture

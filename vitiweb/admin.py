@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from vitiweb.models import AuditEntry, Cluster, JournalEntry, KnownSecret, Reference, SyncWorker
+from vitiweb.models import AuditEntry, Cluster, FindingsRun, JournalEntry, KnownSecret, Lease, Reference, SyncWorker
 
 
 class MirroredObjectAdmin(admin.ModelAdmin):
@@ -84,3 +84,16 @@ class KnownSecretAdmin(admin.ModelAdmin):
 class SyncWorkerAdmin(admin.ModelAdmin):
     list_display = ("name", "heartbeat_at", "started_at")
     readonly_fields = ("name", "heartbeat_at", "started_at")
+
+
+@admin.register(Lease)
+class LeaseAdmin(admin.ModelAdmin):
+    list_display = ("name", "holder", "expires_at")
+    readonly_fields = ("name", "holder", "expires_at")
+
+
+@admin.register(FindingsRun)
+class FindingsRunAdmin(admin.ModelAdmin):
+    list_display = ("computed_at", "duration_ms", "counts", "fingerprint")
+    readonly_fields = ("fingerprint", "computed_at", "duration_ms", "counts")
+    exclude = ("findings",)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
 from vitiweb import crypto
 
@@ -303,3 +304,34 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.kind} {self.namespace}/{self.name}: {self.result}"
+
+
+class Lease(models.Model):
+    """Work that one process at a time does for the whole deployment (held like a cluster's sync lease)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    holder = models.CharField(max_length=200, blank=True, default="")
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.holder or 'free'})"
+
+
+class FindingsRun(models.Model):
+    """The integrity findings of the fleet as one process computed them, read by every web process.
+
+    ``fingerprint`` says which state of the mirrored tables they were computed from;
+    ``findings`` holds them serialised (``vitiweb.integrity.store``), most severe first.
+    """
+
+    fingerprint = models.CharField(max_length=64)
+    computed_at = models.DateTimeField(default=timezone.now, db_index=True)
+    duration_ms = models.FloatField(default=0.0)
+    counts = models.JSONField(default=dict)
+    findings = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"findings at {self.computed_at:%Y-%m-%d %H:%M:%S} ({sum(self.counts.values())})"

@@ -76,6 +76,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files before anything touches the session or the database: WhiteNoise answers them itself.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -147,7 +149,22 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = VAR_DIR / "staticfiles"
+# Collected at build time (`collectstatic`), read-only at run time: the image keeps it outside VAR_DIR.
+STATIC_ROOT = Path(os.environ.get("VITIWEB_STATIC_ROOT") or VAR_DIR / "staticfiles")
+# Production serves static files from the application (WhiteNoise): names carry a content hash,
+# gzip and brotli copies are made by collectstatic, and hashed files are cached for a year.
+# The local start keeps Django's plain storage, so no collectstatic is needed to begin.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+# The local start (and any DEBUG server) serves static files straight from the source folders.
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 

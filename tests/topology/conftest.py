@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
 
 from tests.conftest import k8s_object
@@ -16,16 +15,6 @@ from vitiweb.models import Cluster
 from vitiweb.sync.mirror import apply_snapshot, replace_known_secrets
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_findings(monkeypatch):
-    """Every test sees the findings of the fleet it built (no cached run, no remembered fingerprint)."""
-    monkeypatch.setattr(integrity, "FINGERPRINT_SECONDS", 0.0)
-    integrity.forget_fingerprint()
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def stack(name, namespace="production", **spec):
@@ -62,6 +51,8 @@ def load(cluster, *objects, secrets=None):
         if of_kind:
             apply_snapshot(cluster, kind, of_kind)
     replace_known_secrets(cluster, {("production", "aws-credentials")} if secrets is None else set(secrets))
+    # What the deriving process does after sync commits: pages read the stored findings.
+    integrity.store_findings()
 
 
 @pytest.fixture
@@ -72,6 +63,7 @@ def cluster(db):
 @pytest.fixture
 def examples(db):
     call_command("import_manifests", str(EXAMPLES), "--source", "examples", verbosity=0)
+    integrity.store_findings()
     return Cluster.objects.get(name="examples")
 
 

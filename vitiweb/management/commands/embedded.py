@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from vitiweb import tasks
+from vitiweb.derive import Deriver
 from vitiweb.models import Cluster
 from vitiweb.sandbox import cli as sandbox_cli
 from vitiweb.sync.clusters import check_connection, register_cluster
@@ -56,6 +57,8 @@ class Command(BaseCommand):
         check_connection(cluster)
         worker = Worker(tick_seconds=2.0)
         worker.start()
+        deriver = Deriver(worker.name)
+        deriver.start()
         stop = threading.Event()
         periodic = threading.Thread(target=self._periodic, args=(stop, periodic_seconds), daemon=True)
         periodic.start()
@@ -63,6 +66,7 @@ class Command(BaseCommand):
             call_command("runserver", addrport, use_reloader=False)
         finally:
             stop.set()
+            deriver.stop()
             worker.stop()
             fleet.stop()
 

@@ -2,6 +2,8 @@ import signal
 
 from django.core.management.base import BaseCommand, CommandError
 
+from vitiweb import integrity
+from vitiweb.derive import Deriver
 from vitiweb.kube.errors import KubeError
 from vitiweb.models import Cluster
 from vitiweb.sync.engine import sync_once
@@ -29,14 +31,22 @@ class Command(BaseCommand):
             self._once(known)
             return
         worker = Worker(name, lease_seconds=lease_seconds, tick_seconds=tick_seconds, cluster_names=clusters)
-        signal.signal(signal.SIGTERM, lambda *_: worker.stop())
+        # Whichever sync worker holds the derivation lease also stores the fleet's findings.
+        deriver = Deriver(worker.name, lease_seconds=lease_seconds)
+
+        def stop(*_):
+            deriver.stop()
+            worker.stop()
+
+        signal.signal(signal.SIGTERM, stop)
         self.stdout.write(f"Sync worker {worker.name} started.")
         worker.start()
+        deriver.start()
         try:
             while not worker.join(1.0):
                 pass
         except KeyboardInterrupt:
-            worker.stop()
+            stop()
         self.stdout.write(f"Sync worker {worker.name} stopped.")
 
     def _once(self, clusters):
@@ -54,5 +64,6 @@ class Command(BaseCommand):
                 for kind, s in results.items()
             )
             self.stdout.write(f"{cluster.name}: {parts}")
+        integrity.store_findings()
         if failed:
             raise CommandError(f"{len(failed)} cluster(s) could not be synced: {', '.join(failed)}")
