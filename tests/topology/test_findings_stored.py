@@ -1,0 +1,123 @@
+"""Integrity findings are computed once, by the holder of the derivation lease, and stored; pages only read them."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from machines.models import Machine
+from tests import factories
+from tests.topology.conftest import aws, load, machine, machine_provider
+from vitiweb import integrity
+from vitiweb.derive import LEASE, Deriver
+from vitiweb.kinds import all_models
+from vitiweb.models import FindingsRun, Lease
+from vitiweb.topology.builders import VIEWS
+
+
+@pytest.fixture
+def broken_fleet(cluster):
+    """One provider that declares m5.large, and a machine asking it for t3.micro (an error finding)."""
+    load(cluster, machine_provider("ec2", aws=aws()), machine("m1", instanceType="t3.micro"))
+    return cluster
+
+
+def fixed_machine():
+    """m1 asking for an instance type its provider declares, as a newer resourceVersion."""
+    fixed = machine("m1", instanceType="m5.large")
+    fixed["metadata"]["resourceVersion"] = "2"
+    return fixed
+
+
+def test_pages_read_the_stored_findings_and_never_compute_them(client, examples, monkeypatch):
+    """Every page that shows findings, with the checks and the fingerprint made to fail if a request runs them."""
+    stored = integrity.current_findings()
+    assert stored.counts()["error"] > 0
+
+    def computed_in_a_request(*args, **kwargs):
+        raise AssertionError("a web request computed the fleet's findings")
+
+    monkeypatch.setattr(integrity, "run_checks", computed_in_a_request)
+    monkeypatch.setattr(integrity, "fingerprint", computed_in_a_request)
+    client.force_login(factories.admin())
+
+    urls = [reverse("home"), reverse("topology:findings"), reverse("topology:summary")]
+    urls += [reverse("topology:view", args=[view]) for view in VIEWS]
+    urls += [reverse("topology:figure", args=[view]) for view in VIEWS]
+    for model in all_models():
+        urls.append(reverse(f"{model.KIND.lower()}_list"))
+        obj = model.objects.first()
+        urls.append(reverse(f"{model.KIND.lower()}_detail", args=[obj.pk]))
+        urls.append(reverse("topology:object_findings", args=[model.KIND, obj.pk]))
+        urls.append(reverse("topology:panel", args=[model.KIND, obj.pk]))
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+
+    # The stored findings are what the pages show.
+    page = client.get(reverse("topology:findings")).content.decode()
+    assert f"{stored.counts()['error']}" in page
+    first = stored.findings[0]
+    assert first.subject.name in page
+
+
+def test_a_fleet_change_stores_a_new_run_and_an_unchanged_fleet_does_not(broken_fleet):
+    first = FindingsRun.objects.get()
+    assert first.counts["error"] == 1
+    assert integrity.store_findings() == first  # same fingerprint: nothing recomputed
+    assert FindingsRun.objects.count() == 1
+
+    load(broken_fleet, machine_provider("ec2", aws=aws()), fixed_machine())
+    latest = FindingsRun.objects.first()
+    assert latest.id != first.id and latest.counts["error"] == 0, latest.findings
+    assert integrity.current_findings().counts()["error"] == 0
+
+
+def test_a_change_that_alters_no_finding_keeps_the_run_readers_already_decoded(broken_fleet):
+    run = FindingsRun.objects.get()
+    before = integrity.current_findings()
+    Machine.objects.filter(name="m1").update(phase="Running", synced_at=timezone.now() + timedelta(seconds=1))
+    assert integrity.store_findings().id == run.id
+    run.refresh_from_db()
+    assert run.fingerprint == integrity.fingerprint()
+    assert integrity.current_findings() is before
+
+
+def test_no_stored_run_reads_as_no_findings(cluster):
+    assert integrity.current_findings().findings == []
+
+
+def test_only_the_holder_of_the_lease_derives_and_a_dead_holders_lease_is_taken_over(broken_fleet):
+    FindingsRun.objects.all().delete()
+    first = Deriver("worker-1", lease_seconds=30, min_interval=0)
+    second = Deriver("worker-2", lease_seconds=30, min_interval=0)
+    assert first.tick() is True
+    assert second.tick() is False
+    assert FindingsRun.objects.count() == 1
+    assert Lease.objects.get(name=LEASE).holder == "worker-1"
+
+    # worker-1 dies without giving the lease back; once it expires, worker-2 takes the work.
+    Lease.objects.filter(name=LEASE).update(expires_at=timezone.now() - timedelta(seconds=1))
+    load(broken_fleet, machine_provider("ec2", aws=aws()), fixed_machine())
+    FindingsRun.objects.all().delete()
+    assert second.tick() is True
+    assert first.tick() is False
+    assert FindingsRun.objects.get().counts["error"] == 0
+
+
+def test_a_deriver_waits_between_runs_so_a_stream_of_changes_costs_one_run_per_interval(broken_fleet):
+    deriver = Deriver("worker-1", min_interval=3600)
+    assert deriver.tick() is True
+    load(broken_fleet, machine_provider("ec2", aws=aws()), fixed_machine())
+    before = FindingsRun.objects.first().id
+    assert deriver.tick() is False  # within the interval: the change waits for the next run
+    assert FindingsRun.objects.first().id == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stopped_deriver_gives_its_lease_back():
+    deriver = Deriver("worker-1", poll_seconds=0.05)
+    deriver.start()
+    deriver.stop()
+    assert Lease.objects.get(name=LEASE).holder == ""
