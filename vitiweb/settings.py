@@ -75,9 +75,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Probes first: answered before host checks, HTTPS redirection and logging (vitiweb/health.py).
+    "vitiweb.health.HealthMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files before anything touches the session or the database: WhiteNoise answers them itself.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "vitiweb.requestlog.RequestLogMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -262,13 +265,28 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
+# One line per event; LOG_FORMAT=json for log collectors (vitiweb/logs.py: request id, cluster, kind,
+# secrets redacted). Each request is one line from vitiweb.request; Django's own request
+# warnings would repeat it.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured("LOG_FORMAT must be plain or json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "vitiweb.logs.ContextFilter"}},
+    "formatters": {
+        "plain": {"()": "vitiweb.logs.PlainFormatter"},
+        "json": {"()": "vitiweb.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("VITIWEB_LOG_LEVEL", "INFO")},
-    "loggers": {"django": {"level": "INFO"}, "kubernetes": {"level": "WARNING"}},
+    "loggers": {
+        "django": {"level": "INFO"},
+        "django.request": {"level": "ERROR"},
+        "django.channels.server": {"level": "WARNING"},
+        "kubernetes": {"level": "WARNING"},
+    },
 }
 
 # Troubleshooting (vitiweb.monitoring): Events kept per object and at most this old; /metrics access.

@@ -46,6 +46,8 @@ import kubernetes.client
 import orjson
 import urllib3
 
+from vitiweb import logs
+
 from .backoff import Backoff, BackoffPolicy
 from .clients import Timeouts
 from .errors import DROPPED, EXPIRED, PROTOCOL, TIMEOUT, TLS, UNREACHABLE, ApiStatusError, KubeError
@@ -283,7 +285,8 @@ class Reflector:
         """Run the loop in a daemon thread."""
         if self._thread is not None:
             raise RuntimeError("reflector already started")
-        self._thread = threading.Thread(target=self.run, name=self.name, daemon=True)
+        # Its log lines say what the starter's said (cluster, kind).
+        self._thread = logs.thread(self.run, name=self.name)
         self._thread.start()
         return self._thread
 

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import OperationalError, close_old_connections, transaction
 from django.utils import timezone
 
-from vitiweb import live
+from vitiweb import live, logs
 from vitiweb.kinds import KINDS
 from vitiweb.kube.discovery import Discovery, discover
 from vitiweb.kube.errors import KubeError
@@ -120,8 +120,9 @@ class ClusterSync:
     # -- lifecycle ---------------------------------------------------------------------------------
 
     def start(self) -> None:
+        cluster = Cluster.objects.filter(pk=self.cluster_id).values_list("name", flat=True).first()
         for target, name in ((self._supervise, "supervisor"), (self._write_loop, "writer")):
-            thread = threading.Thread(target=target, name=f"sync-{self.cluster_id}-{name}", daemon=True)
+            thread = logs.thread(target, name=f"sync-{self.cluster_id}-{name}", cluster=cluster or str(self.cluster_id))
             thread.start()
             self._threads.append(thread)
         if settings.VITIWEB_MONITOR:
@@ -251,7 +252,8 @@ class ClusterSync:
             list_gate=LIST_GATE,
         )
         self._reflectors[kind] = reflector
-        reflector.start()
+        with logs.bind(kind=kind):
+            reflector.start()
 
     def _refresh_secrets(self) -> None:
         try:
