@@ -4,6 +4,9 @@ Real clusters authenticate every request and authorize it with RBAC; the
 sandbox keeps the outcomes clients must handle (401 for an unknown token, 403 for
 a forbidden verb, and anonymous requests allowed only the public info paths) with rules simple enough to set up in a test:
 every request is allowed unless one of the token's `deny` rules matches it.
+A token with `allow` rules is restricted as RBAC restricts a service account:
+a request needs a matching `allow` rule (the rules of a ClusterRole, as
+written in its YAML), and no `deny` rule may match.
 """
 
 from __future__ import annotations
@@ -62,6 +65,8 @@ class Token:
     groups: list[str] = field(default_factory=lambda: ["system:authenticated"])
     deny: list[Rule] = field(default_factory=list)
     anonymous: bool = False
+    #: None: everything not denied; a list: only what one of these rules grants.
+    allow: list[Rule] | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Token:
@@ -70,10 +75,14 @@ class Token:
             user=data.get("user", "sandbox-admin"),
             groups=list(data.get("groups", ["system:authenticated"])),
             deny=[Rule.from_dict(r) for r in data.get("deny", [])],
+            allow=[Rule.from_dict(r) for r in data["allow"]] if data.get("allow") is not None else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"user": self.user, "groups": self.groups, "deny": [r.to_dict() for r in self.deny]}
+        described = {"user": self.user, "groups": self.groups, "deny": [r.to_dict() for r in self.deny]}
+        if self.allow is not None:
+            described["allow"] = [r.to_dict() for r in self.allow]
+        return described
 
 
 # With no tokens configured the sandbox is open: every request is this unrestricted user.
@@ -108,4 +117,6 @@ class Auth:
 
     @staticmethod
     def allowed(token: Token, verb: str, group: str, resource: str, namespace: str, name: str) -> bool:
-        return not any(rule.matches(verb, group, resource, namespace, name) for rule in token.deny)
+        if any(rule.matches(verb, group, resource, namespace, name) for rule in token.deny):
+            return False
+        return token.allow is None or any(rule.matches(verb, group, resource, namespace, name) for rule in token.allow)

@@ -56,6 +56,7 @@ class Worker:
         cluster_names: list[str] | None = None,
         timing: EngineTiming | None = None,
         sync_factory: Callable[[int], ClusterSync] | None = None,
+        on_tick: Callable[[], None] | None = None,
     ):
         self.name = name or default_worker_name()
         self.lease = timedelta(seconds=lease_seconds)
@@ -63,6 +64,8 @@ class Worker:
         self.cluster_names = cluster_names
         self.timing = timing
         self._sync_factory = sync_factory or (lambda pk: ClusterSync(pk, timing=self.timing))
+        # Called after each completed round (a liveness signal for the process's probe).
+        self._on_tick = on_tick
         self.syncs: dict[int, ClusterSync] = {}
         # What each running sync connected with, to notice a cluster re-registered under it.
         self._connection_of: dict[int, str] = {}
@@ -77,6 +80,8 @@ class Worker:
             while not self._stop.is_set():
                 try:
                     self.tick()
+                    if self._on_tick is not None:
+                        self._on_tick()
                 except Exception:  # the database may be briefly unavailable; try again next tick
                     logger.exception("sync worker %s: tick failed", self.name)
                 finally:

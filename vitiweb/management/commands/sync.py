@@ -1,4 +1,5 @@
 import signal
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -19,8 +20,11 @@ class Command(BaseCommand):
         parser.add_argument("--name", help="worker name (default: host:pid:random)")
         parser.add_argument("--lease-seconds", type=float, default=20.0)
         parser.add_argument("--tick-seconds", type=float, default=5.0)
+        parser.add_argument(
+            "--heartbeat-file", help="touched after every leasing round (for a liveness probe: its age says stuck)"
+        )
 
-    def handle(self, *args, once, clusters, name, lease_seconds, tick_seconds, **options):
+    def handle(self, *args, once, clusters, name, lease_seconds, tick_seconds, heartbeat_file, **options):
         known = Cluster.objects.exclude(source=Cluster.Source.MANIFESTS)
         if clusters:
             missing = sorted(set(clusters) - set(known.filter(name__in=clusters).values_list("name", flat=True)))
@@ -30,7 +34,13 @@ class Command(BaseCommand):
         if once:
             self._once(known)
             return
-        worker = Worker(name, lease_seconds=lease_seconds, tick_seconds=tick_seconds, cluster_names=clusters)
+        worker = Worker(
+            name,
+            lease_seconds=lease_seconds,
+            tick_seconds=tick_seconds,
+            cluster_names=clusters,
+            on_tick=(lambda: Path(heartbeat_file).touch()) if heartbeat_file else None,
+        )
         # Whichever sync worker holds the derivation lease also stores the fleet's findings.
         deriver = Deriver(worker.name, lease_seconds=lease_seconds)
 
