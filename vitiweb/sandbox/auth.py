@@ -85,6 +85,17 @@ class Token:
         return described
 
 
+#: What every authenticated identity may do on a real cluster whatever its own roles
+#: (the ``system:basic-user`` ClusterRole): ask what it may do, and who it is.
+BASIC_USER = (
+    Rule(
+        verbs=("create",),
+        api_groups=("authorization.k8s.io",),
+        resources=("selfsubjectaccessreviews", "selfsubjectrulesreviews"),
+    ),
+    Rule(verbs=("create",), api_groups=("authentication.k8s.io",), resources=("selfsubjectreviews",)),
+)
+
 # With no tokens configured the sandbox is open: every request is this unrestricted user.
 OPEN = Token(token="", user="system:anonymous", groups=["system:unauthenticated"])
 # With tokens, a request without credentials is anonymous, as kube-apiserver's default
@@ -119,4 +130,6 @@ class Auth:
     def allowed(token: Token, verb: str, group: str, resource: str, namespace: str, name: str) -> bool:
         if any(rule.matches(verb, group, resource, namespace, name) for rule in token.deny):
             return False
-        return token.allow is None or any(rule.matches(verb, group, resource, namespace, name) for rule in token.allow)
+        if token.allow is None:
+            return True
+        return any(rule.matches(verb, group, resource, namespace, name) for rule in (*token.allow, *BASIC_USER))
