@@ -14,6 +14,7 @@ environment:
 ``VITIWEB_SECURE_SSL_REDIRECT`` ``0`` to leave HTTPS redirection to a proxy
 """
 
+import logging
 import os
 from pathlib import Path
 
@@ -175,7 +176,10 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # redis-py 8 reads with a 5 s socket timeout by default, exactly as long as channels-redis
+            # blocks waiting for a message (BZPOPMIN, 5 s): every idle websocket's receive loop failed
+            # with a TimeoutError. Reads may now wait longer than the block; a dead server still fails.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5}]},
         }
     }
     CELERY_BROKER_URL = REDIS_URL
@@ -271,6 +275,8 @@ CONTENT_SECURITY_POLICY = {
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain")
 if LOG_FORMAT not in ("plain", "json"):
     raise ImproperlyConfigured("LOG_FORMAT must be plain or json.")
+# Python warnings become log records too: one line each, in the chosen format.
+logging.captureWarnings(True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
