@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.functional import lazy
 from django.views.generic import RedirectView
 
 from vitiweb.views import assets, clusters, overview, search
@@ -25,5 +26,6 @@ urlpatterns = [
     path("api/", include("vitiweb.api_urls")),
     path("admin/", admin.site.urls),
     # Browsers and the API's browsable pages ask for /favicon.ico whatever the page links.
-    path("favicon.ico", RedirectView.as_view(url=static("vitiweb/favicon.svg"), permanent=True)),
+    # Resolved at the first request: the hashed name exists once collectstatic has run (manifest storage).
+    path("favicon.ico", RedirectView.as_view(url=lazy(static, str)("vitiweb/favicon.svg"), permanent=True)),
 ]
