@@ -71,10 +71,10 @@ def readme_read_rules() -> set[tuple[str, str, str]]:
     rules = set()
     for row in rows[2:]:  # header and separator
         groups, resources, verbs = (cell.strip() for cell in row.strip("|").split("|"))
-        group = groups.strip("`").replace('""', "")
-        for resource in re.findall(r"`([^`]+)`", resources):
-            for verb in re.findall(r"`([^`]+)`", verbs):
-                rules.add((group, resource, verb))
+        for group in re.findall(r"`([^`]*)`", groups):
+            for resource in re.findall(r"`([^`]+)`", resources):
+                for verb in re.findall(r"`([^`]+)`", verbs):
+                    rules.add((group.replace('""', ""), resource, verb))
     return rules
 
 
