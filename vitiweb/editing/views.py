@@ -34,7 +34,7 @@ from vitiweb.kinds import KINDS, kind_for_plural, model_for
 from vitiweb.kube.errors import KubeError
 from vitiweb.models import AuditEntry, Cluster
 from vitiweb.sync.clusters import api_client_for
-from vitiweb.ui import render_page, require_permission
+from vitiweb.ui import render_page, require_permission, viewer_required
 
 log = logging.getLogger(__name__)
 
@@ -343,6 +343,8 @@ def _rv_newer(have: str, want: str) -> bool:
 # -- multi-document apply -----------------------------------------------------------------------
 
 
+@sensitive_post_parameters("manifests")
+@sensitive_variables("form", "found", "ordered")
 @login_required
 @require_http_methods(["GET", "POST"])
 def manifest_bulk_apply(request):
@@ -510,7 +512,7 @@ def object_export(request, plural: str, pk: int):
     return response
 
 
-@login_required
+@viewer_required
 def export_zip(request):
     """A selection (``?object=Machine:12&object=Vitistack:3``), a cluster (``?cluster=name``) or the whole fleet, zipped."""
     selected = request.GET.getlist("object")
