@@ -15,5 +15,5 @@ def audit_lockout(sender, request, username, ip_address, **kwargs):
         kind="Login",
         name=str(username or "")[:253],
         result=AuditEntry.Result.FAILURE,
-        message=f"login locked out after repeated failures: user {str(username or '')[:150]!r} from {ip_address}",
+        message=f"login refused, locked out after repeated failures: user {str(username or '')[:150]!r} from {ip_address}",
     )
