@@ -70,15 +70,19 @@ def parse_label_selector(text: str) -> list[tuple[str, str, list[str]]]:
     for part in parts:
         match = _REQUIREMENT.match(part)
         if not match:
-            raise ValidationError(f"not a label selector requirement: {part!r}")
+            # User text goes in params, never in the message: django-filter formats messages with %.
+            raise ValidationError("not a label selector requirement: %(part)s", params={"part": repr(part)})
         if match["neg"]:
             requirements.append(("!exists", match["nkey"], []))
         elif match["setop"]:
             values = [v.strip() for v in match["values"].split(",") if v.strip()]
             if not values:
-                raise ValidationError(f"{part!r}: give at least one value")
+                raise ValidationError("%(part)s: give at least one value", params={"part": repr(part)})
             if len(values) > MAX_SET_VALUES:
-                raise ValidationError(f"{match['skey']} {match['setop']} (...): at most {MAX_SET_VALUES} values")
+                raise ValidationError(
+                    "%(key)s %(op)s (...): at most %(most)s values",
+                    params={"key": match["skey"], "op": match["setop"], "most": MAX_SET_VALUES},
+                )
             requirements.append((match["setop"], match["skey"], values))
         elif match["op"]:
             requirements.append(("!=" if match["op"] == "!=" else "=", match["key"], [match["value"] or ""]))

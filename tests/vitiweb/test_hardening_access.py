@@ -280,3 +280,26 @@ def test_a_50_mib_upload_is_refused_from_its_content_length_before_any_of_it_is_
 def test_a_body_without_a_length_is_refused_once_it_passes_the_limit(settings):
     status, read = call_asgi([(b"transfer-encoding", b"chunked")], endless())
     assert status == 413 and read == settings.VITIWEB_MAX_REQUEST_BYTES // (1024 * 1024) + 1
+
+
+# -- 10. a label selector too large for the database is a clear 400-level answer ----------------------------
+
+
+@pytest.fixture
+def vera(client):
+    client.force_login(viewer(username="vera"))
+    return client
+
+
+def test_a_selector_of_1200_requirements_is_refused_with_its_reason(vera):
+    selector = ",".join(["a"] * 1200)  # 1,200 requirements in 2,399 characters
+    api = vera.get("/api/v1/machines/", {"label": selector})
+    assert api.status_code == 400 and "at most 50 requirements, this has 1200" in api.content.decode()
+    page = vera.get("/machines/", {"label": selector})
+    assert page.status_code == 200 and "at most 50 requirements, this has 1200" in page.content.decode()
+
+
+def test_a_selector_with_a_percent_sign_is_a_400_not_a_500(vera):
+    # django-filter formats error messages with %: user text must not be in the message itself.
+    response = vera.get("/api/v1/machines/", {"label": "%(x)s%"})
+    assert response.status_code == 400 and "not a label selector requirement" in response.content.decode()
