@@ -61,7 +61,7 @@ class Limits:
     max_documents: int = 1000
     max_depth: int = 64
     #: Nodes of the whole stream as expanded (every alias counted as what it stands for).
-    max_nodes: int = 200_000
+    max_nodes: int = 100_000
     max_aliases: int = 1000
 
 
