@@ -4,7 +4,10 @@ Django's ASGI handler reads the whole request body (into a spooled file)
 before any middleware or view runs, so a size check in a view comes after a
 50 MiB upload has been received. This wrapper refuses a body larger than
 ``VITIWEB_MAX_REQUEST_BYTES`` from its ``Content-Length`` at once, and counts
-a body sent without one (chunked), aborting it at the limit.
+a body sent without one (chunked), aborting it at the limit. Daphne itself
+buffers a body to a temporary file before it calls the application, so it is
+also told to answer 413 and hang up as soon as it sees such a
+``Content-Length`` (``refuse_large_bodies_in_daphne``).
 
 Websocket connections are checked here too: the ``Origin`` must be the
 page's own origin (scheme, host and port, as the ``Host`` header gives them)
@@ -51,8 +54,50 @@ class RequestSizeLimit:
             await _refuse(send, limit)
 
 
+def _refusal(limit: int) -> bytes:
+    return f"The request is larger than {limit / (1024 * 1024):g} MiB, the most this server accepts.\n".encode()
+
+
+class _Discard:
+    """Where the rest of a refused body goes while the connection closes."""
+
+    def write(self, data):
+        pass
+
+    def close(self):
+        pass
+
+
+def refuse_large_bodies_in_daphne() -> None:
+    """Make Daphne answer 413 from the headers instead of receiving the whole body first (idempotent)."""
+    try:
+        from daphne.http_protocol import WebRequest
+    except ImportError:  # served by another ASGI server: RequestSizeLimit covers it
+        return
+    if getattr(WebRequest.gotLength, "vitiweb_limited", False):
+        return
+    original = WebRequest.gotLength
+
+    def gotLength(self, length):  # noqa: N802 - Twisted's name
+        limit = settings.VITIWEB_MAX_REQUEST_BYTES
+        if length is None or length <= limit:
+            return original(self, length)
+        body = _refusal(limit)
+        self.content = _Discard()
+        self.channel.transport.write(
+            b"HTTP/1.1 413 Request Entity Too Large\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+            + body
+        )
+        self.channel.transport.loseConnection()
+        return None
+
+    gotLength.vitiweb_limited = True
+    WebRequest.gotLength = gotLength
+
+
 async def _refuse(send, limit: int) -> None:
-    body = f"The request is larger than {limit / (1024 * 1024):g} MiB, the most this server accepts.\n".encode()
+    body = _refusal(limit)
     await send(
         {
             "type": "http.response.start",

@@ -303,3 +303,39 @@ def test_a_selector_with_a_percent_sign_is_a_400_not_a_500(vera):
     # django-filter formats error messages with %: user text must not be in the message itself.
     response = vera.get("/api/v1/machines/", {"label": "%(x)s%"})
     assert response.status_code == 400 and "not a label selector requirement" in response.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_daphne_hangs_up_on_a_50_mib_upload_instead_of_receiving_it():
+    import socket
+
+    from tests.processes import free_port, manage, stop, wait_for_port
+
+    port = free_port()
+    server = manage("runserver", f"127.0.0.1:{port}", "--noreload", VITIWEB_MAX_REQUEST_BYTES=str(1024 * 1024))
+    try:
+        wait_for_port(port)
+        sent = 0
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(
+                b"POST /apply/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n"
+                + f"Content-Length: {50 * 1024 * 1024}\r\n\r\n".encode()
+            )
+            chunk = b"x" * 65536
+            try:
+                while sent < 50 * 1024 * 1024:
+                    sock.sendall(chunk)
+                    sent += len(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the server hung up: what this test wants
+            answer = b""
+            try:
+                while data := sock.recv(65536):
+                    answer += data
+            except ConnectionResetError:
+                pass
+        assert answer.startswith(b"HTTP/1.1 413")
+        assert sent < 50 * 1024 * 1024
+    finally:
+        stop(server)
+        server.wait(timeout=10)
