@@ -242,6 +242,12 @@ class _JsonShapedConstructor(SafeConstructor):
     def construct_yaml_timestamp(self, node):
         return self.construct_scalar(node)
 
+    def construct_yaml_int(self, node):
+        value = super().construct_yaml_int(node)
+        if not -(2**63) <= value < 2**63:
+            raise _Refused("an integer outside the 64-bit range Kubernetes stores", node.start_mark)
+        return value
+
     def construct_mapping(self, node, deep=False):
         if isinstance(node, MappingNode):
             self.flatten_mapping(node)  # merge keys (<<) first, as SafeConstructor does
@@ -264,6 +270,7 @@ class _JsonShapedConstructor(SafeConstructor):
 
 
 _JsonShapedConstructor.add_constructor("tag:yaml.org,2002:timestamp", _JsonShapedConstructor.construct_yaml_timestamp)
+_JsonShapedConstructor.add_constructor("tag:yaml.org,2002:int", _JsonShapedConstructor.construct_yaml_int)
 for _tag in ("binary", "set", "omap", "pairs"):
     _JsonShapedConstructor.add_constructor(f"tag:yaml.org,2002:{_tag}", _JsonShapedConstructor.construct_undefined)
 _JsonShapedConstructor.add_constructor(None, _JsonShapedConstructor.construct_undefined)

@@ -55,6 +55,8 @@ def bulk(client, cluster, text, action="dry-run"):
             id="300-deep-maps",
         ),
         pytest.param("a: 1\na: 2\n", "duplicate key &#x27;a&#x27;", id="duplicate-key"),
+        # orjson cannot store it: today the run row is created, then the request fails and it stays queued.
+        pytest.param(namespace_carrying("    n: 123456789012345678901234567890\n"), "64-bit range", id="huge-integer"),
     ],
 )
 def test_a_hostile_stream_is_refused_whole_with_its_reason_and_nothing_is_queued(olga, target, text, says):

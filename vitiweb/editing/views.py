@@ -17,6 +17,7 @@ from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Q
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect
@@ -365,14 +366,16 @@ def manifest_bulk_apply(request):
             if not ordered and not problems:
                 problems = ["the stream holds no documents"]
             if not problems:
-                run = ApplyRun.objects.create(
-                    user=request.user,
-                    cluster=form.cleaned_data["cluster"],
-                    dry_run=dry_run,
-                    create_namespaces=form.cleaned_data["create_namespaces"],
-                    items=[describe(doc) for doc in ordered],
-                )
-                start_run(run, ordered)
+                # One transaction: a run whose documents could not be stored does not exist at all.
+                with transaction.atomic():
+                    run = ApplyRun.objects.create(
+                        user=request.user,
+                        cluster=form.cleaned_data["cluster"],
+                        dry_run=dry_run,
+                        create_namespaces=form.cleaned_data["create_namespaces"],
+                        items=[describe(doc) for doc in ordered],
+                    )
+                    start_run(run, ordered)
                 return redirect("applyrun_detail", pk=run.pk)
     else:
         form = BulkApplyForm()
