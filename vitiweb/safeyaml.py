@@ -16,7 +16,10 @@ the node graph is composed, before anything is built:
 - the number of aliases, and aliases of a node that contains them (cycles);
 - duplicate keys in a mapping (as the Kubernetes API server does).
 
-What it builds is JSON-shaped, as Kubernetes reads YAML: timestamps stay
+JSON is YAML (its flow style), so JSON input is read by the same reader under
+the same limits (orjson, which the rest of Vitiweb uses, keeps the last of
+duplicate keys and nests to 1,024 levels). What it builds is JSON-shaped, as
+Kubernetes reads YAML: timestamps stay
 strings, scalar keys become strings, and ``!!binary``/``!!set``/``!!omap``
 are refused. Every refusal is one ``YamlError`` naming the source, the
 document, the line and column and the field path.
@@ -33,7 +36,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-import orjson
 import yaml
 from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
@@ -366,31 +368,3 @@ def _yaml_error(exc: yaml.YAMLError, source: str, index: int) -> YamlError:
         line=mark.line + 1 if mark else None,
         column=mark.column + 1 if mark else None,
     )
-
-
-def load_json(text: str | bytes, source: str = "", limits: Limits | None = None) -> Any:
-    """A JSON document under the same limits of size and depth (orjson's own limit is 1,024 levels)."""
-    limits = limits or configured_limits()
-    _check_size(text, limits, source)
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
-        raise YamlError(f"not valid JSON: {exc}", source=source) from None
-    _check_depth(value, limits, source)
-    return value
-
-
-def _check_depth(value, limits: Limits, source: str) -> None:
-    stack = [(value, 0, "")]
-    nodes = 0
-    while stack:
-        item, depth, path = stack.pop()
-        nodes += 1
-        if nodes > limits.max_nodes:
-            raise YamlError(f"too large: more than {limits.max_nodes:,} nodes", source=source)
-        if isinstance(item, (dict, list)) and depth >= limits.max_depth:
-            raise YamlError(f"nested deeper than {limits.max_depth} levels", source=source, path=path)
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1, f"{path}.{k}" if path else str(k)) for k, v in item.items())
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1, f"{path}[{i}]") for i, v in enumerate(item))
