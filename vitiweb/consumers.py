@@ -114,6 +114,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.session_key = getattr(session, "session_key", None)
         self.check_session = session is not None
         self.permitted = False
+        self.closed_for_good = False
         self.sent: dict[str, str] = {}
         self.changed_kinds: set[str] = set()
         try:
@@ -165,7 +166,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self._note(None)
 
     def _note(self, kind: str | None) -> None:
-        if getattr(self, "closed_for_good", False):
+        if self.closed_for_good:
             return
         if kind:
             self.changed_kinds.add(kind)
@@ -202,7 +203,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         await self.close(code=code)
 
     async def _resync_forever(self) -> None:
-        while not getattr(self, "closed_for_good", False):
+        while not self.closed_for_good:
             await asyncio.sleep(self.resync)
             await _socket_heartbeat("websockets_live")
             await self._flush()
