@@ -69,31 +69,46 @@ class _Discard:
 
 
 def refuse_large_bodies_in_daphne() -> None:
-    """Make Daphne answer 413 from the headers instead of receiving the whole body first (idempotent)."""
+    """Make Daphne answer 413 and hang up instead of receiving a large body first (idempotent).
+
+    From the ``Content-Length`` before any of the body is read; for a body sent
+    without one (chunked), as soon as what arrived passes the limit.
+    """
     try:
         from daphne.http_protocol import WebRequest
     except ImportError:  # served by another ASGI server: RequestSizeLimit covers it
         return
     if getattr(WebRequest.gotLength, "vitiweb_limited", False):
         return
-    original = WebRequest.gotLength
+    got_length, content_chunk = WebRequest.gotLength, WebRequest.handleContentChunk
 
-    def gotLength(self, length):  # noqa: N802 - Twisted's name
-        limit = settings.VITIWEB_MAX_REQUEST_BYTES
-        if length is None or length <= limit:
-            return original(self, length)
-        body = _refusal(limit)
-        self.content = _Discard()
-        self.channel.transport.write(
+    def hang_up(request) -> None:
+        body = _refusal(settings.VITIWEB_MAX_REQUEST_BYTES)
+        request.content = _Discard()
+        request.channel.transport.write(
             b"HTTP/1.1 413 Request Entity Too Large\r\nContent-Type: text/plain; charset=utf-8\r\n"
             + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
             + body
         )
-        self.channel.transport.loseConnection()
-        return None
+        request.channel.transport.loseConnection()
+
+    def gotLength(self, length):  # noqa: N802 - Twisted's name
+        self.vitiweb_received = 0
+        if length is not None and length > settings.VITIWEB_MAX_REQUEST_BYTES:
+            return hang_up(self)
+        return got_length(self, length)
+
+    def handleContentChunk(self, data):  # noqa: N802 - Twisted's name
+        if isinstance(self.content, _Discard):
+            return None
+        self.vitiweb_received = getattr(self, "vitiweb_received", 0) + len(data)
+        if self.vitiweb_received > settings.VITIWEB_MAX_REQUEST_BYTES:
+            return hang_up(self)
+        return content_chunk(self, data)
 
     gotLength.vitiweb_limited = True
     WebRequest.gotLength = gotLength
+    WebRequest.handleContentChunk = handleContentChunk
 
 
 async def _refuse(send, limit: int) -> None:

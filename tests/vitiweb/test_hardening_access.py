@@ -305,37 +305,45 @@ def test_a_selector_with_a_percent_sign_is_a_400_not_a_500(vera):
     assert response.status_code == 400 and "not a label selector requirement" in response.content.decode()
 
 
-@pytest.mark.django_db(transaction=True)
-def test_daphne_hangs_up_on_a_50_mib_upload_instead_of_receiving_it():
+def upload_to(port: int, headers: bytes, framing) -> tuple[bytes, int]:
+    """(answer, bytes sent) of a 50 MiB POST to a server on ``port``, stopped when the server hangs up."""
     import socket
 
+    sent = 0
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(
+            b"POST /apply/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n" + headers
+        )
+        chunk = b"x" * 65536
+        try:
+            while sent < 50 * 1024 * 1024:
+                sock.sendall(framing(chunk))
+                sent += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server hung up: what the tests want
+        answer = b""
+        try:
+            while data := sock.recv(65536):
+                answer += data
+        except ConnectionResetError:
+            pass
+    return answer, sent
+
+
+@pytest.mark.django_db(transaction=True)
+def test_daphne_hangs_up_on_a_50_mib_upload_instead_of_receiving_it():
     from tests.processes import free_port, manage, stop, wait_for_port
 
     port = free_port()
     server = manage("runserver", f"127.0.0.1:{port}", "--noreload", VITIWEB_MAX_REQUEST_BYTES=str(1024 * 1024))
     try:
         wait_for_port(port)
-        sent = 0
-        with socket.create_connection(("127.0.0.1", port)) as sock:
-            sock.sendall(
-                b"POST /apply/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n"
-                + f"Content-Length: {50 * 1024 * 1024}\r\n\r\n".encode()
-            )
-            chunk = b"x" * 65536
-            try:
-                while sent < 50 * 1024 * 1024:
-                    sock.sendall(chunk)
-                    sent += len(chunk)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the server hung up: what this test wants
-            answer = b""
-            try:
-                while data := sock.recv(65536):
-                    answer += data
-            except ConnectionResetError:
-                pass
-        assert answer.startswith(b"HTTP/1.1 413")
-        assert sent < 50 * 1024 * 1024
+        answer, sent = upload_to(port, f"Content-Length: {50 * 1024 * 1024}\r\n\r\n".encode(), lambda chunk: chunk)
+        assert answer.startswith(b"HTTP/1.1 413") and sent < 50 * 1024 * 1024
+        answer, sent = upload_to(
+            port, b"Transfer-Encoding: chunked\r\n\r\n", lambda chunk: b"%x\r\n%s\r\n" % (len(chunk), chunk)
+        )
+        assert answer.startswith(b"HTTP/1.1 413") and sent < 50 * 1024 * 1024
     finally:
         stop(server)
         server.wait(timeout=10)
