@@ -15,6 +15,7 @@ import yaml
 
 from gitops import repository
 from gitops.models import DriftRecord, GitSource
+from vitiweb import safeyaml
 from vitiweb.editing.export import export_manifest, folder_for, safe
 from vitiweb.editing.models import ApplyRun
 from vitiweb.editing.operations import audit_origin, describe, order_key, record, to_yaml
@@ -136,11 +137,12 @@ def updated_manifest(record_: DriftRecord) -> dict:
 def _replace_document(text: str, index: int, new_yaml: str) -> str:
     """``text`` with its document ``index`` replaced; the other documents (and their comments) kept as written."""
     pieces = _SEPARATOR.split(text)
-    documents = [i for i, piece in enumerate(pieces) if yaml.safe_load(piece) is not None]
-    if len(documents) != len([d for d in yaml.safe_load_all(text) if d is not None]) or index >= len(documents):
+    # Text from the repository: read under the same limits as every manifest (vitiweb.safeyaml).
+    documents = [i for i, piece in enumerate(pieces) if safeyaml.load(piece) is not None]
+    parsed = [d for d in safeyaml.load_all(text) if d is not None]
+    if len(documents) != len(parsed) or index >= len(documents):
         # A separator inside a block scalar, say: rewrite the file from its parsed documents.
-        parsed = [d for d in yaml.safe_load_all(text) if d is not None]
-        parsed[index] = yaml.safe_load(new_yaml)
+        parsed[index] = safeyaml.load(new_yaml)
         return "---\n".join(to_yaml(d) for d in parsed)
     position = documents[index]
     pieces[position] = ("\n" if position else "") + new_yaml

@@ -24,8 +24,16 @@ class ClusterAdmin(admin.ModelAdmin):
     list_filter = ("source", "state")
     search_fields = ("name", "server")
     exclude = ("credentials_encrypted",)
+    # Where the stored credentials are sent changes only with the credentials themselves: a new
+    # registration (Add cluster, add_cluster) checks the address and tests the connection; an
+    # edited server here would hand the encrypted token to whatever answers there.
     # Running a credential plugin on our hosts is granted from a shell (add_cluster --allow-exec) only.
     readonly_fields = (
+        "source",
+        "server",
+        "context",
+        "kubeconfig_public",
+        "manifest_path",
         "allow_exec",
         "state",
         "server_version",
@@ -38,6 +46,9 @@ class ClusterAdmin(admin.ModelAdmin):
         "lease_holder",
         "lease_expires_at",
     )
+
+    def has_add_permission(self, request):
+        return False  # clusters are registered with their credentials: Add cluster, or manage.py add_cluster
 
 
 @admin.register(Reference)

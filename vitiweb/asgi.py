@@ -11,13 +11,15 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from vitiweb.limits import OriginValidator, RequestSizeLimit, refuse_large_bodies_in_daphne  # noqa: E402
 from vitiweb.routing import websocket_urlpatterns  # noqa: E402
+
+refuse_large_bodies_in_daphne()
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "http": RequestSizeLimit(django_asgi_app),
+        "websocket": OriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -12,6 +12,12 @@ regions as htmx out-of-band fragments:
   most once (channels-redis drops messages to a full channel): a page whose
   message was lost still converges on the database's state.
 
+Access is not decided once: before every render the user is read again from
+the database and must still be active, their session must still exist and
+belong to them (a logout, a password change or a deleted session ends it),
+and the page's own view must still let them see it (a role taken away). When
+any of that fails the socket is closed (4401 or 4403).
+
 A region is sent only when its HTML differs from what this connection last
 sent. Renders are shared by connections of the same user showing the same
 page within one window, so a crowd watching the fleet costs one render.
@@ -21,14 +27,19 @@ from __future__ import annotations
 
 import asyncio
 import time
+from importlib import import_module
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
+from django.utils.crypto import constant_time_compare
 from django.utils.html import escape
 
 from vitiweb.live_regions import RegionUnavailable, live_page, render_regions
 from vitiweb.monitoring import gauges
+from vitiweb.roles import VIEWER_PERMISSIONS
 
 WINDOW = 0.25
 RESYNC = 15.0
@@ -64,6 +75,25 @@ def _socket_heartbeat(name: str) -> None:
     gauges.heartbeat(name)
 
 
+class AccessGone(Exception):
+    """The user was deactivated or deleted, or their session ended."""
+
+
+def current_user(user_pk, session_key: str | None, check_session: bool):
+    """The user as the database has them now, if they may still be logged in on this session."""
+    user = get_user_model().objects.filter(pk=user_pk).first()
+    if user is None or not user.is_active:
+        raise AccessGone("the user is gone or inactive")
+    if check_session:
+        data = import_module(settings.SESSION_ENGINE).SessionStore(session_key).load() if session_key else {}
+        if str(data.get(SESSION_KEY)) != str(user.pk):
+            raise AccessGone("the session ended")
+        stored_hash = data.get(HASH_SESSION_KEY) or ""
+        if not constant_time_compare(stored_hash, user.get_session_auth_hash()):
+            raise AccessGone("the password changed since the session began")
+    return user
+
+
 class LiveConsumer(AsyncWebsocketConsumer):
     window = WINDOW
     resync = RESYNC
@@ -79,12 +109,20 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.close(code=4404)
             return
         self.user = user
+        # A socket opened through the session middleware re-checks that session on every render.
+        session = self.scope.get("session")
+        self.session_key = getattr(session, "session_key", None)
+        self.check_session = session is not None
         self.permitted = False
+        self.closed_for_good = False
         self.sent: dict[str, str] = {}
         self.changed_kinds: set[str] = set()
         try:
             # Rendering is also the permission check: what the page would refuse, the socket refuses.
             first = await self._render_regions()
+        except AccessGone:
+            await self.close(code=4401)
+            return
         except RegionUnavailable:
             await self.close(code=4403)
             return
@@ -128,6 +166,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self._note(None)
 
     def _note(self, kind: str | None) -> None:
+        if self.closed_for_good:
+            return
         if kind:
             self.changed_kinds.add(kind)
         if self._flush_handle is None and (self._flush_task is None or self._flush_task.done()):
@@ -141,13 +181,29 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def _flush(self) -> None:
         try:
             fragments = await self._render_regions()
+        except AccessGone:
+            await self._close_for_good(4401)  # deactivated, deleted, logged out
+            return
         except RegionUnavailable:
-            await self.close(code=4403)  # the object went away or the user lost the permission
+            await self._close_for_good(4403)  # the object went away or the user lost the permission
             return
         await self._send_changed(fragments, signal=True)
 
+    async def _close_for_good(self, code: int) -> None:
+        """Close, and stop every timer and group now: nothing more is sent on this socket."""
+        self.closed_for_good = True
+        for group in self.page.groups:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        handle = self._flush_handle
+        if handle is not None:
+            handle.cancel()
+        resync = getattr(self, "_resync_task", None)
+        if resync is not None and resync is not asyncio.current_task():
+            resync.cancel()
+        await self.close(code=code)
+
     async def _resync_forever(self) -> None:
-        while True:
+        while not self.closed_for_good:
             await asyncio.sleep(self.resync)
             await _socket_heartbeat("websockets_live")
             await self._flush()
@@ -156,8 +212,13 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     @database_sync_to_async
     def _render_regions(self) -> tuple[float, dict[str, str]]:
+        self.user = current_user(self.user.pk, self.session_key, self.check_session)
         if not self.page.regions and self.permitted:
-            return time.time(), {}  # a self-drawing page: only the signal is sent
+            # A self-drawing page (the topology): only the signal is sent. Its view was the check at
+            # connect; rendering it again per change would cost a whole figure, so the role is checked.
+            if not self.user.has_perms(VIEWER_PERMISSIONS):
+                raise RegionUnavailable("permission denied")
+            return time.time(), {}
         rendered = _render(self.user, self.page)
         self.permitted = True
         return rendered

@@ -52,19 +52,37 @@ def split_selector(text: str) -> list[str]:
     return [part for part in (p.strip() for p in parts) if part]
 
 
+#: A selector's size: each requirement is a join or a condition in SQL, and SQLite refuses an
+#: expression tree past 1,000 nodes ("Expression tree is too large") with a 500.
+MAX_SELECTOR_LENGTH = 4096
+MAX_REQUIREMENTS = 50
+MAX_SET_VALUES = 100
+
+
 def parse_label_selector(text: str) -> list[tuple[str, str, list[str]]]:
     """``a=b,c!=d,e,!f,g in (h,i)`` -> [(op, key, values)] with op one of = != exists !exists in notin."""
+    if len(text or "") > MAX_SELECTOR_LENGTH:
+        raise ValidationError(f"a label selector is at most {MAX_SELECTOR_LENGTH} characters")
     requirements = []
-    for part in split_selector(text or ""):
+    parts = split_selector(text or "")
+    if len(parts) > MAX_REQUIREMENTS:
+        raise ValidationError(f"a label selector has at most {MAX_REQUIREMENTS} requirements, this has {len(parts)}")
+    for part in parts:
         match = _REQUIREMENT.match(part)
         if not match:
-            raise ValidationError(f"not a label selector requirement: {part!r}")
+            # User text goes in params, never in the message: django-filter formats messages with %.
+            raise ValidationError("not a label selector requirement: %(part)s", params={"part": repr(part)})
         if match["neg"]:
             requirements.append(("!exists", match["nkey"], []))
         elif match["setop"]:
             values = [v.strip() for v in match["values"].split(",") if v.strip()]
             if not values:
-                raise ValidationError(f"{part!r}: give at least one value")
+                raise ValidationError("%(part)s: give at least one value", params={"part": repr(part)})
+            if len(values) > MAX_SET_VALUES:
+                raise ValidationError(
+                    "%(key)s %(op)s (...): at most %(most)s values",
+                    params={"key": match["skey"], "op": match["setop"], "most": MAX_SET_VALUES},
+                )
             requirements.append((match["setop"], match["skey"], values))
         elif match["op"]:
             requirements.append(("!=" if match["op"] == "!=" else "=", match["key"], [match["value"] or ""]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
+from vitiweb import policy
 from vitiweb.kube.errors import KubeError
 from vitiweb.kube.kubeconfig import list_contexts, minimal_kubeconfig, parse_kubeconfig
 from vitiweb.models import Cluster
@@ -63,6 +64,9 @@ class ClusterAddForm(forms.Form):
             kubeconfig = minimal_kubeconfig(text, cleaned.get("context") or None)
         except KubeError as exc:
             raise ValidationError(str(exc)) from None
+        problems = policy.cluster_address_problems(kubeconfig["clusters"][0]["cluster"])
+        if problems:
+            raise ValidationError(problems)
         cleaned["contexts"] = contexts
         cleaned["kubeconfig"] = kubeconfig
         return cleaned

@@ -10,9 +10,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from vitiweb import schema
+from vitiweb import safeyaml, schema
 from vitiweb.kinds import API_VERSION, KINDS
 
 YAML_SUFFIXES = {".yaml", ".yml"}
@@ -66,12 +64,9 @@ def parse_stream(text: str, file: str) -> tuple[list[Document], list[ManifestErr
     """The documents of one YAML stream (empty documents skipped), or why it is not YAML."""
     documents, errors = [], []
     try:
-        bodies = list(yaml.safe_load_all(text))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        return [], [ManifestError(file, None, "", f"not valid YAML{where}: {problem}")]
+        bodies = safeyaml.load_all(text, file)
+    except safeyaml.YamlError as exc:
+        return [], [ManifestError(file, exc.document, exc.path, exc.message)]
     for index, body in enumerate(bodies):
         if body is None:
             continue

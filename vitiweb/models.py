@@ -276,6 +276,7 @@ class AuditEntry(models.Model):
         DRY_RUN = "dry-run", "Dry run"
         APPLY = "apply", "Apply"
         DELETE = "delete", "Delete"
+        LOCKOUT = "lockout", "Login locked out"
 
     class Result(models.TextChoices):
         SUCCESS = "success", "Success"

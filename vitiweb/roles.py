@@ -26,6 +26,8 @@ _DASHBOARD = [
 ROLE_PERMISSIONS = {
     VIEWER: [(app, f"view_{model}") for app, model in _MIRRORED + _DASHBOARD],
 }
+#: What the Viewer role may do, as ``has_perms`` wants it: the least any page asks for.
+VIEWER_PERMISSIONS = tuple(f"{app}.{codename}" for app, codename in ROLE_PERMISSIONS[VIEWER])
 ROLE_PERMISSIONS[OPERATOR] = ROLE_PERMISSIONS[VIEWER] + [
     ("vitiweb", "dry_run"),
     ("vitiweb", "apply"),

@@ -13,8 +13,9 @@ from functools import lru_cache
 from pathlib import Path
 
 import jsonschema
-import yaml
 from django.conf import settings
+
+from vitiweb import safeyaml
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ def _list_map_duplicates(schema: dict, value, path: tuple = ()):
 def _crd_schemas(crds_dir: str) -> dict[str, dict]:
     schemas = {}
     for path in sorted(Path(crds_dir).glob("*.yaml")):
-        for crd in yaml.safe_load_all(path.read_text()):
+        for crd in safeyaml.load_all(path.read_text(), str(path)):
             if not crd or crd.get("kind") != "CustomResourceDefinition":
                 continue
             kind = crd["spec"]["names"]["kind"]

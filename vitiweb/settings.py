@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "django_tables2",
     "django_htmx",
     "csp",
+    "axes",
+    "rest_framework.authtoken",
     "vitiweb",
     "stacks",
     "providers",
@@ -90,6 +92,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "vitiweb.urls"
@@ -233,12 +237,23 @@ VITIWEB_CRDS_DIR = BASE_DIR / "crds"
 VITIWEB_EXAMPLES_DIR = BASE_DIR / "examples"
 
 REST_FRAMEWORK = {
+    # No Basic authentication: a password sent with every call is a password guessed at every call.
+    # Scripts use a token (Django admin > Tokens); browsers their session.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.DjangoModelPermissions"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
 }
-SPECTACULAR_SETTINGS = {"TITLE": "Vitiweb API", "VERSION": "0.1.0"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Vitiweb API",
+    "VERSION": "0.1.0",
+    # The schema lists every filter and field: for logged-in users only.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+}
 
 # Security: everything strict unless running the local debug start.
 X_FRAME_OPTIONS = "DENY"
@@ -303,3 +318,35 @@ VITIWEB_EVENTS_PER_CLUSTER = int(os.environ.get("VITIWEB_EVENTS_PER_CLUSTER", "2
 VITIWEB_MONITOR = env_flag("VITIWEB_MONITOR", True)
 VITIWEB_METRICS_TOKEN = os.environ.get("VITIWEB_METRICS_TOKEN", "")
 VITIWEB_METRICS_NETWORKS = env_list("VITIWEB_METRICS_NETWORKS") or ["127.0.0.0/8", "::1/128"]
+
+# -- Hardening: limits on what comes in (README "Security") ------------------------------------------
+
+# A request body larger than this is refused (413) before it is read: the ASGI app checks
+# Content-Length and counts a streamed body (vitiweb.limits).
+VITIWEB_MAX_REQUEST_BYTES = int(os.environ.get("VITIWEB_MAX_REQUEST_BYTES", str(4 * 1024 * 1024)))
+# Django's own checks while it parses a body: form fields (files excluded), files kept in memory.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 3 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 3 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+# The YAML reader's bounds (vitiweb.safeyaml.Limits: max_bytes, max_documents, max_depth, max_nodes,
+# max_aliases); empty keeps its defaults.
+VITIWEB_YAML_LIMITS: dict = {}
+# Where bulk apply and the Secret form may create Secrets: patterns, the first match decides, "!" refuses.
+VITIWEB_SECRET_NAMESPACES = env_list("VITIWEB_SECRET_NAMESPACES", "!kube-*,*")
+# Hosts or networks a cluster's server or proxy may be at although loopback or link-local
+# (e.g. "127.0.0.1" for a cluster on this machine); metadata services otherwise always refused.
+VITIWEB_ALLOW_INTERNAL_ADDRESSES = env_list("VITIWEB_ALLOW_INTERNAL_ADDRESSES")
+
+# Login throttling (django-axes) for /login/, /admin/login/ and anything else that authenticates
+# with a password: after 5 failures for one user name from one address, 15 minutes of refusal.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("VITIWEB_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = float(os.environ.get("VITIWEB_LOGIN_COOLOFF_MINUTES", "15")) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}  # not a line per successful login

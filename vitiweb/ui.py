@@ -32,6 +32,7 @@ from django.views import View
 
 from vitiweb.kinds import KINDS, model_for
 from vitiweb.models import JournalEntry, Reference
+from vitiweb.roles import VIEWER_PERMISSIONS
 
 #: Labels and annotations the seed guide recommends (its "Label and Annotation Strategy").
 RECOMMENDED_LABELS = (
@@ -90,6 +91,11 @@ def require_permission(*perms: str):
         return login_required(permission_required(perms, raise_exception=True)(view))
 
     return decorate
+
+
+def viewer_required(view):
+    """Pages that show the fleet as a whole (overview, search, export) need the whole Viewer role."""
+    return require_permission(*VIEWER_PERMISSIONS)(view)
 
 
 def model_permission(model, action: str = "view") -> str:

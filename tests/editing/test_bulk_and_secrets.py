@@ -51,7 +51,7 @@ def test_a_bad_document_stops_everything_and_names_file_document_and_field():
     assert found.problems == [
         "scenario.yaml, document 2: spec.resourceQuotas.maxMachines: 'many' is not of type 'integer'"
     ]
-    assert plan("kind: [", "x.yaml").problems[0].startswith("x.yaml: not valid YAML at line 1")
+    assert plan("kind: [", "x.yaml").problems[0].startswith("x.yaml, document 0: not valid YAML at line 2")
 
 
 def test_bulk_apply_creates_the_namespace_and_applies_in_order(operator_client, cluster, api, caplog):

@@ -112,7 +112,7 @@ def test_a_broken_commit_is_reported_precisely_and_the_last_good_revision_stays(
     source.refresh_from_db()
     assert not result.ok
     assert source.commit == good and source.error_commit == bad
-    assert "machines/worker-nodes/broken.yaml: not valid YAML at line 4" in source.last_error
+    assert "machines/worker-nodes/broken.yaml, document 0: not valid YAML at line 4" in source.last_error
     assert "machines/worker-nodes/bad-schema.yaml, document 0: spec.instanceType" in source.last_error
     assert source.desired_objects.count() == 5  # the desired state is still the last good revision's
 

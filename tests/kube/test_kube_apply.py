@@ -122,7 +122,7 @@ def test_a_namespaced_object_without_a_namespace_goes_to_the_default_namespace(s
 @pytest.mark.parametrize(
     "manifest, message",
     [
-        ("a: [", "not valid YAML at line 1"),
+        ("a: [", "not valid YAML at line 2"),  # libyaml finds the problem at the end
         ("kind: Machine\nmetadata: {name: x}\n", "apiVersion: is required"),
         ("apiVersion: v1\nkind: X\nmetadata: {}\n", "metadata.name: is required"),
         (

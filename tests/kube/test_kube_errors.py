@@ -93,10 +93,11 @@ def test_already_exists_is_not_mistaken_for_an_apply_conflict():
     assert str(error) == 'already exists: secrets "x" already exists'
 
 
-def test_a_body_that_is_not_a_status_still_gives_code_and_text():
-    error = status_error(502, b"<html>Bad Gateway</html>", {"Retry-After": "3"})
+def test_a_body_that_is_not_a_status_gives_the_status_line_never_the_body():
+    # Whatever answered is not an API server: its page may be an internal service's (finding 5 of issue 16).
+    error = status_error(502, b"<html>internal admin: secret=hunter2</html>", {"Retry-After": "3"})
     assert (error.code, error.reason, error.category, error.retry_after) == (502, "BadGateway", errors.SERVER, 3.0)
-    assert str(error) == "server error (502): <html>Bad Gateway</html>"
+    assert str(error) == "server error (502): Bad Gateway"
     assert error.transient
 
 

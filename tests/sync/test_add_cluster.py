@@ -10,6 +10,12 @@ from vitiweb.sandbox import Rule, Token
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def sandbox_address_allowed(settings):
+    """The sandbox listens on 127.0.0.1, a loopback address add_cluster refuses unless the site allows it."""
+    settings.VITIWEB_ALLOW_INTERNAL_ADDRESSES = ["127.0.0.1"]
+
+
 def test_add_cluster_stores_credentials_encrypted_and_reports_the_connection_test(sandbox_factory, tmp_path, capsys):
     sandbox = sandbox_factory(token="s3cr3t-sandbox-token")
     path = sandbox.write_kubeconfig(tmp_path / "kubeconfig")

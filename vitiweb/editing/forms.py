@@ -17,6 +17,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.module_loading import import_string
 
+from vitiweb import policy
 from vitiweb import schema as crd_schema
 from vitiweb.editing import checks
 from vitiweb.editing.schemaform import (
@@ -571,6 +572,9 @@ class SecretForm(forms.Form):
         value = self.cleaned_data["namespace"].strip()
         if not _DNS_LABEL.match(value):
             raise ValidationError("Lower-case letters, digits and '-'.")
+        problem = policy.secret_namespace_problem(value)
+        if problem:
+            raise ValidationError(problem)
         return value
 
     def clean_name(self):

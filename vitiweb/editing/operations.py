@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from vitiweb import policy
 from vitiweb import schema as crd_schema
 from vitiweb.editing.forms import SERVER_METADATA, clean_manifest
 from vitiweb.kinds import API_VERSION, KINDS
@@ -107,6 +108,16 @@ class Outcome:
 audit_origin: ContextVar[str] = ContextVar("audit_origin", default="")
 
 
+#: What one audit row keeps of a manifest or a diff; the rest is cut with a note (the input limits bound it anyway).
+AUDIT_TEXT_LIMIT = 256 * 1024
+
+
+def _bounded(text: str) -> str:
+    if len(text) <= AUDIT_TEXT_LIMIT:
+        return text
+    return text[:AUDIT_TEXT_LIMIT] + f"\n# ... cut: {len(text) - AUDIT_TEXT_LIMIT:,} more characters not kept\n"
+
+
 def record(user, cluster, action, obj, ok, diff="", message="") -> AuditEntry:
     meta = obj.get("metadata") or {}
     if audit_origin.get():
@@ -118,8 +129,8 @@ def record(user, cluster, action, obj, ok, diff="", message="") -> AuditEntry:
         kind=str(obj.get("kind", ""))[:50],
         namespace=str(meta.get("namespace", ""))[:253],
         name=str(meta.get("name", ""))[:253],
-        manifest=to_yaml(redact(obj)),
-        diff=diff,
+        manifest=_bounded(to_yaml(redact(obj))),
+        diff=_bounded(diff),
         result=AuditEntry.Result.SUCCESS if ok else AuditEntry.Result.FAILURE,
         message=message[:5000],
     )
@@ -247,6 +258,9 @@ def _document_problems(document: Document) -> list[str]:
         return [f"{document.where}: {e}" for e in errors if not e.path.startswith("metadata.")]
     if body.get("apiVersion") == "v1" and kind in ("Namespace", "Secret"):
         if kind == "Secret":
+            problem = _secret_problem(body)
+            if problem:
+                return [f"{document.where}: {problem}"]
             for key in ("data", "stringData"):
                 if key in body and not isinstance(body[key], dict):
                     return [f"{document.where}: {key}: must be a mapping"]
@@ -261,6 +275,16 @@ def _document_problems(document: Document) -> list[str]:
         f"{document.where}: kind: {body.get('apiVersion')} {kind} is not applied from here "
         f"(Namespace, Secret and the VitiStack kinds are)"
     ]
+
+
+def _secret_problem(body: dict) -> str:
+    """Why this Secret is not created from here: only Opaque ones (as the Secret form), only where allowed."""
+    secret_type = body.get("type", "Opaque")
+    if secret_type != "Opaque":
+        return f"type: only Opaque Secrets are created from here, not {str(secret_type)[:100]}"
+    namespace = str((body.get("metadata") or {}).get("namespace") or "default")
+    problem = policy.secret_namespace_problem(namespace)
+    return f"metadata.namespace: {problem}" if problem else ""
 
 
 def describe(obj: dict) -> dict:
@@ -373,7 +397,7 @@ def create_secret(api_client, cluster, obj: dict, *, user, dry_run: bool) -> tup
             meta.get("namespace") or "default",
             meta["name"],
             secret_values(obj),
-            secret_type=obj.get("type") or "Opaque",
+            secret_type="Opaque",  # the only type created from here (see _secret_problem)
             labels=meta.get("labels"),
             annotations=meta.get("annotations"),
             dry_run=dry_run,

@@ -27,9 +27,13 @@ from functools import lru_cache
 
 import yaml
 
+from vitiweb import safeyaml
 from vitiweb import schema as crd_schema
 
 MISSING = object()
+#: Free-form fields (YAML typed in a textarea) are small by nature; a form's fields share one node budget.
+FREE_FORM_LIMITS = safeyaml.Limits(max_bytes=64 * 1024, max_depth=32, max_nodes=20_000, max_aliases=100)
+FREE_FORM_NODES = 20_000
 ITEM = "__item"
 NEW = "new"
 
@@ -266,6 +270,8 @@ class Parsed:
     """What ``unflatten`` found besides the value: parse errors and list positions."""
 
     errors: dict[str, str] = field(default_factory=dict)  # form name -> message
+    # One budget for every free-form field of a form: many small bombs cost no more than one.
+    free_nodes: safeyaml.NodeBudget = field(default_factory=lambda: safeyaml.NodeBudget(FREE_FORM_NODES))
     # form name of a list -> the form indices of its items, in the order they appear in the object
     positions: dict[str, list[int]] = field(default_factory=dict)
 
@@ -349,7 +355,7 @@ def unflatten(node: Node, data, prefix: str, base=MISSING, parsed: Parsed | None
         if widget == "map":
             return parse_map(text) or MISSING
         if widget == "free":
-            return _parse_free(text)
+            return _parse_free(text, parsed)
         return parse_scalar(node, text)
     except ParseError as exc:
         parsed.errors[prefix] = str(exc)
@@ -366,19 +372,17 @@ def _unflatten_free(node, data, prefix, base, parsed):
     if not text.strip():
         return MISSING
     try:
-        return _parse_free(text)
+        return _parse_free(text, parsed)
     except ParseError as exc:
         parsed.errors[prefix] = str(exc)
         return base
 
 
-def _parse_free(text: str):
+def _parse_free(text: str, parsed: Parsed):
     try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise ParseError(f"not valid YAML{where}") from None
+        value = safeyaml.load(text, limits=FREE_FORM_LIMITS, budget=parsed.free_nodes)
+    except safeyaml.YamlError as exc:
+        raise ParseError(exc.message) from None
     return MISSING if value is None else value
 
 

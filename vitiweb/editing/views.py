@@ -17,6 +17,7 @@ from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Q
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect
@@ -34,7 +35,7 @@ from vitiweb.kinds import KINDS, kind_for_plural, model_for
 from vitiweb.kube.errors import KubeError
 from vitiweb.models import AuditEntry, Cluster
 from vitiweb.sync.clusters import api_client_for
-from vitiweb.ui import render_page, require_permission
+from vitiweb.ui import render_page, require_permission, viewer_required
 
 log = logging.getLogger(__name__)
 
@@ -343,6 +344,8 @@ def _rv_newer(have: str, want: str) -> bool:
 # -- multi-document apply -----------------------------------------------------------------------
 
 
+@sensitive_post_parameters("manifests")
+@sensitive_variables("form", "found", "ordered")
 @login_required
 @require_http_methods(["GET", "POST"])
 def manifest_bulk_apply(request):
@@ -363,14 +366,16 @@ def manifest_bulk_apply(request):
             if not ordered and not problems:
                 problems = ["the stream holds no documents"]
             if not problems:
-                run = ApplyRun.objects.create(
-                    user=request.user,
-                    cluster=form.cleaned_data["cluster"],
-                    dry_run=dry_run,
-                    create_namespaces=form.cleaned_data["create_namespaces"],
-                    items=[describe(doc) for doc in ordered],
-                )
-                start_run(run, ordered)
+                # One transaction: a run whose documents could not be stored does not exist at all.
+                with transaction.atomic():
+                    run = ApplyRun.objects.create(
+                        user=request.user,
+                        cluster=form.cleaned_data["cluster"],
+                        dry_run=dry_run,
+                        create_namespaces=form.cleaned_data["create_namespaces"],
+                        items=[describe(doc) for doc in ordered],
+                    )
+                    start_run(run, ordered)
                 return redirect("applyrun_detail", pk=run.pk)
     else:
         form = BulkApplyForm()
@@ -510,7 +515,7 @@ def object_export(request, plural: str, pk: int):
     return response
 
 
-@login_required
+@viewer_required
 def export_zip(request):
     """A selection (``?object=Machine:12&object=Vitistack:3``), a cluster (``?cluster=name``) or the whole fleet, zipped."""
     selected = request.GET.getlist("object")

@@ -19,7 +19,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import kubernetes.client
-import yaml
+
+from vitiweb import safeyaml
 
 from .discovery import forget_resources, resolve_resource
 from .errors import INVALID, ApiStatusError, KubeError
@@ -47,11 +48,9 @@ def load_manifest(manifest: str | bytes | Mapping[str, Any]) -> dict:
         obj = dict(manifest)
     else:
         try:
-            documents = [d for d in yaml.safe_load_all(manifest) if d is not None]
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise ManifestError(f"not valid YAML{where}") from None
+            documents = [d for d in safeyaml.load_all(manifest) if d is not None]
+        except safeyaml.YamlError as exc:
+            raise ManifestError(str(exc), field=exc.path or None) from None
         if len(documents) != 1:
             raise ManifestError(f"expected one document, found {len(documents)}")
         obj = documents[0]

@@ -18,6 +18,7 @@ import ssl
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -299,16 +300,26 @@ def status_error(
     retry_after = parse_retry_after(_header(headers, "Retry-After"))
     status = decode_status_body(body)
     if status is None:
-        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
+        # Not an API server's answer (a proxy's page, or whatever a mistyped URL reached): only the
+        # status line is kept, never the body, which may be anything the other end chose to show us.
         status = {
             "kind": "Status",
             "status": "Failure",
             "code": code,
             "reason": _reason_for_code(code),
-            "message": text.strip()[:500] or http_reason or f"HTTP {code}",
+            "message": _status_line(code, http_reason),
         }
     human = unauthorized_reason(auth_method) if code == 401 else None
     return ApiStatusError.from_status(status, code=code, retry_after=retry_after, human=human)
+
+
+def _status_line(code: int, http_reason: str | None) -> str:
+    try:
+        phrase = HTTPStatus(code).phrase
+    except ValueError:
+        phrase = ""
+    reason = http_reason if http_reason and http_reason.isprintable() and len(http_reason) < 100 else phrase
+    return reason or f"HTTP {code}"
 
 
 def unauthorized_reason(auth_method: str | None) -> str:

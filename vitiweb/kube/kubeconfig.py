@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from vitiweb import safeyaml
+
 from .errors import KubeconfigError
 
 #: Cluster fields safe to show.
@@ -64,11 +66,9 @@ def parse_kubeconfig(source: str | bytes | Mapping[str, Any]) -> dict:
         if isinstance(source, bytes):
             source = source.decode("utf-8", "replace")
         try:
-            config = yaml.safe_load(source)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise KubeconfigError(f"kubeconfig is not valid YAML{where}") from None
+            config = safeyaml.load(source, "kubeconfig")
+        except safeyaml.YamlError as exc:
+            raise KubeconfigError(str(exc)) from None
     if not isinstance(config, dict):
         raise KubeconfigError("kubeconfig must be a YAML mapping with clusters, users and contexts")
     for section, inner in (("clusters", "cluster"), ("users", "user"), ("contexts", "context")):

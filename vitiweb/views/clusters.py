@@ -7,6 +7,7 @@ from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django_htmx.http import HttpResponseClientRedirect
 
 from vitiweb.forms import ClusterAddForm
@@ -101,6 +102,7 @@ def _permission_rows(permissions) -> dict:
     }
 
 
+@sensitive_variables("kubeconfig", "client")
 def run_connection_test(kubeconfig: dict, context: str | None):
     """(report, error text): the kube layer's connection test for one context, exec plugins and file paths refused."""
     try:
@@ -113,6 +115,8 @@ def run_connection_test(kubeconfig: dict, context: str | None):
         client.close()
 
 
+@sensitive_post_parameters("kubeconfig_text")
+@sensitive_variables("kubeconfig", "form", "resolved", "context")
 @require_permission("vitiweb.add_cluster")
 def cluster_add(request):
     """Test a kubeconfig's connection, then save it: the secret part encrypted, never shown again."""
@@ -132,19 +136,29 @@ def cluster_add(request):
         )
         reachable = bool(report and report.reachable and not report.error)
         if request.POST.get("action") == "save":
-            if reachable or form.cleaned_data["save_unreachable"]:
-                cluster = _save_cluster(form.cleaned_data["name"], kubeconfig, resolved, report)
-                if request.htmx:
-                    return HttpResponseClientRedirect(reverse("cluster_detail", args=[cluster.pk]))
-                return redirect("cluster_detail", pk=cluster.pk)
-            form.add_error(
-                "save_unreachable", "The connection test failed: fix the kubeconfig, or tick this box to save anyway."
-            )
+            if report is None:
+                # No client could even be built (an exec plugin, a file on this machine): nothing to save.
+                form.add_error(None, f"This kubeconfig cannot be used from the web form: {error}")
+            elif reachable or form.cleaned_data["save_unreachable"]:
+                try:
+                    cluster = _save_cluster(form.cleaned_data["name"], kubeconfig, resolved, report)
+                except KubeError as exc:
+                    form.add_error(None, f"This kubeconfig cannot be saved: {exc}")
+                else:
+                    if request.htmx:
+                        return HttpResponseClientRedirect(reverse("cluster_detail", args=[cluster.pk]))
+                    return redirect("cluster_detail", pk=cluster.pk)
+            else:
+                form.add_error(
+                    "save_unreachable",
+                    "The connection test failed: fix the kubeconfig, or tick this box to save anyway.",
+                )
     return render_page(
         request, "vitiweb/cluster_add.html", context, {"connection-test": "vitiweb/_connection_test.html"}
     )
 
 
+@sensitive_variables("kubeconfig", "resolved")
 def _save_cluster(name, kubeconfig, resolved, report) -> Cluster:
     """Register through the sync engine's registry (public part as JSON, secrets encrypted) and record the test."""
     with transaction.atomic():

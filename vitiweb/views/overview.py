@@ -1,10 +1,8 @@
-from django.contrib.auth.decorators import login_required
-
 from vitiweb.overview import fleet_overview
-from vitiweb.ui import render_page
+from vitiweb.ui import render_page, viewer_required
 
 
-@login_required
+@viewer_required
 def home(request):
     """The fleet at a glance: clusters, counts, charts, and what needs attention."""
     context = fleet_overview()

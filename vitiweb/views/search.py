@@ -1,14 +1,13 @@
-from django.contrib.auth.decorators import login_required
 from django.urls import reverse
 from django.utils.http import urlencode
 
 from vitiweb.kinds import all_models
-from vitiweb.ui import model_permission, render_page, url_name
+from vitiweb.ui import model_permission, render_page, url_name, viewer_required
 
 SHOWN = 8
 
 
-@login_required
+@viewer_required
 def search(request):
     """Every kind the user may read, searched by name, label and region (the list filters' ``q``)."""
     query = (request.GET.get("q") or "").strip()[:200]

@@ -2,7 +2,9 @@ import os
 
 from django.core.management.base import BaseCommand, CommandError
 
+from vitiweb import policy
 from vitiweb.kube.errors import KubeconfigError
+from vitiweb.kube.kubeconfig import resolve_context
 from vitiweb.sync.clusters import check_connection, register_cluster
 
 
@@ -26,6 +28,15 @@ class Command(BaseCommand):
     def handle(self, *args, name, kubeconfig, in_cluster, context, skip_test, allow_exec, **options):
         if not in_cluster and not kubeconfig:
             kubeconfig = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or os.path.expanduser("~/.kube/config")
+        if not in_cluster:
+            try:
+                with open(kubeconfig) as handle:
+                    resolved = resolve_context(handle.read(), context)
+            except (KubeconfigError, OSError) as exc:
+                raise CommandError(f"cluster {name!r} not registered: {exc}") from None
+            problems = policy.cluster_address_problems(resolved.cluster)
+            if problems:
+                raise CommandError(f"cluster {name!r} not registered: {'; '.join(problems)}")
         try:
             cluster = register_cluster(
                 name, kubeconfig_path=kubeconfig, context=context, in_cluster=in_cluster, allow_exec=allow_exec
