@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('vitiweb', '0005_cluster_allow_exec'),
+        ('vitiweb', '0006_findings_run_and_leases'),
     ]
 
     operations = [
