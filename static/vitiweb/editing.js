@@ -131,18 +131,100 @@
     if (event.target.matches("[data-variant-select]")) showVariant();
   });
 
+  // Form actions and the live preview. Only the preview syncs on the form (hx-sync
+  // "this:replace", not inherited: hx-disinherit), so a preview fired after a click never
+  // aborts the click's request. Adding or removing an item re-renders the sections, so while
+  // one is on its way: another action clicked waits for it and is then sent from the new form,
+  // and what the operator types meanwhile is carried into the new sections, focus included.
+  // (Those buttons settle at once, "settle:0ms": no moment where the new buttons are in the
+  // page but not yet live.)
+  var reshaping = null; // {elt, sent: {id: value}, edited: {id: value}, focus: id} of the add/remove in flight
+  var waiting = []; // [name, value] of the actions clicked while it was on its way
+
+  function reshapes(elt) {
+    return elt && (elt.name === "_add" || elt.name === "_remove") && Boolean(elt.closest("#manifest-form"));
+  }
+
+  function sectionValues() {
+    var values = {};
+    document.querySelectorAll("#form-sections [id^='f-']").forEach(function (el) { values[el.id] = el.value; });
+    return values;
+  }
+
+  function requestElement(event) {
+    // The button may be out of the page by now: htmx names it in the request's configuration.
+    return event.detail && event.detail.requestConfig && event.detail.requestConfig.elt;
+  }
+
+  function finishReshaping() {
+    reshaping = null;
+    var next = waiting.shift();
+    while (next) {
+      var button = document.querySelector(
+        '#manifest-form button[name="' + CSS.escape(next[0]) + '"][value="' + CSS.escape(next[1]) + '"]');
+      if (button) {
+        button.click();
+        if (reshaping) return; // the rest wait for this one in turn
+      }
+      next = waiting.shift();
+    }
+  }
+
+  document.addEventListener("htmx:confirm", function (event) {
+    var elt = event.detail.elt;
+    if (!reshaping || !elt.matches("#manifest-form button[hx-post]")) return;
+    event.preventDefault();
+    waiting.push([elt.name, elt.value]);
+  });
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail.elt;
+    if (reshapes(elt)) reshaping = { elt: elt, sent: sectionValues(), edited: {}, focus: null };
+  });
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (!reshaping || event.detail.target.id !== "form-sections") return;
+    var now = sectionValues();
+    Object.keys(now).forEach(function (id) {
+      if (id in reshaping.sent && now[id] !== reshaping.sent[id]) reshaping.edited[id] = now[id];
+    });
+    var active = document.activeElement;
+    if (active && active.id && active.matches("#manifest-form input, #manifest-form select, #manifest-form textarea")) {
+      reshaping.focus = active.id;
+    }
+  });
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (!reshaping || event.detail.target.id !== "form-sections") return;
+    Object.keys(reshaping.edited).forEach(function (id) {
+      var el = document.getElementById(id);
+      if (el) el.value = reshaping.edited[id];
+    });
+  });
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    // Normally the sections have settled by now; a failed or aborted request swapped nothing.
+    if (reshaping && requestElement(event) === reshaping.elt) finishReshaping();
+  });
+
   document.addEventListener("htmx:afterSettle", function (event) {
     applyLiveErrors();
     renderOffers();
-    var elt = event.detail && event.detail.requestConfig && event.detail.requestConfig.elt;
-    if (elt && elt.name === "_add") {
+    var target = event.detail && event.detail.target;
+    if (!target || target.id !== "form-sections") return;
+    showVariant();
+    var elt = requestElement(event);
+    var kept = reshaping && reshaping.focus && document.getElementById(reshaping.focus);
+    if (kept) {
+      kept.focus({ preventScroll: true }); // the operator was typing there
+    } else if (elt && elt.name === "_add") {
       var list = document.querySelector('[data-path="' + CSS.escape(elt.value) + '"]');
       var items = list ? list.querySelectorAll(":scope > .item") : [];
       var last = items.length ? items[items.length - 1] : null;
       var input = last && last.querySelector("input:not([type=hidden]), select, textarea");
       if (input) { input.focus(); last.scrollIntoView({ block: "center" }); }
     }
-    if (event.detail && event.detail.target && event.detail.target.id === "form-sections") showVariant();
+    if (reshaping && elt === reshaping.elt) finishReshaping();
   });
 
   document.addEventListener("DOMContentLoaded", function () { showVariant(); renderOffers(); });
