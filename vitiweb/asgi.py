@@ -1,6 +1,7 @@
 """ASGI entry point: HTTP through Django, websockets through Channels."""
 
 import os
+from importlib import import_module
 
 from django.core.asgi import get_asgi_application
 
@@ -8,6 +9,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vitiweb.settings")
 
 # Django must be set up before anything imports models (the routing does).
 django_asgi_app = get_asgi_application()
+
+from django.conf import settings  # noqa: E402
+
+# The URLconf, and every view module behind it (the Kubernetes client among them: seconds of
+# imports on a busy host), is imported at start, not by the first page or websocket a fresh
+# worker serves: that connect would wait seconds for its permission check (which resolves the
+# page's URL).
+import_module(settings.ROOT_URLCONF)
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

@@ -23,26 +23,24 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screensh
 def browser():
     """One chromium per test module.
 
-    Playwright's sync API runs an event loop in this thread while it lives; the ORM
-    calls the tests make are still synchronous, so Django's async guard is lifted for
-    exactly that time (a leaked variable would fail ``check --deploy`` elsewhere).
+    Playwright's sync API keeps an event loop marked running in this thread while it
+    lives, so the synchronous ORM calls the tests make here (setting up data, checking
+    what a click stored) would trip Django's async-safety check. The check is lifted for
+    exactly this fixture's lifetime and restored after it. Nothing async of Vitiweb's
+    runs meanwhile in this process: pytest-django's live server is a WSGI thread (no
+    websocket), and the processes of tests/processes.py are started without the flag,
+    so the websocket consumer keeps the check on (tests/live asserts it is on there).
     """
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium (make browser)")
     from playwright.sync_api import sync_playwright
 
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             yield browser
             browser.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture

@@ -1,12 +1,14 @@
 """The live websocket: who may subscribe to what, coalescing, and convergence when messages are lost."""
 
 import asyncio
+import os
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
+from django.core.exceptions import SynchronousOnlyOperation
 
 from machines.models import Machine
 from tests import factories
@@ -43,6 +45,15 @@ def connect(user, page, consumer=LiveConsumer):
 
 async def set_phase(name, phase):
     await sync_to_async(Machine.objects.filter(name=name).update)(phase=phase, status={"phase": phase})
+
+
+async def test_a_synchronous_database_call_in_the_event_loop_fails_as_in_production(fleet):
+    """Django's async-safety check is on for the consumer's code: a blocking ORM call it made in the
+    event loop would fail this suite. (A test module lifting the check at import would lift it for
+    the whole run, since pytest imports every module before running any.)"""
+    assert "DJANGO_ALLOW_ASYNC_UNSAFE" not in os.environ
+    with pytest.raises(SynchronousOnlyOperation):
+        Machine.objects.count()
 
 
 async def test_an_anonymous_visitor_is_refused(fleet):
