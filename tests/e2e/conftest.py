@@ -32,7 +32,7 @@ def browser():
     so the websocket consumer keeps the check on (tests/live asserts it is on there).
     """
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium (make browser)")
+        pytest.fail(f"{CHROMIUM} is missing: `make tools` installs Debian's chromium (or set VITIWEB_CHROMIUM)")
     from playwright.sync_api import sync_playwright
 
     with pytest.MonkeyPatch.context() as patch:

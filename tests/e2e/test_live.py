@@ -19,6 +19,7 @@ from tests import factories
 from tests.e2e.conftest import log_in
 from tests.processes import free_port, manage, stop, wait_for_port
 from tests.sync.conftest import machine, wait_for
+from tests.tools import KUBECTL
 from vitiweb.sync.clusters import register_cluster
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -27,7 +28,7 @@ REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/3"
 
 def kubectl(kubeconfig, *args):
     result = subprocess.run(
-        ["kubectl", "--kubeconfig", str(kubeconfig), *args], capture_output=True, text=True, timeout=30
+        [KUBECTL, "--kubeconfig", str(kubeconfig), *args], capture_output=True, text=True, timeout=30
     )
     assert result.returncode == 0, result.stderr
 

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from kubernetes import client, config
 
+from tests.tools import KUBECTL
+
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
-KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
-requires_kubectl = pytest.mark.skipif(not os.path.exists(KUBECTL), reason="kubectl is not installed")
 
 
 @pytest.fixture

@@ -10,13 +10,11 @@ import time
 import pytest
 import yaml
 
-from .conftest import EXAMPLES, KUBECTL, requires_kubectl
+from .conftest import EXAMPLES, KUBECTL
 
 FOLDERS = sorted(p for p in EXAMPLES.iterdir() if p.is_dir())
 VITISTACK_FOLDERS = [p for p in FOLDERS if p.name != "07-monitoring"]
 KINDS = "vitistacks,machineproviders,kubernetesproviders,machines"
-
-pytestmark = requires_kubectl
 
 
 def _namespaces_first(kubectl, folder):

@@ -15,7 +15,7 @@ from vitiweb.sandbox.loader import load, load_crds
 from vitiweb.sandbox.populate import populate
 from vitiweb.sandbox.sandbox import DEFAULT_CRDS_DIR
 
-from .conftest import EXAMPLES, KUBECTL, requires_kubectl
+from .conftest import EXAMPLES, KUBECTL
 
 GV = "vitistack.io/v1alpha1"
 
@@ -90,7 +90,6 @@ def test_simulator_writes_through_the_store_so_watches_see_it(sandbox_factory):
     assert any(e["reason"] == "ProvisioningFailed" for e in events)
 
 
-@requires_kubectl
 def test_fleet_serves_clusters_with_one_kubeconfig(tmp_path):
     with SandboxFleet(3, tls=True, token="fleet-token", warn=lambda _: None) as fleet:
         ports = {sb.port for sb in fleet}
