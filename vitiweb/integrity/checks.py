@@ -376,17 +376,16 @@ def cross_namespace_references(fleet: Fleet) -> list[Finding]:
     refs += load_refs(
         Reference.objects.filter(target_kind=SECRET, state=Reference.State.RESOLVED).exclude(source_kind=MACHINE)
     )
-    elsewhere = list(
-        Machine.objects.exclude(provider_namespace="")
-        .exclude(provider_namespace=F("namespace"))
-        .values_list("id", flat=True)[:5000]
-    )
-    if elsewhere:
-        refs += load_refs(
-            Reference.objects.filter(
-                source_kind=MACHINE, source_id__in=elsewhere, target_entry="", state=Reference.State.RESOLVED
-            )
+    # Every machine whose provider lives in another namespace: chosen in the database (a subquery).
+    elsewhere = Machine.objects.exclude(provider_namespace="").exclude(provider_namespace=F("namespace"))
+    refs += load_refs(
+        Reference.objects.filter(
+            source_kind=MACHINE,
+            source_id__in=elsewhere.values("id"),
+            target_entry="",
+            state=Reference.State.RESOLVED,
         )
+    )
     machines = _with_machines(fleet, refs)
     findings = []
     for ref in refs:

@@ -673,10 +673,17 @@ class CompositionBuilder(Builder):
         entries = defaultdict(dict)
         from vitiweb.models import Reference
 
-        ids = [m.id for items in machines.values() for m in items]
+        # The problems of every machine drawn, whatever their number: the machines on these providers
+        # are chosen in the database (a subquery), as machines_on chooses them.
+        on_providers = Reference.objects.filter(
+            source_kind=MACHINE,
+            relation="machine-provider",
+            state=Reference.State.RESOLVED,
+            target_id__in=[p.id for p in providers],
+        ).values("source_id")
         for source_id, relation, detail in (
             Reference.objects.filter(
-                source_kind=MACHINE, source_id__in=ids[:5000], relation__in=("instance-type", "machine-image")
+                source_kind=MACHINE, source_id__in=on_providers, relation__in=("instance-type", "machine-image")
             )
             .exclude(state=Reference.State.RESOLVED)
             .values_list("source_id", "relation", "detail")
