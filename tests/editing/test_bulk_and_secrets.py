@@ -280,3 +280,9 @@ def test_export_one_object_a_selection_and_the_fleet_in_the_git_layout(viewer_cl
     assert "status" not in provider and set(provider["metadata"]) == {"name", "namespace"}
     only_west = zipfile.ZipFile(io.BytesIO(viewer_client.get("/export/fleet.zip?cluster=west").content)).namelist()
     assert only_west == ["vitistacks/edge-west/edge-west.yaml"]
+
+
+def test_an_export_selection_too_long_for_one_query_is_refused_not_cut(viewer_client):
+    selection = "&".join(f"object=Machine:{pk}" for pk in range(1, 1_002))
+    response = viewer_client.get(f"/export/fleet.zip?{selection}")
+    assert response.status_code == 400

@@ -255,6 +255,28 @@ def test_the_side_panel_of_a_missing_object_names_who_references_it(client, exam
     assert "central-management" in html and "edge-west/edge-west" in html
 
 
+def test_a_side_panel_past_its_length_says_how_many_and_where_the_rest_are(client, cluster, viewer):
+    """A stack with 51 missing children, and a missing stack named by 51 others: 50 are listed."""
+    load(
+        cluster,
+        stack("big", childVitistacks=[{"name": f"child-{i:02}"} for i in range(51)]),
+        *(stack(f"orphan-{i:02}", parentVitistack={"name": "ghost"}) for i in range(51)),
+    )
+    client.force_login(viewer)
+    html = client.get(reverse("topology:panel", args=["Vitistack", stack_id("big")])).content.decode()
+    assert html.count('<span class="badge ref-') == 50
+    assert "First 50 of 51: all of them on" in html and f'href="/vitistacks/{stack_id("big")}/"' in html
+
+    response = client.get(
+        reverse("topology:panel_missing"), {"kind": "Vitistack", "namespace": "production", "name": "ghost"}
+    )
+    html = response.content.decode()
+    assert html.count("orphan-") == 50 and "First 50 of 51: all of them in" in html
+    findings_url = response.context["findings_url"]
+    listed = client.get(findings_url).context
+    assert listed["shown_count"] == 51  # the findings page has every one of them
+
+
 def test_the_findings_page_filters_by_severity_check_and_text(client, examples, viewer):
     client.force_login(viewer)
     url = reverse("topology:findings")

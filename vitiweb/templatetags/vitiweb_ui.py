@@ -129,11 +129,7 @@ def render_value(value, depth: int = 0) -> SafeString:
         return format_html('<code class="json">{}</code>', compact_json(value))
     if isinstance(value, list):
         items = value[:MAX_ITEMS]
-        more = (
-            format_html('<span class="muted">… {} more</span>', len(value) - MAX_ITEMS)
-            if len(value) > MAX_ITEMS
-            else ""
-        )
+        more = _more(value)
         if not items:
             return mark_safe('<span class="muted">none</span>')
         if all(_is_scalar(item) for item in items):
@@ -179,8 +175,15 @@ def render_value(value, depth: int = 0) -> SafeString:
             "<div><dt>{}</dt><dd>{}</dd></div>",
             ((humanize_key(str(k)), render_value(v, depth + 1)) for k, v in entries),
         )
-        return format_html('<dl class="kv nested-kv">{}</dl>', rows)
+        return format_html('<dl class="kv nested-kv">{}</dl>{}', rows, _more(value))
     return format_html("<span>{}</span>", str(value))
+
+
+def _more(value) -> str:
+    """What a list or mapping cut at MAX_ITEMS leaves out, said (the YAML tab has it all)."""
+    if len(value) <= MAX_ITEMS:
+        return ""
+    return format_html('<span class="muted">… {} more (see the YAML)</span>', len(value) - MAX_ITEMS)
 
 
 @register.simple_tag
@@ -198,7 +201,7 @@ def spec_cell(value) -> SafeString:
             '<li class="chip small"><span class="muted">{}</span> {}</li>',
             ((humanize_key(str(k)), _scalar(v)) for k, v in list(value.items())[:MAX_ITEMS]),
         )
-        return format_html('<ul class="chips">{}</ul>', chips)
+        return format_html('<ul class="chips">{}</ul>{}', chips, _more(value))
     if isinstance(value, dict) and value or isinstance(value, list) and not all(map(_is_scalar, value)):
         # Nested structures stay folded so that a table row keeps its height.
         count = len(value)

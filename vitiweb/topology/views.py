@@ -56,6 +56,8 @@ KIND_PERMISSIONS = {
     KUBERNETES_PROVIDER: "providers.view_kubernetesprovider",
     MACHINE: "machines.view_machine",
 }
+#: References a side panel lists; past that it says how many there are and where to see them all.
+PANEL_ITEMS = 50
 
 
 def topology_required(view):
@@ -170,7 +172,8 @@ def panel(request, kind, pk):
     if obj is None:
         raise Http404("no such object")
     findings = current_findings().for_object(kind, pk)
-    refs = Reference.objects.filter(source_kind=kind, source_id=pk).order_by("id")[:60]
+    declared = Reference.objects.filter(source_kind=kind, source_id=pk).order_by("id")
+    refs = declared[:PANEL_ITEMS]
     incoming = Reference.objects.filter(target_kind=kind, target_id=pk).exclude(target_entry="").count()
     context = {
         "obj": obj,
@@ -178,6 +181,7 @@ def panel(request, kind, pk):
         "url": detail_url(kind, pk),
         "findings": findings,
         "outgoing": [{"ref": ref, "words": RELATION_WORDS.get(ref.relation, ref.relation)} for ref in refs],
+        "outgoing_count": declared.count() if len(refs) == PANEL_ITEMS else len(refs),
         "incoming_entries": incoming,
         "composition_url": reverse("topology:view", args=["composition"]) + f"?stack={pk}" if kind == VITISTACK else "",
         "blast_url": (
@@ -238,11 +242,12 @@ def panel_missing(request):
     """The side panel of an object that is referenced but does not exist."""
     kind, namespace, name = (request.GET.get(key, "")[:253] for key in ("kind", "namespace", "name"))
     fleet = Fleet()
-    refs = (
+    naming = (
         Reference.objects.filter(target_kind=kind, target_namespace=namespace, target_name=name)
         .exclude(state=Reference.State.RESOLVED)
-        .order_by("id")[:50]
+        .order_by("id")
     )
+    refs = naming[:PANEL_ITEMS]
     referrers = []
     for ref in refs:
         source = fleet.get(ref.source_kind, ref.source_id)
@@ -262,6 +267,10 @@ def panel_missing(request):
         "namespace": namespace,
         "name": name,
         "referrers": referrers,
+        "referrer_count": naming.count() if len(refs) == PANEL_ITEMS else len(refs),
+        "findings_url": reverse("topology:findings")
+        + "?"
+        + urlencode({"check": "dangling-reference", "q": f"{namespace}/{name}" if namespace else name}),
         "elsewhere": [
             {"obj": obj, "cluster": fleet.clusters.get(obj.cluster_id, "?"), "url": detail_url(obj.kind, obj.id)}
             for obj in elsewhere
