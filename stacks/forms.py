@@ -2,8 +2,6 @@
 
 from vitiweb.editing.forms import ManifestForm, naming_slug
 
-_NAME = r"(?:\.\d+)?\.name"
-
 
 class VitistackForm(ManifestForm):
     kind = "Vitistack"

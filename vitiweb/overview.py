@@ -48,11 +48,6 @@ class KindSummary:
     def phase_list(self):
         return [(phase or "(none)", count, phase_tone(phase)) for phase, count in self.phases.most_common()]
 
-    @property
-    def ready_percent(self) -> int:
-        known = self.ready + self.not_ready
-        return round(100 * self.ready / known) if known else 0
-
 
 def kind_summaries(models) -> tuple[list[KindSummary], dict]:
     """Per kind: totals, readiness, phases and per-cluster counts (one query per kind).

@@ -125,10 +125,6 @@ def _validator(api_version: str, kind: str, strict: bool, crds_dir: str):
     return jsonschema.Draft202012Validator(openapi_to_jsonschema(schema, strict)), schema
 
 
-def is_known(api_version: str, kind: str) -> bool:
-    return f"{api_version}/{kind}" in _crd_schemas(str(settings.VITIWEB_CRDS_DIR))
-
-
 def validate(obj: dict, strict: bool = False) -> list[FieldError]:
     """Every schema violation of ``obj`` against its kind's CRD, each with its field path."""
     validator, schema = _validator(

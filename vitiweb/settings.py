@@ -63,7 +63,6 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "django_filters",
-    "django_tables2",
     "django_htmx",
     "csp",
     "axes",

@@ -95,6 +95,18 @@ def test_edge_view_labels_connectivity_and_shows_autonomy_and_use_against_limits
     assert row[3:7] == ["satellite", "100Mbps", "500ms", "autonomous, offline ≤ 1h"]
 
 
+def test_an_edge_location_that_does_not_exist_hangs_from_its_central_stack(cluster):
+    load(
+        cluster,
+        stack("hub", edgeManagement={"enabled": True, "edgeLocations": [{"name": "nowhere", "region": "eu-north"}]}),
+    )
+    pic = picture("edge")
+    assert edges(pic.graph) == {("hub", "nowhere", "eu-north", "dangling")}
+    [edge] = pic.graph.edges
+    assert pic.graph.nodes[edge.source].pk == stack_id("hub")
+    assert pic.tables[0].rows[0][-1] == "central only (target missing)"
+
+
 def test_composition_goes_from_the_stack_to_providers_node_groups_and_machines(examples):
     graph = picture("composition", stack=stack_id("aws-production")).graph
     assert labels(graph) == {

@@ -13,7 +13,6 @@ import re
 
 from vitiweb.schema import FieldError, field_path
 
-DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h|d|w))+$"
 QUANTITY_HINT = "a quantity such as 100, 500m, 200Gi or 1Ti"
 DURATION_HINT = "a duration such as 30s, 10m, 1h or 90d"
 

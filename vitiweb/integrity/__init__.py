@@ -125,10 +125,6 @@ class FindingIndex:
     def for_object(self, kind: str, pk: int) -> list[Finding]:
         return self.by_object.get(f"{kind}:{pk}", [])
 
-    def worst_for(self, key: str) -> str | None:
-        found = self.by_object.get(key)
-        return min((f.severity for f in found), key=SEVERITY_RANK.get) if found else None
-
     def counts(self) -> dict[str, int]:
         if self._counts is None:
             counted = Counter(f.severity for f in self.findings)

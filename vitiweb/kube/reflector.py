@@ -61,7 +61,6 @@ WATCHING = "watching"
 BACKOFF = "backoff"
 ERROR = "error"
 STOPPED = "stopped"
-STATES = (LISTING, WATCHING, BACKOFF, ERROR, STOPPED)
 
 EVENT_TYPES = ("ADDED", "MODIFIED", "DELETED")
 

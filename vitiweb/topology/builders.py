@@ -18,12 +18,10 @@ from vitiweb.topology.data import (
     KUBERNETES_PROVIDER,
     MACHINE,
     MACHINE_PROVIDER,
-    MISSING,
     VITISTACK,
     Fleet,
     Obj,
     Ref,
-    state_of,
 )
 from vitiweb.topology.graph import (
     DANGLING,
@@ -470,7 +468,7 @@ class EdgeBuilder(Builder):
             if link_.edge is None:
                 target = self.missing(link_.location)
                 attrs = link_.location.attributes
-                self.graph.add_edge(Edge(central.id and central.key, target.id, f"{attrs.get('region', '')}", DANGLING))
+                self.graph.add_edge(Edge(central.key, target.id, str(attrs.get("region", "")), DANGLING))
                 table.rows.append(
                     [
                         link(central),
@@ -922,7 +920,3 @@ def build_picture(view: str, fleet: Fleet, findings: FindingIndex, options: Opti
 
 #: Views made of many small independent pictures, and what to call one of them.
 FOLDED_NOUNS = {"dr": "DR pairs", "failover": "failover chains", "sharing": "sharing groups", "edge": "edge sites"}
-
-
-def node_state(obj: Obj) -> str:
-    return state_of(obj.phase, obj.ready) if obj else MISSING
