@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,27 +33,44 @@ def free_port() -> int:
 
 
 def manage(*args: str, **env: str) -> subprocess.Popen:
-    """``manage.py ARGS`` in a new process sharing the test database."""
+    """``manage.py ARGS`` in a new process sharing the test database.
+
+    Its stderr goes to a file, never to a pipe nobody reads: a process that logs more than a
+    pipe holds (64 KiB) would block on its next log line, and stop serving or syncing.
+    ``output(process)`` reads what it wrote.
+    """
     environment = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "vitiweb.settings", **env}
     environment.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    return subprocess.Popen(
+    log = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
+    process = subprocess.Popen(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
         env=environment,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
         text=True,
     )
+    process.log = log
+    return process
 
 
-def wait_for_port(port: int, timeout: float = 30.0) -> None:
+def output(process: subprocess.Popen) -> str:
+    """What a process started by ``manage`` wrote to stderr so far."""
+    process.log.seek(0)
+    return process.log.read()
+
+
+def wait_for_port(port: int, timeout: float = 30.0, process: subprocess.Popen | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with socket.socket() as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
                 return
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"the process for port {port} exited ({process.returncode}):\n{output(process)}")
         time.sleep(0.1)
-    raise AssertionError(f"nothing listens on port {port} after {timeout}s")
+    detail = f":\n{output(process)}" if process is not None else ""
+    raise AssertionError(f"nothing listens on port {port} after {timeout}s{detail}")
 
 
 def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:

@@ -47,7 +47,7 @@ def deployment(sandbox, tmp_path):
 
     def start_web():
         processes["web"] = manage("runserver", f"127.0.0.1:{port}", "--noreload", **env)
-        wait_for_port(port)
+        wait_for_port(port, process=processes["web"])
 
     start_web()
     wait_for(lambda: Machine.objects.filter(name="m1").exists(), timeout=30, message="the first sync")

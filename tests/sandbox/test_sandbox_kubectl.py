@@ -1,4 +1,4 @@
-"""The sandbox as the real kubectl (1.32) sees it, through a generated kubeconfig."""
+"""The sandbox as the real kubectl (as pinned in requirements.txt) sees it, through a generated kubeconfig."""
 
 from __future__ import annotations
 
