@@ -5,7 +5,7 @@ import signal
 import pytest
 
 from machines.models import Machine
-from tests.processes import manage, stop
+from tests.processes import manage, output, stop
 from tests.sync.conftest import machine, wait_for
 from vitiweb.models import Cluster
 from vitiweb.sync.clusters import register_cluster
@@ -54,6 +54,9 @@ def test_two_worker_processes_share_the_fleet_and_one_takes_over_when_the_other_
             timeout=30,
             message="the change seen in both registrations of that sandbox",
         )
+    except AssertionError as failure:
+        logs = "\n".join(f"--- {name} ---\n{output(process)}" for name, process in workers.items())
+        raise AssertionError(f"{failure}\nleases: {holders()}\n{logs}") from failure
     finally:
         for process in workers.values():
             stop(process)
