@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.sync.conftest import registered, running_sync  # noqa: F401 - fixtures used by the gitops tests
+from tests.tools import KUBECTL
 
 STAGING = {
     "vitistacks/staging/vitistack.yaml": """
@@ -119,7 +120,7 @@ def kubectl(registered, tmp_path):  # noqa: F811 - the imported fixture, request
 
     def run(*args, input=None):
         result = subprocess.run(
-            ["kubectl", "--kubeconfig", str(config), *args], capture_output=True, text=True, input=input, timeout=30
+            [KUBECTL, "--kubeconfig", str(config), *args], capture_output=True, text=True, input=input, timeout=30
         )
         assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stderr}"
         return result.stdout

@@ -18,7 +18,7 @@ from kubernetes import client, watch
 
 from vitiweb.sandbox import Rule, Token
 
-from .conftest import api_client, requires_kubectl
+from .conftest import api_client
 
 G, V = "vitistack.io", "v1alpha1"
 CRD_API = "apiextensions.k8s.io/v1"
@@ -535,10 +535,9 @@ def test_only_the_unrestricted_token_reaches_the_admin_endpoint(sandbox_factory)
     assert raw(sb, "GET", "/api", headers={"Authorization": "Bearer minted"}).status_code == 200
 
 
-# -- kubectl (1.32) against the same behaviours ------------------------------------------------
+# -- kubectl against the same behaviours ------------------------------------------------
 
 
-@requires_kubectl
 def test_kubectl_replace_fills_in_the_resource_version_the_server_requires(prod, kubectl, tmp_path):
     """kubectl replace reads the live resourceVersion before its PUT, so it works where a bare PUT is 422."""
     prod.store.create(machine("m"))
@@ -550,7 +549,6 @@ def test_kubectl_replace_fills_in_the_resource_version_the_server_requires(prod,
     assert prod.store.get(f"{G}/{V}", "Machine", "m", "production")["spec"]["instanceType"] == "m5.xlarge"
 
 
-@requires_kubectl
 def test_kubectl_foreground_cascade_and_auth_can_i_list(prod, kubectl):
     """kubectl delete --cascade=foreground waits until the garbage collector removed the
     dependents and then the owner; kubectl auth can-i --list reads a SelfSubjectRulesReview."""
@@ -562,7 +560,6 @@ def test_kubectl_foreground_cascade_and_auth_can_i_list(prod, kubectl):
     assert "*.*" in listed
 
 
-@requires_kubectl
 def test_kubectl_delete_crd_leaves_it_terminating_while_an_object_holds_it(prod, kubectl):
     prod.store.create(machine("held", finalizers=["vitistack.io/a"]))
     kubectl("delete", "crd", "machines.vitistack.io", "--wait=false", check=True)
