@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import re
 import shlex
-import shutil
 import subprocess
 from functools import cache
 from pathlib import Path
 
 import yaml
 
+from tests.tools import KUBECTL
+
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
-KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 
 
 @cache

@@ -9,6 +9,7 @@ import time
 import kubernetes.client
 import pytest
 
+from tests.tools import KUBECTL
 from vitiweb.sandbox import workloads
 from vitiweb.sandbox.simulate import Simulator
 
@@ -87,7 +88,7 @@ def test_a_repeated_event_is_counted_not_duplicated(simulated):
 def test_controllers_are_deployments_with_pods_in_vitistack_system(simulated, tmp_path):
     _, kubeconfig = client_for(simulated, tmp_path)
     out = subprocess.run(
-        ["kubectl", "--kubeconfig", str(kubeconfig), "get", "deploy,pods", "-n", "vitistack-system", "-o", "name"],
+        [KUBECTL, "--kubeconfig", str(kubeconfig), "get", "deploy,pods", "-n", "vitistack-system", "-o", "name"],
         capture_output=True,
         text=True,
         timeout=30,
@@ -98,7 +99,7 @@ def test_controllers_are_deployments_with_pods_in_vitistack_system(simulated, tm
     assert f"pod/{workloads.pod_name('machine-controller')}" in names
     # The guide's own command works against it.
     logs = subprocess.run(
-        ["kubectl", "--kubeconfig", str(kubeconfig), "logs", "-n", "vitistack-system", "deployment/machine-controller"],
+        [KUBECTL, "--kubeconfig", str(kubeconfig), "logs", "-n", "vitistack-system", "deployment/machine-controller"],
         capture_output=True,
         text=True,
         timeout=30,
@@ -200,7 +201,7 @@ def test_subject_access_reviews_follow_the_stored_roles_and_bindings(sandbox, tm
 
     def can_i(namespace):
         return subprocess.run(
-            ["kubectl", "--kubeconfig", str(kubeconfig), "auth", "can-i", "get", "machineproviders.vitistack.io/p1"]
+            [KUBECTL, "--kubeconfig", str(kubeconfig), "auth", "can-i", "get", "machineproviders.vitistack.io/p1"]
             + ["-n", namespace, f"--as={user}"],
             capture_output=True,
             text=True,
