@@ -79,6 +79,8 @@ class Deployment:
         config = of_kind(documents, "ConfigMap")["vitiweb"]["data"]
         self.env = {key: value for key, value in os.environ.items() if key not in ("DJANGO_ALLOW_ASYNC_UNSAFE",)}
         self.env.update(config)  # DEBUG=0, LOG_FORMAT=json, ...: what the pods get
+        # The sandbox cluster serves on loopback, which add_cluster refuses unless allowed.
+        self.env["VITIWEB_ALLOW_INTERNAL_ADDRESSES"] = "127.0.0.1"
         self.env.update(
             {
                 "ALLOWED_HOSTS": "127.0.0.1",

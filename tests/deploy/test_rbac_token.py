@@ -33,6 +33,12 @@ def kubeconfig_with_token(sandbox, path, token):
     return path
 
 
+@pytest.fixture(autouse=True)
+def _sandbox_on_loopback(settings):
+    """The sandbox serves on 127.0.0.1, an address add_cluster refuses unless allowed."""
+    settings.VITIWEB_ALLOW_INTERNAL_ADDRESSES = ["127.0.0.1"]
+
+
 def test_add_cluster_and_sync_succeed_with_exactly_the_read_cluster_role(sandbox_factory, tmp_path, capsys):
     service_account = Token("sa-token", user="system:serviceaccount:vitiweb:vitiweb", allow=read_role_rules())
     sandbox = sandbox_factory(tokens=[service_account], load=EXAMPLES)
