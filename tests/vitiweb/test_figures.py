@@ -195,7 +195,8 @@ def test_each_bucket_filter_lists_exactly_the_rows_it_counts(tempting):
 
 _COUNT = re.compile(r'<a [^>]*href="([^"]+)"[^>]*data-count="(\d+)"|<a [^>]*data-count="(\d+)"[^>]*href="([^"]+)"')
 _API_COUNT = re.compile(r'<a [^>]*href="([^"]+)"[^>]*data-api-count="(\d+)"')
-_RESULT = re.compile(r'id="result-count"><strong>(\d+)</strong>')
+# Object lists say id="result-count"; the findings page class="result-count".
+_RESULT = re.compile(r'(?:id|class)="result-count"><strong>(\d+)</strong>')
 
 
 def linked_counts(html: str) -> list[tuple[str, int]]:
