@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from functools import cache, cached_property
 from urllib.parse import urlencode
 
 from django.db.models import Count
@@ -40,9 +41,15 @@ TONE_COLOURS = {"ok": "#2e9e5b", "warn": "#d08a1a", "bad": "#d2453a", "idle": "#
 
 def list_url(model, **filters) -> str:
     """The list page of ``model`` filtered to exactly the rows a number counts."""
-    base = reverse(url_name(model, "list"))
+    base = _list_path(model)
     query = urlencode({k: v for k, v in filters.items() if v is not None})
     return f"{base}?{query}" if query else base
+
+
+@cache
+def _list_path(model) -> str:
+    # Thousands of links per overview: each list's path is reversed once per process.
+    return reverse(url_name(model, "list"))
 
 
 @dataclass
@@ -60,7 +67,7 @@ class KindSummary:
     problems: int = 0
     stale: int = 0  # objects of clusters that are not current
 
-    @property
+    @cached_property
     def phase_list(self):
         return [
             (phase or NO_PHASE, count, phase_tone(phase), list_url(self.model, phase=phase or NO_PHASE))
@@ -70,7 +77,7 @@ class KindSummary:
     def url(self, **filters) -> str:
         return list_url(self.model, **filters)
 
-    @property
+    @cached_property
     def urls(self) -> dict:
         return {
             "ready": self.url(ready="true"),
@@ -150,7 +157,7 @@ class UsageRow:
     stale_names: list = field(default_factory=list)
     sharing_stacks: list = field(default_factory=list)  # for the shared row: the Vitistacks sharing providers
 
-    @property
+    @cached_property
     def urls(self) -> dict:
         key = self.bucket.key
         return {
