@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 
 from machines.models import Machine
 from providers.models import MachineProvider
+from vitiweb.attribution import BUCKET_HELP, COST_CHOICES, filter_bucket, filter_cost, validate_bucket
 from vitiweb.filters import MirroredObjectFilterSet, distinct_values, fill_choices
 
 
@@ -42,6 +43,13 @@ class MachineFilterSet(MirroredObjectFilterSet):
     region = django_filters.ChoiceFilter(method="filter_region", label="Region", empty_label="Any region")
     instance_type = django_filters.ChoiceFilter(
         field_name="instance_type", label="Instance type", empty_label="Any instance type"
+    )
+    # The rows behind the overview's per-Vitistack figures (vitiweb.attribution).
+    vitistack = django_filters.CharFilter(
+        method=filter_bucket, label="Counted for Vitistack", help_text=BUCKET_HELP, validators=[validate_bucket]
+    )
+    cost = django_filters.ChoiceFilter(
+        choices=COST_CHOICES, method=filter_cost, label="Cost counted as", empty_label="Any"
     )
 
     class Meta:

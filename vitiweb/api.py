@@ -8,9 +8,12 @@ clusters through the apply path (the forms), never through this API.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import permissions, serializers, viewsets
 
+from vitiweb.freshness import is_current, last_seen
 from vitiweb.models import Cluster, Reference
 
 
@@ -27,6 +30,12 @@ class ReadPermission(permissions.DjangoModelPermissions):
 class MirroredObjectSerializer(serializers.ModelSerializer):
     cluster = serializers.SlugRelatedField(slug_field="name", read_only=True)
     manifest = serializers.SerializerMethodField(help_text="The object as the cluster holds it.")
+    cluster_current = serializers.SerializerMethodField(
+        help_text="Whether the object's cluster is current (synced and watched now); if not, it may have changed."
+    )
+    last_seen = serializers.SerializerMethodField(
+        help_text="When the object's cluster was last known in sync, if it is not current (null when current)."
+    )
 
     common_fields = (
         "id",
@@ -48,10 +57,18 @@ class MirroredObjectSerializer(serializers.ModelSerializer):
         "spec",
         "status",
         "manifest",
+        "cluster_current",
+        "last_seen",
     )
 
     def get_manifest(self, obj) -> dict:
         return obj.as_manifest()
+
+    def get_cluster_current(self, obj) -> bool:
+        return is_current(obj.cluster)
+
+    def get_last_seen(self, obj) -> datetime | None:
+        return last_seen(obj.cluster)
 
 
 def object_viewset(model_class, filterset, extra_fields: tuple[str, ...] = ()):
@@ -82,6 +99,15 @@ def object_viewset(model_class, filterset, extra_fields: tuple[str, ...] = ()):
 
 
 class ClusterSerializer(serializers.ModelSerializer):
+    current = serializers.SerializerMethodField(help_text="Synced and watched now (see vitiweb.freshness).")
+    last_seen = serializers.SerializerMethodField(help_text="When last known in sync, if not current.")
+
+    def get_current(self, obj) -> bool:
+        return is_current(obj)
+
+    def get_last_seen(self, obj) -> datetime | None:
+        return last_seen(obj)
+
     class Meta:
         model = Cluster
         # Never the credentials: not the encrypted blob, not the kubeconfig.
@@ -101,6 +127,8 @@ class ClusterSerializer(serializers.ModelSerializer):
             "lag_ms",
             "last_error",
             "last_error_at",
+            "current",
+            "last_seen",
         )
 
 

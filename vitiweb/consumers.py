@@ -160,7 +160,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self._note(message.get("kind"))
 
     async def cluster_changed(self, message):
-        self._note(None)
+        # Signalled too: what pages draw from the fleet (findings, charts) says which clusters are current.
+        self._note("Cluster")
 
     async def drift_changed(self, message):
         self._note(None)

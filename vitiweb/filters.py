@@ -20,6 +20,16 @@ from django.db.models.functions import Cast
 from vitiweb.models import Cluster
 
 READY_CHOICES = (("true", "Ready"), ("false", "Not ready"), ("unknown", "Unknown"))
+CURRENT_CHOICES = (("yes", "Current"), ("no", "Not current (last seen earlier)"))
+#: The phase filter's value for objects that report no phase.
+NO_PHASE = "(none)"
+PROBLEM_PHASES = ("Failed", "Error", "Degraded", "Unhealthy")
+
+
+def needs_attention() -> Q:
+    """Objects not ready or in a failed phase: what the overview and cluster pages count as needing attention."""
+    return Q(ready=False) | Q(phase__in=PROBLEM_PHASES)
+
 
 # A label key: optional DNS prefix and a name (Kubernetes' syntax, loosely).
 _KEY = r"[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?"
@@ -148,7 +158,7 @@ class MirroredObjectFilterSet(django_filters.FilterSet):
         queryset=Cluster.objects.only("name").order_by("name"), to_field_name="name", empty_label="All clusters"
     )
     namespace = django_filters.CharFilter(label="Namespace", widget=forms.TextInput(attrs={"placeholder": "any"}))
-    phase = django_filters.ChoiceFilter(empty_label="Any phase")
+    phase = django_filters.ChoiceFilter(method="filter_phase", empty_label="Any phase")
     ready = django_filters.ChoiceFilter(
         choices=READY_CHOICES, method="filter_ready", label="Readiness", empty_label="Any readiness"
     )
@@ -157,9 +167,29 @@ class MirroredObjectFilterSet(django_filters.FilterSet):
         widget=forms.TextInput(attrs={"placeholder": "vitistack.io/environment=production", "spellcheck": "false"}),
     )
 
+    current = django_filters.ChoiceFilter(
+        choices=CURRENT_CHOICES, method="filter_current", label="Cluster data", empty_label="Current or not"
+    )
+    attention = django_filters.ChoiceFilter(
+        choices=(("yes", "Needs attention"),), method="filter_attention", label="Attention", empty_label="Any"
+    )
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.filters["phase"].extra["choices"] = [(p, p) for p in distinct_values(self.queryset.model, "phase")]
+        phases = distinct_values(self.queryset.model, "phase")
+        self.filters["phase"].extra["choices"] = [(p, p) for p in phases] + [(NO_PHASE, NO_PHASE)]
+
+    def filter_phase(self, queryset, name, value):
+        return queryset.filter(phase="" if value == NO_PHASE else value)
+
+    def filter_current(self, queryset, name, value):
+        from vitiweb.freshness import current_q
+
+        condition = current_q("cluster__")
+        return queryset.filter(condition) if value == "yes" else queryset.exclude(condition)
+
+    def filter_attention(self, queryset, name, value):
+        return queryset.filter(needs_attention())
 
     def filter_ready(self, queryset, name, value):
         return queryset.filter(ready={"true": True, "false": False, "unknown": None}[value])

@@ -95,7 +95,11 @@ def publish_object_changes(cluster_id: int, kind: str, changes: Iterable[tuple[s
 def publish_cluster_state(cluster_id: int) -> None:
     """Announce that a cluster's connection or sync state changed, after commit."""
     message = {"type": "cluster.changed", "cluster": cluster_id}
-    transaction.on_commit(lambda: _send({FLEET: message, cluster_group(cluster_id): message}))
+    # Lists too: their rows say whether their cluster is current (vitiweb.freshness).
+    from vitiweb.kinds import KINDS
+
+    groups = [FLEET, cluster_group(cluster_id), *(list_group(kind) for kind in KINDS)]
+    transaction.on_commit(lambda: _send(dict.fromkeys(groups, message)))
 
 
 DRIFT = "drift"

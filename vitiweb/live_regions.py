@@ -23,7 +23,7 @@ from vitiweb.kinds import KINDS, model_for
 
 _LIST_REGIONS = ("results",)
 _DETAIL_REGIONS = ("object-head", "tab-panel")
-_OVERVIEW_REGIONS = ("kind-summaries", "attention", "overview-charts", "clusters", "drift-summary")
+_OVERVIEW_REGIONS = ("kind-summaries", "attention", "overview-charts", "clusters", "drift-summary", "fleet-freshness")
 
 
 @dataclass(frozen=True)

@@ -1,34 +1,55 @@
 """What the fleet overview shows, read with a fixed number of aggregate queries.
 
-Counts come from ``GROUP BY`` queries (one per kind), usage and cost from
-the reference graph (Vitistack -> providers, Machine -> provider and
-instance type), so the page costs the same with 50 or 50,000 machines.
+Counts come from ``GROUP BY`` queries (one per kind); quota use and cost per
+Vitistack from ``vitiweb.attribution``, which counts every object for exactly
+one Vitistack (or "shared", or "unattributed"), so each figure's parts add up
+to the fleet's total. Every number carries the URL of the list that shows
+exactly its rows, and totals say when they include objects of clusters that
+are not current (``vitiweb.freshness``). Nothing is cut silently: where a
+chart or list shows the first N, it says "N of M" and links to the rest.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from functools import cache, cached_property
+from urllib.parse import urlencode
 
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.urls import reverse
 
 from machines.models import Machine
-from providers.models import KubernetesProvider, MachineProvider, NodeGroup, hourly_price
+from providers.filters import UNSET
+from providers.models import KubernetesProvider, MachineProvider
 from stacks.models import Vitistack
+from vitiweb.attribution import COST_TEXT, RULE_TEXT, SHARED, UNATTRIBUTED, Bucket, Fleet
+from vitiweb.filters import NO_PHASE, PROBLEM_PHASES, needs_attention
+from vitiweb.freshness import fleet_freshness
 from vitiweb.kinds import all_models
 from vitiweb.models import Cluster, Reference
 from vitiweb.templatetags.vitiweb_ui import phase_tone
-from vitiweb.ui import url_name
+from vitiweb.ui import CLUSTER_FRESHNESS, url_name
 
 ATTENTION_SHOWN = 8
-PROBLEM_PHASES = ("Failed", "Error", "Degraded", "Unhealthy")
+#: Rows of the per-Vitistack table before "show all"; the charts show the first CHART_SHOWN.
+STACKS_SHOWN = 100
+CHART_SHOWN = 25
 
 TONE_COLOURS = {"ok": "#2e9e5b", "warn": "#d08a1a", "bad": "#d2453a", "idle": "#8792a2"}
 
 
-def needs_attention() -> Q:
-    return Q(ready=False) | Q(phase__in=PROBLEM_PHASES)
+def list_url(model, **filters) -> str:
+    """The list page of ``model`` filtered to exactly the rows a number counts."""
+    base = _list_path(model)
+    query = urlencode({k: v for k, v in filters.items() if v is not None})
+    return f"{base}?{query}" if query else base
+
+
+@cache
+def _list_path(model) -> str:
+    # Thousands of links per overview: each list's path is reversed once per process.
+    return reverse(url_name(model, "list"))
 
 
 @dataclass
@@ -36,6 +57,7 @@ class KindSummary:
     kind: str
     label: str
     list_url: str
+    model: type = None
     total: int = 0
     ready: int = 0
     not_ready: int = 0
@@ -43,13 +65,30 @@ class KindSummary:
     phases: Counter = field(default_factory=Counter)
     by_cluster: Counter = field(default_factory=Counter)
     problems: int = 0
+    stale: int = 0  # objects of clusters that are not current
 
-    @property
+    @cached_property
     def phase_list(self):
-        return [(phase or "(none)", count, phase_tone(phase)) for phase, count in self.phases.most_common()]
+        return [
+            (phase or NO_PHASE, count, phase_tone(phase), list_url(self.model, phase=phase or NO_PHASE))
+            for phase, count in self.phases.most_common()
+        ]
+
+    def url(self, **filters) -> str:
+        return list_url(self.model, **filters)
+
+    @cached_property
+    def urls(self) -> dict:
+        return {
+            "ready": self.url(ready="true"),
+            "not_ready": self.url(ready="false"),
+            "unknown": self.url(ready="unknown"),
+            "attention": self.url(attention="yes"),
+            "stale": self.url(current="no"),
+        }
 
 
-def kind_summaries(models) -> tuple[list[KindSummary], dict]:
+def kind_summaries(models, stale_ids=frozenset()) -> tuple[list[KindSummary], dict]:
     """Per kind: totals, readiness, phases and per-cluster counts (one query per kind).
 
     Also returns machine phases per cluster for the chart.
@@ -57,7 +96,7 @@ def kind_summaries(models) -> tuple[list[KindSummary], dict]:
     summaries, machine_phases = [], defaultdict(Counter)
     for model in models:
         summary = KindSummary(
-            model.KIND, model._meta.verbose_name_plural.capitalize(), reverse(url_name(model, "list"))
+            model.KIND, model._meta.verbose_name_plural.capitalize(), reverse(url_name(model, "list")), model
         )
         rows = model.objects.order_by().values("cluster_id", "phase", "ready").annotate(n=Count("*"))
         for row in rows:
@@ -65,6 +104,8 @@ def kind_summaries(models) -> tuple[list[KindSummary], dict]:
             summary.total += n
             summary.phases[row["phase"]] += n
             summary.by_cluster[row["cluster_id"]] += n
+            if row["cluster_id"] in stale_ids:
+                summary.stale += n
             if row["ready"] is True:
                 summary.ready += n
             elif row["ready"] is False:
@@ -74,7 +115,7 @@ def kind_summaries(models) -> tuple[list[KindSummary], dict]:
             if row["ready"] is False or row["phase"] in PROBLEM_PHASES:
                 summary.problems += n
             if model.KIND == "Machine":
-                machine_phases[row["cluster_id"]][row["phase"] or "(none)"] += n
+                machine_phases[row["cluster_id"]][row["phase"] or NO_PHASE] += n
         summaries.append(summary)
     return summaries, machine_phases
 
@@ -86,153 +127,72 @@ def attention_objects(models) -> list:
         found.extend(
             model.objects.filter(needs_attention())
             .select_related("cluster")
-            .only("name", "namespace", "phase", "ready", "message", "cluster__name", "synced_at")
+            .only("name", "namespace", "phase", "ready", "message", "cluster__name", "synced_at", *CLUSTER_FRESHNESS)
             .order_by("-pk")[:ATTENTION_SHOWN]
         )
     return found
 
 
 def broken_references():
-    """(count, first rows) of references that do not resolve."""
+    """({state: count}, first rows) of references that do not resolve."""
     from vitiweb.ui import RelatedRow, _load_ends
 
-    queryset = Reference.objects.filter(state__in=(Reference.State.DANGLING, Reference.State.AMBIGUOUS))
+    states = (Reference.State.DANGLING, Reference.State.AMBIGUOUS)
+    queryset = Reference.objects.filter(state__in=states)
     rows = [RelatedRow(ref) for ref in queryset.select_related("source_cluster").order_by("-id")[:10]]
     _load_ends(rows, lambda ref: ref.source_kind, lambda ref: ref.source_id)
-    return queryset.count(), rows
+    counts = dict(queryset.order_by().values_list("state").annotate(n=Count("*")))
+    api = reverse("api-reference-list")
+    return [(state.label, counts.get(state.value, 0), f"{api}?state={state.value}") for state in states], rows
 
 
-def _price_table(providers) -> dict[int, dict[str, dict[str, float]]]:
-    """{provider pk: {instance type: {onDemand, spot}}}."""
-    table = {}
-    for provider in providers:
-        entries = {}
-        for entry in MachineProvider.instance_types(provider.spec):
-            pricing = entry.get("pricing") if isinstance(entry.get("pricing"), dict) else {}
-            prices = {k: hourly_price(v) for k, v in pricing.items()}
-            entries[entry.get("name")] = {k: v for k, v in prices.items() if v is not None}
-        table[provider.pk] = entries
-    return table
+# -- per-Vitistack figures (vitiweb.attribution) ------------------------------------------------------------
 
 
 @dataclass
-class StackUsage:
-    stack: Vitistack
-    machines: int = 0
-    clusters: int = 0
-    providers: int = 0
-    machine_cost: float = 0.0
-    nodegroup_cost: float = 0.0
+class UsageRow:
+    """One row of the quota and cost table: a bucket and the URLs of the rows behind each of its numbers."""
 
-    @property
-    def cost(self) -> float:
-        return self.machine_cost + self.nodegroup_cost
+    bucket: Bucket
+    stale_names: list = field(default_factory=list)
+    sharing_stacks: list = field(default_factory=list)  # for the shared row: the Vitistacks sharing providers
+
+    @cached_property
+    def urls(self) -> dict:
+        key = self.bucket.key
+        return {
+            "machines": list_url(Machine, vitistack=key),
+            "machine_providers": list_url(MachineProvider, vitistack=key),
+            "kubernetes_providers": list_url(KubernetesProvider, vitistack=key),
+            "priced": list_url(Machine, vitistack=key, cost="priced"),
+            "unpriced": list_url(Machine, vitistack=key, cost="unpriced"),
+            "nodes": list_url(Machine, vitistack=key, cost="node"),
+        }
 
 
-def machine_counts_by_provider(provider_ids: set[int]) -> tuple[Counter, Counter, dict]:
-    """Machines per provider pk and per (provider pk, instance type), for the providers given.
+def usage_rows(fleet: Fleet, stale_names: dict[int, str]) -> tuple[list[UsageRow], list[UsageRow], Bucket]:
+    """(one row per Vitistack by name, the shared and unattributed rows, the fleet total)."""
+    buckets = fleet.buckets()
+    total = Bucket("total")
+    for bucket in buckets.values():
+        total.add(bucket)
 
-    Read from the machine table's provider columns (an index-only scan of
-    ``machine_usage``), matching a machine to a provider in its own cluster
-    and namespace as the reference graph resolves it first.
-    """
-    providers = {
-        (cluster_id, namespace, name): pk
-        for pk, cluster_id, namespace, name in MachineProvider.objects.filter(pk__in=provider_ids).values_list(
-            "pk", "cluster_id", "namespace", "name"
-        )
-    }
-    per_provider, per_type = Counter(), Counter()
-    if not providers:
-        return per_provider, per_type, providers
-    names = {name for _, _, name in providers}
-    rows = (
-        Machine.objects.filter(provider_name__in=names)
-        .order_by()
-        .values_list("cluster_id", "provider_name", "provider_namespace", "namespace", "instance_type")
-        .annotate(n=Count("*"))
+    def row(bucket):
+        return UsageRow(bucket, sorted(stale_names[pk] for pk in bucket.stale_clusters))
+
+    stacks = sorted(
+        (row(b) for b in buckets.values() if b.stack is not None),
+        key=lambda r: (r.bucket.stack.name, r.bucket.stack.cluster.name, r.bucket.stack.namespace),
     )
-    for cluster_id, name, provider_namespace, namespace, instance_type, n in rows:
-        pk = providers.get((cluster_id, provider_namespace or namespace, name))
-        if pk is not None:
-            per_provider[pk] += n
-            per_type[(pk, instance_type)] += n
-    return per_provider, per_type, providers
-
-
-def stack_usage(stack_limit: int = 40) -> list[StackUsage]:
-    """Quota use and estimated hourly cost per Vitistack, from the reference graph."""
-    stacks = list(
-        Vitistack.objects.select_related("cluster")
-        .only("name", "namespace", "cluster__name", "max_machines", "max_clusters", "max_providers")
-        .order_by("name")[:500]
-    )
-    if not stacks:
-        return []
-    by_pk = {stack.pk: StackUsage(stack) for stack in stacks}
-    stack_refs = Reference.objects.filter(
-        source_kind="Vitistack",
-        source_id__in=list(by_pk),
-        state=Reference.State.RESOLVED,
-        relation__in=("machine-provider", "kubernetes-provider"),
-    )
-    machine_providers, kubernetes_providers = defaultdict(set), defaultdict(set)
-    for source_id, relation, target_id in stack_refs.values_list("source_id", "relation", "target_id"):
-        (machine_providers if relation == "machine-provider" else kubernetes_providers)[source_id].add(target_id)
-
-    provider_ids = set().union(*machine_providers.values()) if machine_providers else set()
-    per_provider, per_type, provider_keys = machine_counts_by_provider(provider_ids)
-
-    kp_ids = set().union(*kubernetes_providers.values()) if kubernetes_providers else set()
-    groups = list(
-        NodeGroup.objects.filter(provider_id__in=kp_ids)
-        .select_related("provider")
-        .only(
-            "provider_id",
-            "provider__cluster_id",
-            "machine_provider_name",
-            "machine_provider_namespace",
-            "instance_type",
-            "capacity_type",
-            "desired_size",
-        )
-    )
-    group_provider_keys = {
-        (g.provider.cluster_id, g.machine_provider_namespace, g.machine_provider_name) for g in groups
-    }
-    condition = Q(pk__in=provider_ids)
-    for cluster_id, namespace, name in group_provider_keys - set(provider_keys):
-        condition |= Q(cluster_id=cluster_id, namespace=namespace, name=name)
-    providers = list(MachineProvider.objects.filter(condition).only("spec", "cluster_id", "namespace", "name"))
-    prices = _price_table(providers)
-    provider_by_key = {(p.cluster_id, p.namespace, p.name): p.pk for p in providers}
-
-    group_cost = Counter()
-    for group in groups:
-        provider_pk = provider_by_key.get(
-            (group.provider.cluster_id, group.machine_provider_namespace, group.machine_provider_name)
-        )
-        entry = prices.get(provider_pk, {}).get(group.instance_type, {})
-        price = entry.get("spot") if (group.capacity_type or "").upper() == "SPOT" else None
-        price = price if price is not None else entry.get("onDemand")
-        if price is not None and group.desired_size:
-            group_cost[group.provider_id] += price * group.desired_size
-
-    for stack_pk, usage in by_pk.items():
-        mps, kps = machine_providers.get(stack_pk, set()), kubernetes_providers.get(stack_pk, set())
-        usage.providers = len(mps) + len(kps)
-        usage.clusters = len(kps)
-        usage.machines = sum(per_provider[pk] for pk in mps)
-        usage.machine_cost = sum(
-            n * prices.get(pk, {}).get(entry, {}).get("onDemand", 0.0)
-            for (pk, entry), n in per_type.items()
-            if pk in mps
-        )
-        usage.nodegroup_cost = sum(group_cost[pk] for pk in kps)
-    return list(by_pk.values())
+    others = [row(buckets[key]) for key in (SHARED, UNATTRIBUTED) if key in buckets]
+    for other in others:
+        if other.bucket.key == SHARED:
+            other.sharing_stacks = sorted(buckets[str(pk)].label for pk in other.bucket.sharing if str(pk) in buckets)
+    return stacks, others, total
 
 
 # -- figures: plain dicts for Plotly, drawn by static/vitiweb/charts.js ------------------------------------
+# Each bar carries in ``customdata`` the URL of the list that shows its rows; a click opens it.
 
 
 def _layout(**extra) -> dict:
@@ -248,14 +208,17 @@ def _layout(**extra) -> dict:
 
 def machines_by_phase_figure(clusters, machine_phases) -> dict:
     names = {cluster.pk: cluster.name for cluster in clusters}
+    # A stale cluster's bar is its last known state, and says so.
+    labels = {c.pk: c.name if getattr(c, "is_current", True) else f"{c.name} (not current)" for c in clusters}
     phases = sorted({phase for counter in machine_phases.values() for phase in counter})
     ordered = [pk for pk in names if machine_phases.get(pk)]
     data = [
         {
             "type": "bar",
             "name": phase,
-            "x": [names[pk] for pk in ordered],
+            "x": [labels[pk] for pk in ordered],
             "y": [machine_phases[pk].get(phase, 0) for pk in ordered],
+            "customdata": [list_url(Machine, cluster=names[pk], phase=phase) for pk in ordered],
             "marker": {"color": TONE_COLOURS[phase_tone(phase)]} if phase_tone(phase) != "idle" else {},
         }
         for phase in phases
@@ -267,93 +230,132 @@ def providers_by_type_figure() -> dict:
     data = []
     for model in (MachineProvider, KubernetesProvider):
         rows = model.objects.order_by("provider_type").values("provider_type").annotate(n=Count("*"))
+        types = [row["provider_type"] or UNSET for row in rows]
         data.append(
             {
                 "type": "bar",
                 "name": model._meta.verbose_name_plural.capitalize(),
-                "x": [row["provider_type"] or "(unset)" for row in rows],
+                "x": types,
                 "y": [row["n"] for row in rows],
+                "customdata": [list_url(model, provider_type=t) for t in types],
             }
         )
     return {"data": data, "layout": _layout(barmode="group")}
 
 
-def quota_figure(usages: list[StackUsage], shown: int = 25) -> dict:
-    limited = [u for u in usages if u.stack.max_machines]
-    limited.sort(key=lambda u: u.machines / u.stack.max_machines, reverse=True)
+def quota_figure(rows: list[UsageRow], shown: int = CHART_SHOWN) -> tuple[dict, int]:
+    """(figure of the fullest ``shown`` Vitistacks with a machine limit, how many have one)."""
+    limited = [r for r in rows if r.bucket.stack.max_machines]
+    limited.sort(key=lambda r: r.bucket.machines / r.bucket.stack.max_machines, reverse=True)
+    count = len(limited)
     limited = list(reversed(limited[:shown]))
-    labels = [f"{u.stack.cluster.name}/{u.stack.name}" for u in limited]
+    labels = [r.bucket.label for r in limited]
     data = [
-        {"type": "bar", "orientation": "h", "name": "Machines used", "y": labels, "x": [u.machines for u in limited]},
+        {
+            "type": "bar",
+            "orientation": "h",
+            "name": "Machines counted",
+            "y": labels,
+            "x": [r.bucket.machines for r in limited],
+            "customdata": [r.urls["machines"] for r in limited],
+        },
         {
             "type": "bar",
             "orientation": "h",
             "name": "Machine limit",
             "y": labels,
-            "x": [u.stack.max_machines for u in limited],
+            "x": [r.bucket.stack.max_machines for r in limited],
+            "customdata": [r.bucket.stack.get_absolute_url() for r in limited],
             "marker": {"color": "rgba(135,146,162,0.45)"},
         },
     ]
-    return {
-        "data": data,
-        "layout": _layout(
-            barmode="group", height=max(220, 60 + 44 * len(limited)), margin={"l": 200, "r": 10, "t": 10, "b": 40}
-        ),
-    }
+    layout = _layout(
+        barmode="group", height=max(220, 60 + 44 * len(limited)), margin={"l": 200, "r": 10, "t": 10, "b": 40}
+    )
+    return {"data": data, "layout": layout}, count
 
 
-def cost_figure(usages: list[StackUsage], shown: int = 25) -> dict:
-    costed = sorted((u for u in usages if u.cost), key=lambda u: u.cost, reverse=True)[:shown]
-    costed.reverse()
-    labels = [f"{u.stack.cluster.name}/{u.stack.name}" for u in costed]
+def cost_figure(rows: list[UsageRow], shown: int = CHART_SHOWN) -> tuple[dict, int]:
+    """(figure of the ``shown`` costliest buckets, shared and unattributed included, how many have a cost)."""
+    costed = sorted((r for r in rows if r.bucket.cost), key=lambda r: r.bucket.cost, reverse=True)
+    count = len(costed)
+    costed = list(reversed(costed[:shown]))
+    labels = [r.bucket.label for r in costed]
     data = [
         {
             "type": "bar",
             "orientation": "h",
-            "name": "Machines",
+            "name": "Machines (on demand)",
             "y": labels,
-            "x": [round(u.machine_cost, 3) for u in costed],
+            "x": [round(r.bucket.machine_cost, 3) for r in costed],
+            "customdata": [r.urls["priced"] for r in costed],
         },
         {
             "type": "bar",
             "orientation": "h",
             "name": "Node groups (desired size)",
             "y": labels,
-            "x": [round(u.nodegroup_cost, 3) for u in costed],
+            "x": [round(r.bucket.nodegroup_cost, 3) for r in costed],
+            "customdata": [r.urls["kubernetes_providers"] for r in costed],
         },
     ]
-    return {
-        "data": data,
-        "layout": _layout(
-            height=max(220, 60 + 34 * len(costed)),
-            margin={"l": 200, "r": 10, "t": 10, "b": 40},
-            xaxis={"tickprefix": "$", "ticksuffix": "/h"},
-        ),
-    }
+    layout = _layout(
+        height=max(220, 60 + 34 * len(costed)),
+        margin={"l": 200, "r": 10, "t": 10, "b": 40},
+        xaxis={"tickprefix": "$", "ticksuffix": "/h"},
+    )
+    return {"data": data, "layout": layout}, count
 
 
-def fleet_overview() -> dict:
+def fleet_overview(all_stacks: bool = False) -> dict:
     models = all_models()
     clusters = list(Cluster.objects.defer("credentials_encrypted", "discovered_kinds", "permissions").order_by("name"))
-    summaries, machine_phases = kind_summaries(models)
+    freshness = fleet_freshness(clusters)
+    stale_ids = freshness.stale_ids
+    summaries, machine_phases = kind_summaries(models, stale_ids)
     for cluster in clusters:
-        cluster.kind_counts = [(s.label, s.by_cluster.get(cluster.pk, 0), s.list_url) for s in summaries]
-    usages = stack_usage()
-    broken_count, broken = broken_references()
+        cluster.kind_counts = [
+            (s.label, s.by_cluster.get(cluster.pk, 0), list_url(s.model, cluster=cluster.name)) for s in summaries
+        ]
+    stacks, others, total = usage_rows(Fleet(stale_ids), {c.pk: c.name for c in clusters})
+    quota, quota_count = quota_figure(stacks)
+    cost, cost_count = cost_figure(stacks + others)
+    broken, broken_rows = broken_references()
     return {
         "clusters": clusters,
+        "freshness": freshness,
         "summaries": summaries,
         "attention": attention_objects(models),
+        "attention_shown": ATTENTION_SHOWN,
         "attention_total": sum(s.problems for s in summaries),
-        "broken_count": broken_count,
-        "broken": broken,
+        "broken": broken_rows,
+        "broken_counts": broken,
+        "broken_count": sum(n for _, n, _ in broken),
         "unhealthy_clusters": [c for c in clusters if c.state in (Cluster.State.DEGRADED, Cluster.State.UNREACHABLE)],
-        "usages": usages,
+        "usages": stacks if all_stacks else stacks[:STACKS_SHOWN],
+        "usages_total": len(stacks),
+        "usage_others": others,
+        "usage_total": total,
+        "usage_total_urls": {
+            "machines": list_url(Machine),
+            "machine_providers": list_url(MachineProvider),
+            "kubernetes_providers": list_url(KubernetesProvider),
+            "priced": list_url(Machine, cost="priced"),
+            "unpriced": list_url(Machine, cost="unpriced"),
+            "nodes": list_url(Machine, cost="node"),
+        },
+        "usage_stale_names": sorted(c.name for c in freshness.stale if c.pk in total.stale_clusters),
+        "stacks_url": list_url(Vitistack),
+        "rule_text": RULE_TEXT,
+        "cost_text": COST_TEXT,
+        "chart_shown": CHART_SHOWN,
+        "quota_count": quota_count,
+        "cost_count": cost_count,
         "figures": {
             "machines_by_phase": machines_by_phase_figure(clusters, machine_phases),
             "providers_by_type": providers_by_type_figure(),
-            "quota": quota_figure(usages),
-            "cost": cost_figure(usages),
+            "quota": quota,
+            "cost": cost,
         },
-        "total_cost": sum(u.cost for u in usages),
+        "total_cost": total.cost,
     }

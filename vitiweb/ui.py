@@ -30,6 +30,7 @@ from django.urls import path, reverse
 from django.utils.http import content_disposition_header
 from django.views import View
 
+from vitiweb.freshness import FIELDS as _FRESHNESS_FIELDS
 from vitiweb.kinds import KINDS, model_for
 from vitiweb.models import JournalEntry, Reference
 from vitiweb.roles import VIEWER_PERMISSIONS
@@ -49,6 +50,7 @@ DOCUMENTATION_ANNOTATION = "vitistack.io/documentation"
 INCOMING_SHOWN = 20
 OUTGOING_SHOWN = 200
 HISTORY_SHOWN = 50
+CLUSTER_FRESHNESS = tuple(f"cluster__{name}" for name in _FRESHNESS_FIELDS)
 
 
 class RegionsResponse(HttpResponse):
@@ -166,7 +168,8 @@ class ObjectListView(KindMixin, PermissionRequiredMixin, View):
     page_sizes = (25, 50, 100, 200)
 
     def base_queryset(self):
-        return self.model.objects.select_related("cluster").only(*self.fields)
+        # The cluster's freshness columns too: rows of a cluster that is not current say how old they are.
+        return self.model.objects.select_related("cluster").only(*self.fields, *CLUSTER_FRESHNESS)
 
     def sort_state(self, request) -> SortState:
         requested = request.GET.get("sort") or self.default_sort

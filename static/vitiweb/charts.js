@@ -42,6 +42,14 @@
       window.Plotly.react(element, figure.data, themed(figure.layout || {}),
                           { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["select2d", "lasso2d"] });
       element.dataset.drawn = "true";
+      // A bar opens the list of the rows it counts (its URL is the point's customdata).
+      if (!element.dataset.linked) {
+        element.dataset.linked = "true";
+        element.on("plotly_click", function (event) {
+          var url = event.points && event.points[0] && event.points[0].customdata;
+          if (typeof url === "string" && url.charAt(0) === "/" && url.charAt(1) !== "/") window.location.assign(url);
+        });
+      }
     });
   }
 

@@ -169,6 +169,9 @@ class Worker:
                 self.syncs[pk] = sync = self._sync_factory(pk)
                 self._connection_of[pk] = connections.get(pk)
                 sync.start()
+        # A connected cluster whose sync runs is in sync as of now: what "last seen" means (vitiweb.freshness).
+        running = [pk for pk in held if self.syncs[pk].alive]
+        Cluster.objects.filter(pk__in=running, state=Cluster.State.CONNECTED).update(last_sync_at=now)
         self._serve_resync_requests(held)
 
     def _serve_resync_requests(self, held: set[int]) -> None:

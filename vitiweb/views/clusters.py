@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from django.db import transaction
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect
@@ -10,14 +12,16 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django_htmx.http import HttpResponseClientRedirect
 
+from vitiweb.filters import NO_PHASE, PROBLEM_PHASES
 from vitiweb.forms import ClusterAddForm
+from vitiweb.freshness import is_current
 from vitiweb.kinds import all_models
 from vitiweb.kube.clients import api_client_from_kubeconfig
 from vitiweb.kube.discovery import connection_test
 from vitiweb.kube.errors import KubeError
 from vitiweb.kube.kubeconfig import credential_kinds, dump_kubeconfig, resolve_context
 from vitiweb.models import Cluster, JournalEntry, Reference
-from vitiweb.overview import PROBLEM_PHASES
+from vitiweb.overview import list_url
 from vitiweb.sync.clusters import record_connection_test, register_cluster
 from vitiweb.ui import render_page, require_permission, url_name
 
@@ -54,14 +58,21 @@ def cluster_detail(request, pk):
     kinds = []
     for model in all_models():
         rows = list(model.objects.filter(cluster=cluster).order_by().values("phase", "ready").annotate(n=Count("*")))
+        phases = Counter()
+        for row in rows:
+            phases[row["phase"] or NO_PHASE] += row["n"]
         kinds.append(
             {
                 "label": model._meta.verbose_name_plural.capitalize(),
                 "kind": model.KIND,
-                "list_url": f"{reverse(url_name(model, 'list'))}?cluster={cluster.name}",
+                "list_url": list_url(model, cluster=cluster.name),
+                "attention_url": list_url(model, cluster=cluster.name, attention="yes"),
                 "total": sum(r["n"] for r in rows),
                 "not_ready": sum(r["n"] for r in rows if r["ready"] is False or r["phase"] in PROBLEM_PHASES),
-                "phases": sorted(((r["phase"] or "(none)", r["n"]) for r in rows), key=lambda p: -p[1]),
+                # Every phase, each with the list of exactly its objects.
+                "phases": [
+                    (phase, n, list_url(model, cluster=cluster.name, phase=phase)) for phase, n in phases.most_common()
+                ],
                 "discovered": (cluster.discovered_kinds or {}).get(model.KIND)
                 if isinstance(cluster.discovered_kinds, dict)
                 else None,
@@ -69,8 +80,15 @@ def cluster_detail(request, pk):
             }
         )
     broken = Reference.objects.filter(source_cluster=cluster).exclude(state=Reference.State.RESOLVED)
+    broken_counts = dict(broken.order_by().values_list("state").annotate(n=Count("*")))
+    api = reverse("api-reference-list")
     context = {
         "cluster": cluster,
+        "current": is_current(cluster),
+        "broken_states": [
+            (state.label, broken_counts.get(state.value, 0), f"{api}?source_cluster={cluster.pk}&state={state.value}")
+            for state in (Reference.State.DANGLING, Reference.State.AMBIGUOUS)
+        ],
         "kinds": kinds,
         "permissions": _permission_rows(cluster.permissions),
         "broken_count": broken.count(),
