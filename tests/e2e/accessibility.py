@@ -35,7 +35,9 @@ def violations(page, where: str) -> list[str]:
 
 def settle(page) -> None:
     """Wait until what the page draws after load (htmx loads, Plotly charts, the topology) is drawn."""
-    page.wait_for_load_state("networkidle")
+    # Not "networkidle": the live badge's reconnect attempts (no websocket on the test server) keep the
+    # network busy; what the page draws itself is waited for below.
+    page.wait_for_load_state("load")
     page.wait_for_function(
         """() => [...document.querySelectorAll('.chart[data-figure]')].every(
                    c => c.dataset.drawn || c.classList.contains('chart-empty'))
