@@ -24,8 +24,9 @@ FOCUS = """(selector) => {
   if (!el || el === document.body) return {matches: false, outlined: false, covered: null, what: "the page body"};
   const style = getComputedStyle(el);
   const rect = el.getBoundingClientRect();
-  const x = Math.min(Math.max(rect.left + Math.min(rect.width / 2, 12), 0), innerWidth - 1);
-  const y = Math.min(Math.max(rect.top + rect.height / 2, 0), innerHeight - 1);
+  const line = el.getClientRects()[0] || rect;  // a link wrapped over lines: its first line
+  const x = Math.min(Math.max(line.left + Math.min(line.width / 2, 12), 0), innerWidth - 1);
+  const y = Math.min(Math.max(line.top + line.height / 2, 0), innerHeight - 1);
   const hit = document.elementFromPoint(x, y);
   const own = hit && (hit === el || el.contains(hit) || (el.labels && [...el.labels].some(l => l.contains(hit))));
   return {
@@ -49,6 +50,18 @@ def tab_to(page, selector: str, limit: int = 500, key: str = "Tab") -> None:
     raise AssertionError(f"{selector} is not reached in {limit} presses of {key}")
 
 
+def walk_the_page(page, limit: int = 1000) -> int:
+    """Tab through every stop of the page to its end; each must show its focus in view. Returns the count."""
+    for stops in range(limit):
+        page.keyboard.press("Tab")
+        state = page.evaluate(FOCUS, "body")
+        if state["matches"] or state["what"] == "the page body":
+            return stops
+        assert state["outlined"], f"no visible focus on {state['what']}"
+        assert state["covered"] is None, f"{state['what']} has the focus but {state['covered']} covers it"
+    raise AssertionError(f"the focus did not reach the end of the page in {limit} presses of Tab")
+
+
 def focused(page, selector: str) -> bool:
     return page.evaluate("(selector) => document.activeElement.matches(selector)", selector)
 
@@ -64,6 +77,15 @@ def test_the_skip_link_comes_first_and_takes_the_focus_to_the_content(page, live
     # The next stop is in the content (the breadcrumbs), not back in the top bar or the sidebar.
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.closest('main') !== null")
+
+
+@pytest.mark.parametrize("path", ["/", "/machines/", "/topology/findings/"])
+def test_every_stop_on_a_page_shows_its_focus_in_view(page, live_server, path):
+    fleet()
+    admin(username="ada")
+    log_in(page, live_server, "ada")
+    page.goto(f"{live_server.url}{path}")
+    assert walk_the_page(page) > 10
 
 
 def test_the_editor_by_keyboard_create_a_vitistack_add_and_remove_a_list_item_and_preview(page, live_server):
