@@ -64,13 +64,13 @@
   document.addEventListener("htmx:oobAfterSwap", function (event) {
     var target = event.detail && event.detail.target;
     if (!target) return;
-    if (target.id !== "live-signal") noteChange(target);
     if (target.id === "live-signal") {
       var marker = target.querySelector("[data-kinds]");
       document.body.dispatchEvent(new CustomEvent("vitiweb:objects-changed", {
         detail: { kinds: marker && marker.dataset.kinds ? marker.dataset.kinds.split(",") : [] },
       }));
     } else {
+      noteChange(target);
       document.dispatchEvent(new CustomEvent("vitiweb:region-swapped", { detail: { target: target } }));
     }
   });
