@@ -80,8 +80,9 @@ def expected_page_kinds() -> set[str]:
         if obj is None:
             continue
         detail = obj.get_absolute_url()
-        expected |= {page_kind(detail), page_kind(detail + "yaml/"), page_kind(detail + "history/")}
-        expected |= {page_kind(detail + "edit/"), detail.split(str(obj.pk))[0] + "new/", detail.split(str(obj.pk))[0]}
+        listing = detail.rsplit(f"{obj.pk}/", 1)[0]
+        expected |= {page_kind(detail + tab) for tab in ("", "yaml/", "history/", "edit/")}
+        expected |= {listing, listing + "new/"}
     expected |= {"/clusters/<pk>/", "/audit/<pk>/", "/apply/runs/<pk>/", "/topology/hierarchy/"}
     return expected
 
