@@ -41,10 +41,14 @@
     if (!label && labelledBy && document.getElementById(labelledBy)) label = document.getElementById(labelledBy).textContent;
     return (region.dataset.liveName || label || (heading && heading.textContent) || region.id).trim();
   }
-  var before = {}, changed = [], quiet = null;
+  // Only what the socket pushes is news; out-of-band parts of a page's own answers (the editor's
+  // field errors) are not, and the socket's messages are swapped between these two events.
+  var before = {}, changed = [], quiet = null, fromSocket = false;
+  document.addEventListener("htmx:wsBeforeMessage", function () { fromSocket = true; });
+  document.addEventListener("htmx:wsAfterMessage", function () { fromSocket = false; });
   document.addEventListener("htmx:oobBeforeSwap", function (event) {
     var target = event.detail && event.detail.target;
-    if (target && target.id && target.id !== "live-signal") before[target.id] = factsOf(target);
+    if (fromSocket && target && target.id && target.id !== "live-signal") before[target.id] = factsOf(target);
   });
   function noteChange(target) {
     var region = document.getElementById(target.id) || target;
