@@ -225,6 +225,14 @@
       if (input) { input.focus(); last.scrollIntoView({ block: "center" }); }
     }
     if (reshaping && elt === reshaping.elt) finishReshaping();
+    // The Remove button leaves with its item: the focus goes to the list's Add button, not to the
+    // top of the page, and the removal is said.
+    if (elt && elt.name === "_remove") {
+      var path = elt.value.replace(/\.\d+$/, "");
+      var add = document.querySelector('button[name="_add"][value="' + CSS.escape(path) + '"]');
+      if (add) add.focus();
+      if (window.vitiwebAnnounce) window.vitiwebAnnounce("Removed " + (elt.getAttribute("aria-label") || "").replace(/^Remove /, "") + ".");
+    }
   });
 
   document.addEventListener("DOMContentLoaded", function () { showVariant(); renderOffers(); });

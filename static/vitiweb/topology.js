@@ -40,6 +40,7 @@
       empty.hidden = !meta.empty;
       empty.textContent = meta.empty || "";
     }
+    fillPicker(figure);
     element.dataset.nodes = meta.nodes || 0;
     element.dataset.edges = meta.edges || 0;
     var themedFigure = themed(figure);
@@ -75,21 +76,69 @@
     return parsed.pathname + parsed.search;
   }
 
-  function onClick(event) {
-    var point = event.points && event.points[0];
-    if (!point || !point.customdata) return;
-    var panelUrl = point.customdata[0], expand = point.customdata[1];
+  // Labels are escaped HTML with <br> and <span> for Plotly; an inert document turns them to text.
+  function plain(html) {
+    return new DOMParser().parseFromString(String(html || ""), "text/html").body.textContent.trim();
+  }
+
+  // The picker lists every node the picture draws (name, state), so a keyboard or a screen reader
+  // reaches what a mouse clicks.
+  function fillPicker(figure) {
+    var form = document.getElementById("topology-pick");
+    var select = document.getElementById("topology-node");
+    if (!form || !select) return;
+    var kept = select.value;
+    var options = [];
+    (figure.data || []).forEach(function (trace) {
+      (trace.customdata || []).forEach(function (custom, index) {
+        var hover = Array.isArray(trace.hovertext) ? trace.hovertext[index] : "";
+        var option = document.createElement("option");
+        option.value = JSON.stringify(custom);
+        option.textContent = plain(String(hover).split("<br>")[0]) + " (" + trace.name + ")" + (custom[1] ? ", expands" : "");
+        options.push(option);
+      });
+    });
+    options.sort(function (a, b) { return a.textContent.localeCompare(b.textContent); });
+    select.replaceChildren.apply(select, options);
+    if (kept) select.value = kept;
+    form.hidden = options.length === 0;
+  }
+
+  function openNode(custom, byKeyboard) {
+    var panelUrl = custom[0], expand = custom[1];
     if (expand) {
       figureUrl = withExpanded(figureUrl, expand);
       element.dataset.figureUrl = figureUrl;
       history.replaceState(history.state, "", withExpanded(location.pathname + location.search, expand));
-      refetch();
+      refetch().then(function () {
+        if (byKeyboard && window.vitiwebAnnounce) {
+          window.vitiwebAnnounce("Expanded: " + element.dataset.nodes + " nodes in the picture.");
+        }
+      });
       return;
     }
     if (panelUrl && window.htmx) {
+      focusPanel = true;
       window.htmx.ajax("GET", panelUrl, { target: "#side-panel", swap: "innerHTML" });
     }
   }
+
+  function onClick(event) {
+    var point = event.points && event.points[0];
+    if (point && point.customdata) openNode(point.customdata, false);
+  }
+
+  // A panel the operator asked for takes the focus (its heading is read, its links come next);
+  // one that refreshes itself on a live update leaves the focus where it is.
+  var focusPanel = false;
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (!focusPanel || !event.detail.target || event.detail.target.id !== "side-panel") return;
+    focusPanel = false;
+    var panel = document.getElementById("side-panel");
+    var heading = panel.querySelector("h2") || panel;
+    heading.tabIndex = -1;
+    heading.focus();
+  });
 
   function start() {
     element = document.getElementById("topology-figure");
@@ -100,6 +149,14 @@
     (initial ? draw(initial) : refetch()).then(function () {
       element.on("plotly_click", onClick);
     });
+    var pick = document.getElementById("topology-pick");
+    if (pick) {
+      pick.addEventListener("submit", function (event) {
+        event.preventDefault();
+        var value = document.getElementById("topology-node").value;
+        if (value) openNode(JSON.parse(value), true);
+      });
+    }
     document.body.addEventListener("vitiweb:objects-changed", schedule);
     document.addEventListener("vitiweb:theme", function () { refetch(); });
   }

@@ -19,6 +19,44 @@
     });
   });
 
+  // One polite live region for the page. It is told short sentences (a count, what changed), never
+  // a whole region, and never moves focus: an operator hears the news and stays where they are.
+  var announcer = document.createElement("p");
+  announcer.id = "announcer";
+  announcer.className = "visually-hidden";
+  announcer.setAttribute("aria-live", "polite");
+  announcer.setAttribute("aria-atomic", "true");
+  document.body.appendChild(announcer);
+  var announceTimer = null;
+  function announce(text) {
+    clearTimeout(announceTimer);
+    announcer.textContent = "";
+    // Emptied first, so the same sentence said twice is heard twice.
+    announceTimer = setTimeout(function () { announcer.textContent = text; }, 150);
+  }
+  window.vitiwebAnnounce = announce;
+
+  // A region marked data-announce="<selectors>" says the text of those parts when a swap changes it
+  // (the result count of a filtered list, the progress of a run), instead of being read out whole.
+  function summaryOf(region) {
+    if (!region || !region.dataset || !region.dataset.announce) return null;
+    return Array.from(region.querySelectorAll(region.dataset.announce)).map(function (part) {
+      return part.textContent.replace(/\s+/g, " ").trim();
+    }).join(". ");
+  }
+  var summaries = {};
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var target = event.detail.target;
+    if (target && target.id) summaries[target.id] = summaryOf(target);
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var target = event.detail.target;
+    var region = target && target.id ? document.getElementById(target.id) : null;
+    var summary = summaryOf(region);
+    if (summary && summary !== summaries[region.id]) announce(summary);
+    if (region) delete summaries[region.id];
+  });
+
   // Tabs swapped through htmx: mark the shown one.
   document.addEventListener("htmx:afterSwap", function (event) {
     if (event.detail.target && event.detail.target.id === "tab-panel") {

@@ -130,3 +130,14 @@ async def test_follow_is_refused_to_viewers_and_for_bad_targets(cluster):
         communicator = WebsocketCommunicator(LogConsumer.as_asgi(), f"/ws/logs/?{query}")
         communicator.scope["user"] = user
         assert await communicator.connect() == (False, code)
+
+
+@pytest.mark.django_db
+def test_a_cluster_without_usable_credentials_says_so_instead_of_a_500(client):
+    # Found by the accessibility crawl: the logs link of a cluster registered without a kubeconfig.
+    cluster = factories.make_cluster("no-credentials")
+    client.force_login(factories.operator())
+    page = client.get(reverse("cluster_logs", args=[cluster.pk]))
+    assert page.status_code == 200 and "current-context" in page.content.decode()
+    download = client.get(reverse("cluster_logs_download", args=[cluster.pk]), {"pod": "p", "container": "c"})
+    assert download.status_code == 502 and b"current-context" in download.content

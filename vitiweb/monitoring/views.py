@@ -150,8 +150,10 @@ def cluster_logs(request, pk):
     namespace = _namespace(request, cluster)
     tail = _tail(request)
     context = {"cluster": cluster, "namespace": namespace, "tail": tail, "lines": [], "error": ""}
-    api_client = api_client_for(cluster)
+    api_client = None
     try:
+        # Inside the try: a cluster without usable credentials is an error on the page, not a 500.
+        api_client = api_client_for(cluster)
         selection = log_selection(
             namespace,
             request.GET.get("deployment", ""),
@@ -168,7 +170,8 @@ def cluster_logs(request, pk):
     except KubeError as exc:
         context["error"] = str(exc)
     finally:
-        api_client.close()
+        if api_client is not None:
+            api_client.close()
     if context.get("pod"):
         query = {
             "cluster": cluster.pk,
@@ -191,13 +194,15 @@ def cluster_logs_download(request, pk):
     pod, container = request.GET.get("pod", ""), request.GET.get("container", "")
     if not _NAME.match(pod) or not _NAME.match(container):
         return HttpResponse("pod and container are required\n", status=400, content_type="text/plain")
-    api_client = api_client_for(cluster)
+    api_client = None
     try:
+        api_client = api_client_for(cluster)
         lines = kube_logs.read_log(api_client, namespace, pod, container, _tail(request))
     except KubeError as exc:
         return HttpResponse(f"{exc}\n", status=502, content_type="text/plain; charset=utf-8")
     finally:
-        api_client.close()
+        if api_client is not None:
+            api_client.close()
     response = HttpResponse("".join(f"{line}\n" for line in lines), content_type="text/plain; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(
         True, f"{cluster.name}_{namespace}_{pod}_{container}.log"
