@@ -57,7 +57,7 @@ class KindInfo:
 
     @property
     def scope_as_expected(self) -> bool:
-        return self.namespaced is None or self.namespaced == self.expected_namespaced
+        return self.namespaced is None or self.problem is None
 
     def resource(self) -> Resource:
         if not self.installed or self.version is None:
@@ -99,7 +99,7 @@ class Discovery:
 
 
 def _scope_problem(spec: KindSpec, namespaced: bool) -> str | None:
-    if namespaced == spec.namespaced:
+    if namespaced in spec.accepted_scopes:
         return None
     found, expected = ("cluster-scoped", "namespaced") if not namespaced else ("namespaced", "cluster-scoped")
     return f"CRD {spec.crd_name} is {found} in this cluster; Vitiweb expects it {expected}"
@@ -171,7 +171,7 @@ def discover(
                 installed=False,
                 plural=spec.plural,
                 expected_namespaced=spec.namespaced,
-                problem=f"CRD {spec.crd_name} not installed",
+                problem=f"CRD {spec.crd_name} not installed" if spec.expected else None,
             )
             continue
         served = tuple(v for v in versions if v in by_version)

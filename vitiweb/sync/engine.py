@@ -31,6 +31,7 @@ from vitiweb.kube.reflector import BACKOFF, ERROR, LISTING, WATCHING, Reflector,
 from vitiweb.kube.secrets import list_secret_metadata
 from vitiweb.models import Cluster
 from vitiweb.monitoring.runner import ClusterMonitor
+from vitiweb.shapes import kind_specs
 from vitiweb.sync.clusters import api_client_for
 from vitiweb.sync.mirror import Summary, apply_events, apply_snapshot, replace_known_secrets
 
@@ -164,7 +165,7 @@ class ClusterSync:
                 try:
                     if self._api_client is None:
                         self._api_client = api_client_for(Cluster.objects.get(pk=self.cluster_id))
-                    found = discover(self._api_client, timeout=(5.0, 15.0))
+                    found = discover(self._api_client, kinds=kind_specs(), timeout=(5.0, 15.0))
                 except Cluster.DoesNotExist:
                     return
                 except KubeError as exc:
@@ -400,7 +401,7 @@ def sync_once(cluster: Cluster, page_size: int = 500) -> dict[str, Summary]:
     """List every kind of one cluster and reconcile the database against it, once."""
     api_client = api_client_for(cluster)
     try:
-        found = discover(api_client, timeout=(5.0, 30.0))
+        found = discover(api_client, kinds=kind_specs(), timeout=(5.0, 30.0))
         snapshots = {}
         for kind in KINDS:
             info = found.kinds.get(kind)

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.dateparse import parse_datetime
 
-from vitiweb import live
+from vitiweb import credentials, live, registry
 from vitiweb.bulk import insert_all, upsert_all
 from vitiweb.kinds import model_for
 from vitiweb.models import Cluster, JournalEntry, KnownSecret
@@ -102,7 +102,8 @@ def json_diff(old, new, path: str = "") -> list[dict]:
 
 
 def row_values(model, obj: dict) -> dict:
-    """The column values of ``model`` for a raw Kubernetes object."""
+    """The column values of ``model`` for a raw Kubernetes object (credential fields dropped first)."""
+    obj = credentials.strip(obj)
     metadata = obj.get("metadata") or {}
     spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
     status = obj.get("status") if isinstance(obj.get("status"), dict) else {}
@@ -198,7 +199,15 @@ def _upsert(model, cluster: Cluster, objects: list[dict], existing: dict, change
                 for key in _DIFFED
                 for change in json_diff(before[key], values[key])
             ]
-            if before["spec"] != values["spec"]:
+            # What references are read from: the spec, labels and annotations (a Machine's cluster id
+            # label), and for some kinds the status (a Vitistack's reported providers).
+            read = (
+                "spec",
+                "labels",
+                "annotations",
+                *(("status",) if getattr(model, "REFERENCES_READ_STATUS", False) else ()),
+            )
+            if any(before[key] != values[key] for key in read):
                 spec_changed.append(address)
         else:
             # New, or deleted and recreated under the same name (a new uid).
@@ -222,10 +231,9 @@ def _upsert(model, cluster: Cluster, objects: list[dict], existing: dict, change
     if not instances:
         return summary
 
-    update_fields = [
-        f.name for f in model._meta.concrete_fields if f.name not in {"id", "cluster", "namespace", "name"}
-    ]
-    upsert_all(model, instances, ["cluster", "namespace", "name"], update_fields)
+    unique_fields = list(getattr(model, "UNIQUE_FIELDS", ("cluster", "namespace", "name")))
+    update_fields = [f.name for f in model._meta.concrete_fields if f.name not in {"id", *unique_fields}]
+    upsert_all(model, instances, unique_fields, update_fields)
     insert_all(JournalEntry, journal)
     if model.KIND == "Machine":
         record_failures(cluster, instances, journal)
@@ -237,13 +245,21 @@ def _upsert(model, cluster: Cluster, objects: list[dict], existing: dict, change
     rebuild_outgoing(model, rebuilt)
     if hasattr(model, "after_upsert"):
         model.after_upsert(rebuilt)
+    alias = _alias_field(model)
+    aliases = {(i.namespace, getattr(i, alias)): i.pk for i in rebuilt if getattr(i, alias)} if alias else {}
     reresolve_incoming(
         model.KIND,
-        spec_changed,
+        [*spec_changed, *aliases],
         cluster_id=cluster.pk,
-        changed_ids={(i.namespace, i.name): i.pk for i in rebuilt},
+        changed_ids={**aliases, **{(i.namespace, i.name): i.pk for i in rebuilt}},
     )
     return summary
+
+
+def _alias_field(model) -> str:
+    """The column references may name an object by besides its name (see KindDeclaration.alias_field)."""
+    declaration = registry.for_model(model)
+    return declaration.alias_field if declaration else ""
 
 
 def _delete(model, cluster: Cluster, rows: list[dict], changed_by: str) -> Summary:
@@ -251,6 +267,15 @@ def _delete(model, cluster: Cluster, rows: list[dict], changed_by: str) -> Summa
     if not rows:
         return summary
     ids = [row["id"] for row in rows]
+    alias = _alias_field(model)
+    aliases = (
+        {
+            (row["namespace"], row[alias]): row["id"]
+            for row in model.objects.filter(id__in=ids).values("id", "namespace", alias)
+        }
+        if alias
+        else {}
+    )
     for start in range(0, len(ids), 500):
         model.objects.filter(id__in=ids[start : start + 500]).delete()
     insert_all(
@@ -272,9 +297,9 @@ def _delete(model, cluster: Cluster, rows: list[dict], changed_by: str) -> Summa
     delete_outgoing(model.KIND, ids)
     reresolve_incoming(
         model.KIND,
-        [(row["namespace"], row["name"]) for row in rows],
+        [(row["namespace"], row["name"]) for row in rows] + list(aliases),
         cluster_id=cluster.pk,
-        changed_ids={(row["namespace"], row["name"]): row["id"] for row in rows},
+        changed_ids={**aliases, **{(row["namespace"], row["name"]): row["id"] for row in rows}},
     )
     summary.deleted = ids
     return summary

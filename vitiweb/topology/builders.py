@@ -11,10 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from vitiweb.integrity import SEVERITY_RANK, FindingIndex
-from vitiweb.integrity.checks import edge_links, global_limits, hierarchy_edges
-from vitiweb.spec import as_dict, as_int
-from vitiweb.topology.data import (
+from vitiweb.fleet import (
     KUBERNETES_PROVIDER,
     MACHINE,
     MACHINE_PROVIDER,
@@ -23,6 +20,9 @@ from vitiweb.topology.data import (
     Obj,
     Ref,
 )
+from vitiweb.integrity import SEVERITY_RANK, FindingIndex
+from vitiweb.integrity.checks import edge_links, global_limits, hierarchy_edges
+from vitiweb.spec import as_dict, as_int
 from vitiweb.topology.graph import (
     DANGLING,
     DEPENDS,
@@ -73,7 +73,7 @@ def percent(used, limit) -> str:
 
 
 def link(obj: Obj | None, text: str | None = None):
-    from vitiweb.topology.data import detail_url
+    from vitiweb.fleet import detail_url
 
     if obj is None:
         return text or ""
