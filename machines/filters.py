@@ -43,6 +43,9 @@ class MachineFilterSet(MirroredObjectFilterSet):
     instance_type = django_filters.ChoiceFilter(
         field_name="instance_type", label="Instance type", empty_label="Any instance type"
     )
+    machine_class = django_filters.ChoiceFilter(
+        field_name="machine_class", label="Machine class", empty_label="Any machine class"
+    )
 
     class Meta:
         model = Machine
@@ -54,6 +57,7 @@ class MachineFilterSet(MirroredObjectFilterSet):
             "provider_type",
             "region",
             "instance_type",
+            "machine_class",
             "phase",
             "ready",
             "label",
@@ -61,7 +65,7 @@ class MachineFilterSet(MirroredObjectFilterSet):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        fill_choices(self, ("instance_type",))
+        fill_choices(self, ("instance_type", "machine_class"))
         self.filters["provider_type"].extra["choices"] = [
             (v, v) for v in distinct_values(MachineProvider, "provider_type")
         ]
@@ -69,7 +73,10 @@ class MachineFilterSet(MirroredObjectFilterSet):
 
     @extend_schema_field(OpenApiTypes.STR)  # the API schema: choices come from the database at request time
     def filter_provider_type(self, queryset, name, value):
-        return on_providers(queryset, MachineProvider.objects.filter(provider_type=value))
+        # A published-shape Machine names its provider type itself (spec.provider).
+        return on_providers(queryset, MachineProvider.objects.filter(provider_type=value)) | queryset.filter(
+            provider_type=value
+        )
 
     @extend_schema_field(OpenApiTypes.STR)
     def filter_region(self, queryset, name, value):

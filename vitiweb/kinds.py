@@ -41,6 +41,45 @@ def model_for(kind: str):
     return registry.get(kind).get_model()
 
 
+_discovered: dict[str, type] = {}
+
+
+def mirror_model_for(kind: str):
+    """The model that mirrors ``kind``: its declared one, or, for a ``vitistack.io`` kind no app declares,
+    a proxy of the generic table holding only that kind's rows (so a snapshot replaces only them)."""
+    try:
+        return model_for(kind)
+    except LookupError:
+        pass
+    if kind not in _discovered:
+        from django.db import models
+
+        from vitiweb.models import DiscoveredObject
+
+        class Manager(models.Manager):
+            def get_queryset(self):
+                return super().get_queryset().filter(kind=kind)
+
+        from django.apps import apps
+
+        name = f"Discovered{''.join(ch for ch in kind if ch.isalnum())}"
+        _discovered[kind] = type(
+            name,
+            (DiscoveredObject,),
+            {
+                "__module__": "vitiweb.models",
+                "KIND": kind,
+                "objects": Manager(),
+                "Meta": type("Meta", (), {"proxy": True, "app_label": "vitiweb"}),
+            },
+        )
+        # Defining a model registers it; this one is a query helper, not a model of the app (no admin,
+        # no permissions, nothing for migrations to see).
+        apps.all_models["vitiweb"].pop(name.lower(), None)
+        apps.clear_cache()
+    return _discovered[kind]
+
+
 def all_models():
     return [declaration.get_model() for declaration in registry.declarations()]
 

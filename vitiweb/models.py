@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from vitiweb import crypto
@@ -349,6 +349,7 @@ class DiscoveredObject(MirroredObject):
     """
 
     UNIQUE_FIELDS = ("cluster", "kind", "namespace", "name")
+    PLURAL = "discovered"
 
     class Meta(MirroredObject.Meta):
         ordering = ["kind", "cluster__name", "namespace", "name"]
@@ -358,3 +359,12 @@ class DiscoveredObject(MirroredObject):
             ),
         ]
         indexes = [models.Index(fields=["kind", "cluster"], name="discoveredobject_kind")]
+        verbose_name = "object of another vitistack.io kind"
+        verbose_name_plural = "objects of other vitistack.io kinds"
+
+    def get_absolute_url(self) -> str:
+        # A declared kind kept in this table (a proxy) has pages of its own; any other kind the generic ones.
+        try:
+            return reverse(f"{self._meta.model_name}_detail", args=[self.pk])
+        except NoReverseMatch:
+            return reverse("discoveredobject_detail", args=[self.pk])

@@ -30,6 +30,7 @@ from django.urls import path, reverse
 from django.utils.http import content_disposition_header
 from django.views import View
 
+from vitiweb import registry
 from vitiweb.kinds import KINDS, model_for
 from vitiweb.models import JournalEntry, Reference
 from vitiweb.roles import VIEWER_PERMISSIONS
@@ -146,6 +147,8 @@ class KindMixin:
             "verbose_name": meta.verbose_name,
             "verbose_name_plural": meta.verbose_name_plural,
             "list_url": reverse(url_name(self.model, "list")),
+            # Kinds no app declares are shown, not edited or exported (they have no form nor schema here).
+            "declared": registry.for_model(self.model) is not None,
         }
 
 

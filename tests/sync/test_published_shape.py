@@ -203,3 +203,83 @@ def test_the_proxmox_token_is_nowhere(published_fleet, client, caplog):
         body = b"".join(response.streaming_content) if response.streaming else response.content
         assert TOKEN.encode() not in body, url
     assert TOKEN not in caplog.text
+
+
+def test_a_vitistack_kind_no_app_declares_is_mirrored_and_shown_generically(sandbox_factory, tmp_path, client):
+    sandbox = sandbox_factory(crds_dir=PUBLISHED_CRDS_DIR)
+    schema = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    sandbox.store.create(
+        {
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": "firewallpolicies.vitistack.io"},
+            "spec": {
+                "group": "vitistack.io",
+                "names": {"kind": "FirewallPolicy", "plural": "firewallpolicies", "singular": "firewallpolicy"},
+                "scope": "Namespaced",
+                "versions": [
+                    {"name": "v1alpha1", "served": True, "storage": True, "schema": {"openAPIV3Schema": schema}}
+                ],
+            },
+        }
+    )
+    path = sandbox.write_kubeconfig(tmp_path / "kubeconfig")
+    (tmp_path / "policy.yaml").write_text(
+        "apiVersion: vitistack.io/v1alpha1\nkind: FirewallPolicy\nmetadata:\n  name: deny-all\n  namespace: team-a\n"
+        "spec:\n  default: deny\n"
+    )
+    subprocess.run(
+        ["kubectl", "--kubeconfig", str(path), "create", "namespace", "team-a"], check=True, capture_output=True
+    )
+    kubectl_apply(path, tmp_path / "policy.yaml")
+    call_command("add_cluster", "lab", "--kubeconfig", str(path))
+    cluster = Cluster.objects.get(name="lab")
+    sync_once(cluster)
+
+    from vitiweb.models import DiscoveredObject
+
+    policy = DiscoveredObject.objects.get(cluster=cluster)
+    assert (policy.kind, policy.namespace, policy.name, policy.spec) == (
+        "FirewallPolicy",
+        "team-a",
+        "deny-all",
+        {"default": "deny"},
+    )
+    client.force_login(factories.viewer())
+    listing = client.get("/discovered/?kind=FirewallPolicy").content.decode()
+    assert "deny-all" in listing and policy.get_absolute_url() in listing
+    assert "default: deny" in client.get(f"/discovered/{policy.pk}/yaml/").content.decode()
+
+    sandbox.store.delete("vitistack.io/v1alpha1", "FirewallPolicy", "deny-all", "team-a")
+    sync_once(cluster)
+    assert not DiscoveredObject.objects.filter(cluster=cluster).exists()
+
+
+def test_the_sandbox_command_serves_the_published_crds_on_request(tmp_path):
+    from vitiweb.sandbox import cli
+
+    fleet = cli.serve(
+        {
+            "port": 0,
+            "shape": "published",
+            "load": [PUBLISHED_EXAMPLES / "bergen"],
+            "kubeconfig_out": tmp_path / "kubeconfig",
+        },
+        out=lambda line: None,
+    )
+    try:
+        result = subprocess.run(
+            ["kubectl", "--kubeconfig", str(tmp_path / "kubeconfig"), "get", "vitistacks,kubernetesclusters", "-A"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "viti-bergen" in result.stdout and "bgo1-standby" in result.stdout
+    finally:
+        fleet.stop()
+    guide = cli.serve({"port": 0, "kubeconfig_out": tmp_path / "guide"}, out=lambda line: None)
+    try:
+        assert guide[0].store.registry.for_api_version("vitistack.io/v1alpha1", "KubernetesCluster") is None
+    finally:
+        guide.stop()

@@ -104,3 +104,32 @@ def test_status_lists_that_disagree_with_the_spec_are_found(mixed_fleet):
         "lists machine provider proxmox-osl1 in its spec, but its operator does not report it" in m for m in found
     )
     assert not any("kubevirt-osl1" in m for m in found)
+
+
+def test_the_kubernetes_clusters_view_draws_clusters_machines_classes_types_and_providers(mixed_fleet):
+    from vitiweb.fleet import Fleet
+    from vitiweb.integrity import current_findings
+    from vitiweb.topology.builders import Options, build_picture
+
+    picture = build_picture("kubernetes-clusters", Fleet(), current_findings(), Options(expanded={"*"}))
+    labels = {node.label for node in picture.graph.nodes.values()}
+    assert {"osl1-prod-a", "bgo1-standby", "medium", "osl1-prod", "kubevirt", "kubevirt-osl1"} <= labels
+    assert {"osl1-prod-a-cp-0", "osl1-prod-a-worker-0"} <= labels or any(
+        node.count > 1 for node in picture.graph.nodes.values()
+    )
+    rows = {row[0]["text"]: row[1:] for row in picture.tables[0].rows}
+    assert rows["team-a/osl1-prod-a"] == ["3", "medium", "kubevirt, proxmox", "osl1-prod"]
+
+
+def test_one_overview_topology_and_findings_page_show_both_shapes(mixed_fleet, client):
+    from tests import factories
+
+    client.force_login(factories.viewer())
+    overview = client.get("/").content.decode()
+    assert all(name in overview for name in ("guide", "oslo", "bergen"))
+    for url in ("/topology/dr/", "/topology/kubernetes-clusters/", "/topology/findings/"):
+        assert client.get(url).status_code == 200, url
+    findings = client.get("/topology/findings/?check=unoffered-machine-class").content.decode()
+    assert "gpu-large" in findings
+    dr = client.get("/topology/dr/figure.json").json()
+    assert "viti-oslo" in str(dr) and "viti-bergen" in str(dr)

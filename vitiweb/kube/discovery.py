@@ -146,9 +146,18 @@ def api_resources(
 
 
 def discover(
-    api_client: Any, *, kinds: Mapping[str, KindSpec] = KIND_SPECS, group: str = GROUP, timeout: Any = None
+    api_client: Any,
+    *,
+    kinds: Mapping[str, KindSpec] = KIND_SPECS,
+    group: str = GROUP,
+    timeout: Any = None,
+    undeclared: bool = False,
 ) -> Discovery:
-    """Which of ``kinds`` the cluster serves, at which version, plural and scope."""
+    """Which of ``kinds`` the cluster serves, at which version, plural and scope.
+
+    With ``undeclared``, every other kind the group serves is reported too (installed, no problem):
+    a caller that shows kinds generically can follow them.
+    """
     preferred, versions = group_versions(api_client, group, timeout=timeout)
     found: dict[str, dict[str, dict]] = {}  # kind -> version -> APIResource
     subresources: dict[tuple[str, str], set[str]] = {}  # (version, plural) -> {"status", ...}
@@ -192,6 +201,25 @@ def discover(
             expected_namespaced=spec.namespaced,
             problem=_scope_problem(spec, namespaced),
         )
+    if undeclared:
+        for kind, by_version in found.items():
+            if kind in infos or not kind:
+                continue
+            chosen = next(v for v in versions if v in by_version)
+            resource = by_version[chosen]
+            infos[kind] = KindInfo(
+                kind=kind,
+                group=group,
+                installed=True,
+                plural=resource.get("name") or kind.lower(),
+                version=chosen,
+                namespaced=bool(resource.get("namespaced")),
+                served_versions=tuple(v for v in versions if v in by_version),
+                verbs=tuple(resource.get("verbs") or ()),
+                has_status="status" in subresources.get((chosen, resource.get("name")), set()),
+                expected_namespaced=bool(resource.get("namespaced")),
+                problem=None,
+            )
     return Discovery(group=group, preferred_version=preferred, served_versions=versions, kinds=infos)
 
 

@@ -38,6 +38,8 @@ class Migration(migrations.Migration):
             options={
                 'ordering': ['kind', 'cluster__name', 'namespace', 'name'],
                 'abstract': False,
+                'verbose_name': 'object of another vitistack.io kind',
+                'verbose_name_plural': 'objects of other vitistack.io kinds',
                 'indexes': [models.Index(fields=['kind', 'cluster'], name='discoveredobject_kind')],
                 'constraints': [models.UniqueConstraint(fields=('cluster', 'kind', 'namespace', 'name'), name='discoveredobject_unique_in_cluster')],
             },

@@ -165,7 +165,7 @@ class ClusterSync:
                 try:
                     if self._api_client is None:
                         self._api_client = api_client_for(Cluster.objects.get(pk=self.cluster_id))
-                    found = discover(self._api_client, kinds=kind_specs(), timeout=(5.0, 15.0))
+                    found = discover(self._api_client, kinds=kind_specs(), timeout=(5.0, 15.0), undeclared=True)
                 except Cluster.DoesNotExist:
                     return
                 except KubeError as exc:
@@ -202,7 +202,8 @@ class ClusterSync:
 
     def _reconcile_reflectors(self, found: Discovery) -> None:
         self._queue.put(("discovery", found.to_dict()))
-        for kind in KINDS:
+        # Declared kinds, then any other vitistack.io kind the cluster serves (mirrored generically).
+        for kind in dict.fromkeys([*KINDS, *found.kinds, *self._reflectors]):
             info = found.kinds.get(kind)
             running = self._reflectors.get(kind)
             if info is not None and info.installed:
@@ -401,9 +402,9 @@ def sync_once(cluster: Cluster, page_size: int = 500) -> dict[str, Summary]:
     """List every kind of one cluster and reconcile the database against it, once."""
     api_client = api_client_for(cluster)
     try:
-        found = discover(api_client, kinds=kind_specs(), timeout=(5.0, 30.0))
+        found = discover(api_client, kinds=kind_specs(), timeout=(5.0, 30.0), undeclared=True)
         snapshots = {}
-        for kind in KINDS:
+        for kind in dict.fromkeys([*KINDS, *found.kinds]):
             info = found.kinds.get(kind)
             snapshots[kind] = (
                 list_objects(api_client, info.resource(), page_size=page_size) if info and info.installed else []

@@ -21,7 +21,7 @@ from django.utils.dateparse import parse_datetime
 
 from vitiweb import credentials, live, registry
 from vitiweb.bulk import insert_all, upsert_all
-from vitiweb.kinds import model_for
+from vitiweb.kinds import mirror_model_for
 from vitiweb.models import Cluster, JournalEntry, KnownSecret
 from vitiweb.monitoring.failures import record_failures
 from vitiweb.references import SECRET, delete_outgoing, rebuild_outgoing, reresolve_incoming
@@ -317,7 +317,7 @@ def _publish(cluster: Cluster, kind: str, summary: Summary) -> None:
 
 def apply_snapshot(cluster: Cluster, kind: str, objects: Iterable[dict], changed_by: str = "") -> Summary:
     """Make the database hold exactly ``objects`` for this cluster and kind."""
-    model = model_for(kind)
+    model = mirror_model_for(kind)
     objects = list(objects)
     with transaction.atomic():
         existing = _existing(model, cluster, None)
@@ -335,7 +335,7 @@ def apply_events(cluster: Cluster, kind: str, events: Iterable[tuple[str, dict]]
     Within a batch only the last event of each object counts: the database
     must end where the cluster ended, not replay every step.
     """
-    model = model_for(kind)
+    model = mirror_model_for(kind)
     latest: dict[tuple[str, str], tuple[str, dict]] = {}
     for event_type, obj in events:
         metadata = obj.get("metadata") or {}
@@ -361,6 +361,7 @@ def apply_events(cluster: Cluster, kind: str, events: Iterable[tuple[str, dict]]
 def forget_cluster(cluster: Cluster) -> None:
     """Remove a cluster and everything mirrored from it, re-resolving references into it."""
     from vitiweb.kinds import all_models
+    from vitiweb.models import DiscoveredObject
 
     cluster_id = cluster.pk
     with transaction.atomic():
@@ -370,6 +371,8 @@ def forget_cluster(cluster: Cluster) -> None:
         }
         for model in all_models():
             delete_outgoing(model.KIND, model.objects.filter(cluster=cluster).values_list("id", flat=True))
+        for kind, pk in DiscoveredObject.objects.filter(cluster=cluster).values_list("kind", "id"):
+            delete_outgoing(kind, [pk])
         cluster.delete()
         for kind, kind_addresses in addresses.items():
             reresolve_incoming(kind, kind_addresses)

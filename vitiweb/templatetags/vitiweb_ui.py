@@ -275,6 +275,18 @@ def kind_navigation(context) -> dict:
                 "current": nav_current(context, declaration.model_name),
             }
         )
+    if user is not None and user.has_perm("vitiweb.view_discoveredobject"):
+        from vitiweb.models import DiscoveredObject
+
+        if DiscoveredObject.objects.exists():
+            sections.setdefault("Inventory", []).append(
+                {
+                    "label": "Other kinds",
+                    "icon": "…",
+                    "url": reverse("discoveredobject_list"),
+                    "current": nav_current(context, "discoveredobject"),
+                }
+            )
     return {"sections": sections}
 
 
