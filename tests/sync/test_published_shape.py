@@ -10,6 +10,7 @@ ProxmoxConfig token is nowhere: database, pages, API, export, logs.
 
 import logging
 import subprocess
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -30,8 +31,11 @@ TOKEN = "PVE-TOKEN-must-never-be-shown-0a1b2c"
 
 
 def kubectl_apply(kubeconfig, folder):
+    # A discovery cache of its own: kubectl caches discovery per host:port, and a sandbox of the guide's
+    # shape may have served the same port before (a cluster-scoped Vitistack would be addressed as namespaced).
+    cache = Path(kubeconfig).parent / "kubectl-cache"
     result = subprocess.run(
-        ["kubectl", "--kubeconfig", str(kubeconfig), "apply", "-f", str(folder)],
+        ["kubectl", "--kubeconfig", str(kubeconfig), "--cache-dir", str(cache), "apply", "-f", str(folder)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -229,7 +233,9 @@ def test_a_vitistack_kind_no_app_declares_is_mirrored_and_shown_generically(sand
         "spec:\n  default: deny\n"
     )
     subprocess.run(
-        ["kubectl", "--kubeconfig", str(path), "create", "namespace", "team-a"], check=True, capture_output=True
+        ["kubectl", "--kubeconfig", str(path), "--cache-dir", str(tmp_path / "cache"), "create", "namespace", "team-a"],
+        check=True,
+        capture_output=True,
     )
     kubectl_apply(path, tmp_path / "policy.yaml")
     call_command("add_cluster", "lab", "--kubeconfig", str(path))
@@ -269,7 +275,16 @@ def test_the_sandbox_command_serves_the_published_crds_on_request(tmp_path):
     )
     try:
         result = subprocess.run(
-            ["kubectl", "--kubeconfig", str(tmp_path / "kubeconfig"), "get", "vitistacks,kubernetesclusters", "-A"],
+            [
+                "kubectl",
+                "--kubeconfig",
+                str(tmp_path / "kubeconfig"),
+                "--cache-dir",
+                str(tmp_path / "cache"),
+                "get",
+                "vitistacks,kubernetesclusters",
+                "-A",
+            ],
             capture_output=True,
             text=True,
             timeout=60,
