@@ -214,13 +214,17 @@ class ClusterSync:
                 if running is not None:
                     running.stop()
                     del self._reflectors[kind]
-                # The cluster does not serve this kind (any more): it holds none of its objects.
+                # The cluster does not serve this kind (any more): it holds none of its objects. Said once
+                # (first discovery, or when the kind goes away), not at every discovery: a cluster of one API
+                # shape never serves the other shape's kinds.
+                known_absent = self._kind_states.get(kind, {}).get("installed") is False
                 self._kind_states[kind] = {
                     "installed": False,
                     "state": "not installed",
                     "error": info.problem if info else None,
                 }
-                self._queue.put(("snapshot", kind, [], None))
+                if not known_absent:
+                    self._queue.put(("snapshot", kind, [], None))
 
     def _start_reflector(self, kind: str, resource) -> None:
         def on_list(items, resource_version):
