@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('vitiweb', '0006_discovered_object'),
+        ('vitiweb', '0008_discovered_object'),
     ]
 
     operations = [

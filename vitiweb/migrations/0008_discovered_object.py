@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('vitiweb', '0005_cluster_allow_exec'),
+        ('vitiweb', '0007_auditentry_lockout'),
     ]
 
     operations = [

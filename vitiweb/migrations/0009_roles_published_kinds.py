@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
     """The roles read the published API's kinds too (their apps' first migrations come after 0003)."""
 
     dependencies = [
-        ("vitiweb", "0006_discovered_object"),
+        ("vitiweb", "0008_discovered_object"),
         ("machineclasses", "0001_initial"),
         ("clusters", "0001_initial"),
         ("networks", "0001_initial"),
