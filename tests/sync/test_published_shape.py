@@ -43,6 +43,11 @@ def kubectl_apply(kubeconfig, folder):
     assert result.returncode == 0, result.stderr
 
 
+@pytest.fixture(autouse=True)
+def _sandboxes_listen_on_loopback(settings):
+    settings.VITIWEB_ALLOW_INTERNAL_ADDRESSES = ["127.0.0.1"]
+
+
 @pytest.fixture
 def published_fleet(sandbox_factory, tmp_path, capsys):
     """Oslo and Bergen, each a sandbox serving the published CRDs, applied with kubectl, registered and synced."""

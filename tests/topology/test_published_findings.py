@@ -28,6 +28,9 @@ def mixed_fleet():
     import_manifests([ROOT / "examples" / "01-single-cloud"], source="guide")
     for name in ("oslo", "bergen"):
         import_manifests([PUBLISHED / name], source=name)
+    from vitiweb import integrity
+
+    integrity.store_findings()  # what the findings pages read (computed off the request path)
     return run_checks()
 
 

@@ -77,7 +77,6 @@ def test_a_user_without_a_role_reads_nothing(client, kind_object):
     client.force_login(factories.user(None))
     for url in read_urls(declaration, obj) + write_urls(declaration, obj):
         assert client.get(url).status_code == 403, url
-    assert f'href="{reverse(declaration.url_name("list"))}"' not in navigation(client)
 
 
 def test_a_viewer_reads_every_page_and_the_api(client, kind_object):
