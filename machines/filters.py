@@ -51,6 +51,9 @@ class MachineFilterSet(MirroredObjectFilterSet):
     cost = django_filters.ChoiceFilter(
         choices=COST_CHOICES, method=filter_cost, label="Cost counted as", empty_label="Any"
     )
+    machine_class = django_filters.ChoiceFilter(
+        field_name="machine_class", label="Machine class", empty_label="Any machine class"
+    )
 
     class Meta:
         model = Machine
@@ -62,6 +65,7 @@ class MachineFilterSet(MirroredObjectFilterSet):
             "provider_type",
             "region",
             "instance_type",
+            "machine_class",
             "phase",
             "ready",
             "label",
@@ -69,7 +73,7 @@ class MachineFilterSet(MirroredObjectFilterSet):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        fill_choices(self, ("instance_type",))
+        fill_choices(self, ("instance_type", "machine_class"))
         self.filters["provider_type"].extra["choices"] = [
             (v, v) for v in distinct_values(MachineProvider, "provider_type")
         ]
@@ -77,7 +81,10 @@ class MachineFilterSet(MirroredObjectFilterSet):
 
     @extend_schema_field(OpenApiTypes.STR)  # the API schema: choices come from the database at request time
     def filter_provider_type(self, queryset, name, value):
-        return on_providers(queryset, MachineProvider.objects.filter(provider_type=value))
+        # A published-shape Machine names its provider type itself (spec.provider).
+        return on_providers(queryset, MachineProvider.objects.filter(provider_type=value)) | queryset.filter(
+            provider_type=value
+        )
 
     @extend_schema_field(OpenApiTypes.STR)
     def filter_region(self, queryset, name, value):

@@ -35,6 +35,16 @@ def _entry(entries: list[dict], name) -> dict:
     return next((entry for entry in entries if entry.get("name") == name), {}) if name else {}
 
 
+def ssh_keys(keys) -> list:
+    """The guide's ``[{name, publicKey}]`` as a table; the published shape's plain strings as a list."""
+    keys = keys if isinstance(keys, list) else []
+    strings = [key for key in keys if isinstance(key, str)]
+    return [
+        table(keys, [("name", "Name"), ("publicKey", "Public key")]),
+        pairs([(f"Key {index}", key) for index, key in enumerate(strings, 1)]),
+    ]
+
+
 def machine_sections(machine) -> list[Section]:
     spec = SpecReader(machine.spec)
     provider = provider_of(machine) if machine.provider_name else None
@@ -57,6 +67,9 @@ def machine_sections(machine) -> list[Section]:
         ("On-demand price", hourly(pricing.get("onDemand")) or None),
         ("Spot price", hourly(pricing.get("spot")) or None),
         ("Machine image", machine.machine_image or None),
+        ("Provider type", spec.take("provider")),
+        ("Machine class", spec.take("machineClass")),
+        ("Network namespace", machine.network_namespace or None),
         ("Image id", image.get("imageId")),
         ("Operating system", " ".join(str(image[k]) for k in ("operatingSystem", "version") if image.get(k)) or None),
         ("Architecture", image.get("architecture")),
@@ -65,7 +78,7 @@ def machine_sections(machine) -> list[Section]:
     sections = [
         Section("Placement", [pairs(placement)]),
         block_section("Networking", spec.take("networking")),
-        Section("SSH access", [table(spec.take("sshKeys"), [("name", "Name"), ("publicKey", "Public key")])]),
+        Section("SSH access", ssh_keys(spec.take("sshKeys"))),
         Section(
             "Software",
             [

@@ -6,7 +6,7 @@ COLUMNS = [
     Column("name", "Name", ("name",)),
     Column("cluster", "Cluster / namespace", ("cluster__name", "namespace", "name")),
     Column("provider", "Provider", ("provider_name",)),
-    Column("instance_type", "Instance type", ("instance_type",)),
+    Column("instance_type", "Instance type / class", ("instance_type", "machine_class")),
     Column("image", "Image", ("machine_image",)),
     Column("phase", "Phase", ("phase",)),
     Column("age", "Age", ("-created_at",), css="num"),
@@ -24,5 +24,7 @@ FIELDS = (
     "provider_namespace",
     "instance_type",
     "machine_image",
+    "provider_type",
+    "machine_class",
     "cluster__name",
 )

@@ -1,5 +1,11 @@
 """Machine providers (clouds, instance types, failover, sharing) and
-Kubernetes providers (managed clusters with node groups)."""
+Kubernetes providers (managed clusters with node groups).
+
+Both kinds are read in both API shapes: the guide's (``spec.type`` and a block
+per type holding instance types or node groups) and the published one
+(``spec.providerType``; a KubernetesProvider's ``nodePools[]`` name machine
+classes and ``machineProviderRef`` names its machine provider).
+"""
 
 from __future__ import annotations
 
@@ -25,6 +31,11 @@ def hourly_price(text) -> float | None:
     return float(match.group(1)) if match else None
 
 
+def provider_type(spec: dict) -> str:
+    """The guide's ``spec.type`` or the published ``spec.providerType``."""
+    return as_str(spec.get("type")) or as_str(spec.get("providerType"))
+
+
 def provider_block(spec: dict) -> dict:
     """The provider-specific configuration block, keyed by ``spec.type`` (``spec.aws`` for type aws)."""
     return as_dict(spec.get(spec.get("type"))) if isinstance(spec.get("type"), str) else {}
@@ -42,7 +53,7 @@ class MachineProvider(MirroredObject):
 
     @classmethod
     def derived_fields(cls, spec: dict) -> dict:
-        return {"provider_type": as_str(spec.get("type")), "region": as_str(spec.get("region"))}
+        return {"provider_type": provider_type(spec), "region": as_str(spec.get("region"))}
 
     @staticmethod
     def instance_types(spec: dict) -> list[dict]:
@@ -112,7 +123,7 @@ class KubernetesProvider(MirroredObject):
     @classmethod
     def derived_fields(cls, spec: dict) -> dict:
         return {
-            "provider_type": as_str(spec.get("type")),
+            "provider_type": provider_type(spec),
             "version": as_str(spec.get("version")),
             "region": as_str(spec.get("region")),
         }
@@ -126,9 +137,35 @@ class KubernetesProvider(MirroredObject):
             for index, group in list_of_dicts(provider_block(spec).get("nodeGroups"))
         ]
 
+    @staticmethod
+    def node_pools(spec: dict) -> list[tuple[str, dict]]:
+        """(path, node pool) pairs of the published shape's ``spec.nodePools[]``."""
+        return [(f"spec.nodePools[{index}]", pool) for index, pool in list_of_dicts(spec.get("nodePools"))]
+
     @classmethod
     def declared_references(cls, spec: dict, namespace: str) -> list:
-        refs = []
+        refs = [
+            object_reference(
+                "machine-provider",
+                "spec.machineProviderRef",
+                MachineProvider.KIND,
+                spec.get("machineProviderRef"),
+                namespace,
+            )
+        ]
+        control_plane = as_dict(as_dict(spec.get("cluster")).get("controlPlane"))
+        machine_classes = [
+            ("spec.cluster.controlPlane.machineClass", control_plane.get("machineClass"), "control plane")
+        ]
+        machine_classes += [
+            (f"{path}.machineClass", pool.get("machineClass"), pool.get("name")) for path, pool in cls.node_pools(spec)
+        ]
+        for path, machine_class, pool in machine_classes:
+            if isinstance(machine_class, str) and machine_class:
+                # MachineClass is cluster-scoped: no namespace.
+                refs.append(
+                    object_reference("machine-class", path, "MachineClass", {"name": machine_class}, "", pool=pool)
+                )
         for path, group in cls.node_groups(spec):
             node_group = group.get("name")
             provider = object_reference(
@@ -175,6 +212,21 @@ class KubernetesProvider(MirroredObject):
                         min_size=as_int(scaling.get("minSize")),
                         max_size=as_int(scaling.get("maxSize")),
                         desired_size=as_int(scaling.get("desiredSize")),
+                    )
+                )
+            provider_ref = as_dict((provider.spec or {}).get("machineProviderRef"))
+            for _, pool in cls.node_pools(provider.spec or {}):
+                # A published node pool: its machine class stands where a guide's instance type does.
+                rows.append(
+                    NodeGroup(
+                        provider=provider,
+                        name=as_str(pool.get("name")),
+                        machine_provider_name=as_str(provider_ref.get("name")),
+                        machine_provider_namespace=as_str(provider_ref.get("namespace")) or provider.namespace,
+                        instance_type=as_str(pool.get("machineClass")),
+                        min_size=as_int(pool.get("minNodes")),
+                        max_size=as_int(pool.get("maxNodes")),
+                        desired_size=as_int(pool.get("desiredNodes")),
                     )
                 )
         NodeGroup.objects.bulk_create(rows, batch_size=500)

@@ -45,6 +45,22 @@ def _credentials(block: dict) -> list:
     )
 
 
+def _name_ref(ref) -> str | None:
+    ref = as_dict(ref)
+    return f"{ref['namespace']}/{ref.get('name')}" if ref.get("namespace") else ref.get("name")
+
+
+def _credentials_ref(authentication) -> list:
+    """The published shape's ``authentication``: its type and the Secret holding the credentials."""
+    authentication = as_dict(authentication)
+    ref = as_dict(authentication.get("credentialsRef"))
+    rows = [("Authentication", authentication.get("type"))]
+    if ref.get("secretName"):
+        rows.append(("Credentials (Secret)", f"{ref.get('namespace') or ''}/{ref['secretName']}".lstrip("/")))
+    rest = {k: v for k, v in authentication.items() if k not in ("type", "credentialsRef")}
+    return rows + list(rest.items())
+
+
 def machineprovider_sections(provider) -> list[Section]:
     spec = SpecReader(provider.spec)
     provider_type = spec.take("type")
@@ -57,7 +73,16 @@ def machineprovider_sections(provider) -> list[Section]:
         Section(
             "Provider",
             [
-                pairs([("Type", provider_type), ("Region", spec.take("region")), *_credentials(block)]),
+                pairs(
+                    [
+                        ("Type", provider_type or spec.take("providerType")),
+                        ("Display name", spec.take("displayName")),
+                        ("Region", spec.take("region")),
+                        ("Zones", ", ".join(map(str, spec.take("zones") or [])) or None),
+                        *_credentials(block),
+                        *_credentials_ref(spec.take("authentication")),
+                    ]
+                ),
                 fields(block, skip=placed),
             ],
         ),
@@ -156,13 +181,31 @@ def kubernetesprovider_sections(provider) -> list[Section]:
             [
                 pairs(
                     [
-                        ("Type", provider_type),
+                        ("Type", provider_type or spec.take("providerType")),
+                        ("Display name", spec.take("displayName")),
                         ("Kubernetes version", spec.take("version")),
                         ("Region", spec.take("region")),
+                        ("Machine provider", _name_ref(spec.take("machineProviderRef"))),
                         *_credentials(block),
                     ]
                 ),
                 fields(block, skip=("credentials", "nodeGroups")),
+            ],
+        ),
+        Section(
+            "Node pools",
+            [
+                table(
+                    spec.take("nodePools"),
+                    [
+                        ("name", "Pool"),
+                        ("machineClass", "Machine class"),
+                        ("minNodes", "Min"),
+                        ("desiredNodes", "Desired"),
+                        ("maxNodes", "Max"),
+                        ("zones", "Zones"),
+                    ],
+                )
             ],
         ),
         Section(

@@ -1,4 +1,11 @@
-"""The Vitistack: a datacenter or region, with hierarchy, DR, edge and quotas."""
+"""The Vitistack: a datacenter or region, with hierarchy, DR, edge and quotas.
+
+Read in both API shapes: the guide's (namespaced; ``role``, top-level
+``disasterRecovery.replicationTargets[]``, hierarchy and edge references) and
+the published one (cluster-scoped; displayName, zone, infrastructure,
+location; DR at ``backup.disasterRecovery.targetVitistack``; and the
+providers and Kubernetes clusters the operator found, in status lists).
+"""
 
 from __future__ import annotations
 
@@ -19,6 +26,14 @@ class Vitistack(MirroredObject):
     max_machines = models.IntegerField(null=True, blank=True)
     max_clusters = models.IntegerField(null=True, blank=True)
     max_providers = models.IntegerField(null=True, blank=True)
+    # The published shape's identity fields.
+    display_name = models.CharField(max_length=253, blank=True)
+    zone = models.CharField(max_length=100, blank=True, db_index=True)
+    infrastructure = models.CharField(max_length=100, blank=True, db_index=True)
+    location = models.CharField(max_length=253, blank=True, help_text="City, country")
+
+    #: The status lists the VitiStack operator writes are references too: rebuilt when status changes.
+    REFERENCES_READ_STATUS = True
 
     class Meta(MirroredObject.Meta):
         verbose_name = "Vitistack"
@@ -26,6 +41,7 @@ class Vitistack(MirroredObject):
     @classmethod
     def derived_fields(cls, spec: dict) -> dict:
         quotas = as_dict(spec.get("resourceQuotas"))
+        location = as_dict(spec.get("location"))
         return {
             "region": as_str(spec.get("region")),
             "role": as_str(spec.get("role")),
@@ -33,6 +49,10 @@ class Vitistack(MirroredObject):
             "max_machines": as_int(quotas.get("maxMachines")),
             "max_clusters": as_int(quotas.get("maxClusters")),
             "max_providers": as_int(quotas.get("maxProviders")),
+            "display_name": as_str(spec.get("displayName")),
+            "zone": as_str(spec.get("zone")),
+            "infrastructure": as_str(spec.get("infrastructure")),
+            "location": ", ".join(part for part in (as_str(location.get(k)) for k in ("city", "country")) if part),
         }
 
     @classmethod
@@ -45,7 +65,13 @@ class Vitistack(MirroredObject):
             for index, item in list_of_dicts(spec.get(field)):
                 refs.append(
                     object_reference(
-                        relation, f"spec.{field}[{index}]", kind, item, namespace, priority=item.get("priority")
+                        relation,
+                        f"spec.{field}[{index}]",
+                        kind,
+                        item,
+                        namespace,
+                        priority=item.get("priority"),
+                        enabled=item.get("enabled"),
                     )
                 )
         for index, item in list_of_dicts(spec.get("childVitistacks")):
@@ -79,6 +105,21 @@ class Vitistack(MirroredObject):
         refs.append(
             object_reference("primary", "spec.primaryVitistack", cls.KIND, spec.get("primaryVitistack"), namespace)
         )
+        published_dr = as_dict(as_dict(spec.get("backup")).get("disasterRecovery"))
+        target = published_dr.get("targetVitistack")
+        if isinstance(target, str) and target and published_dr.get("enabled", True) is not False:
+            # The published shape names one DR target by name; it is the same edge as the guide's.
+            refs.append(
+                object_reference(
+                    "replication-target",
+                    "spec.backup.disasterRecovery.targetVitistack",
+                    cls.KIND,
+                    {"name": target},
+                    namespace,
+                    rpo=f"{published_dr['rpoMinutes']}m" if as_int(published_dr.get("rpoMinutes")) else None,
+                    rto=f"{published_dr['rtoMinutes']}m" if as_int(published_dr.get("rtoMinutes")) else None,
+                )
+            )
         edge = as_dict(spec.get("edgeManagement"))
         for index, location in list_of_dicts(edge.get("edgeLocations")):
             refs.append(
@@ -99,4 +140,28 @@ class Vitistack(MirroredObject):
             )
         )
         refs.extend(secret_references(spec, namespace))
+        return [ref for ref in refs if ref]
+
+    def references(self) -> list:
+        """The spec's references, and the associations the operator reports in status (published shape)."""
+        refs = super().references()
+        status = self.status if isinstance(self.status, dict) else {}
+        for field, kind, relation in (
+            ("machineProviders", "MachineProvider", "reported-machine-provider"),
+            ("kubernetesProviders", "KubernetesProvider", "reported-kubernetes-provider"),
+            ("clusters", "KubernetesCluster", "reported-cluster"),
+        ):
+            for index, item in list_of_dicts(status.get(field)):
+                refs.append(
+                    object_reference(
+                        relation,
+                        f"status.{field}[{index}]",
+                        kind,
+                        item,
+                        self.namespace,
+                        providerType=item.get("providerType"),
+                        ready=item.get("ready"),
+                        phase=item.get("phase"),
+                    )
+                )
         return [ref for ref in refs if ref]

@@ -44,6 +44,11 @@ def vitistack_sections(stack) -> list[Section]:
             )
         )
     dr = as_dict(spec.take("disasterRecovery"))
+    backup = as_dict(spec.take("backup"))
+    published_dr = as_dict(backup.get("disasterRecovery"))
+    location = as_dict(spec.take("location"))
+    coordinates = as_dict(location.get("coordinates"))
+    status = as_dict(stack.status)
     edge_management = as_dict(spec.take("edgeManagement"))
     parent = as_dict(spec.take("parentVitistack"))
     sections = [
@@ -52,9 +57,21 @@ def vitistack_sections(stack) -> list[Section]:
             [
                 pairs(
                     [
+                        ("Display name", spec.take("displayName")),
                         ("Region", spec.take("region")),
+                        ("Zone", spec.take("zone")),
+                        ("Infrastructure", spec.take("infrastructure")),
                         ("Role", spec.take("role")),
                         ("Description", spec.take("description")),
+                        (
+                            "Location",
+                            ", ".join(str(location[k]) for k in ("address", "city", "country") if location.get(k)),
+                        ),
+                        (
+                            "Coordinates",
+                            f"{coordinates.get('latitude')}, {coordinates.get('longitude')}" if coordinates else None,
+                        ),
+                        ("Tags", spec.take("tags")),
                     ]
                 )
             ],
@@ -85,19 +102,65 @@ def vitistack_sections(stack) -> list[Section]:
         Section(
             "Providers",
             [
-                table(spec.take("machineProviders"), [(_ref(), "Machine provider"), ("priority", "Priority")]),
-                table(spec.take("kubernetesProviders"), [(_ref(), "Kubernetes provider"), ("priority", "Priority")]),
+                table(
+                    spec.take("machineProviders"),
+                    [(_ref(), "Machine provider"), ("priority", "Priority"), ("enabled", "Enabled")],
+                    title="Declared in the spec",
+                ),
+                table(
+                    spec.take("kubernetesProviders"),
+                    [(_ref(), "Kubernetes provider"), ("priority", "Priority"), ("enabled", "Enabled")],
+                ),
+                table(
+                    status.get("machineProviders"),
+                    [(_ref(), "Machine provider"), ("providerType", "Type"), ("region", "Region"), ("ready", "Ready")],
+                    title="Reported by the operator (status)",
+                ),
+                table(
+                    status.get("kubernetesProviders"),
+                    [
+                        (_ref(), "Kubernetes provider"),
+                        ("providerType", "Type"),
+                        ("region", "Region"),
+                        ("ready", "Ready"),
+                    ],
+                ),
+            ],
+        ),
+        Section(
+            "Kubernetes clusters",
+            [
+                table(
+                    status.get("clusters"),
+                    [
+                        (_ref(), "Cluster"),
+                        ("phase", "Phase"),
+                        ("ready", "Ready"),
+                        ("version", "Version"),
+                        ("controlPlaneReplicas", "Control plane"),
+                        ("workerReplicas", "Workers"),
+                    ],
+                    title="Reported by the operator (status)",
+                )
             ],
         ),
         block_section("Resource quotas", spec.take("resourceQuotas"), anchor="quotas"),
         block_section("Security", spec.take("security")),
         block_section("Monitoring", spec.take("monitoring")),
         block_section("Logging", spec.take("logging")),
-        block_section("Backup", spec.take("backup")),
+        block_section("Backup", {k: v for k, v in backup.items() if k != "disasterRecovery"}),
         Section(
             "Disaster recovery",
             [
                 fields(dr, skip=("replicationTargets",)),
+                pairs(
+                    [
+                        ("Enabled", published_dr.get("enabled")),
+                        ("Target Vitistack", published_dr.get("targetVitistack")),
+                        ("RPO", f"{published_dr['rpoMinutes']} minutes" if published_dr.get("rpoMinutes") else None),
+                        ("RTO", f"{published_dr['rtoMinutes']} minutes" if published_dr.get("rtoMinutes") else None),
+                    ]
+                ),
                 table(
                     dr.get("replicationTargets"),
                     [

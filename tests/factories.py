@@ -18,6 +18,7 @@ from django.contrib.auth.models import Group
 from machines.models import Machine
 from providers.models import KubernetesProvider, MachineProvider
 from stacks.models import Vitistack
+from vitiweb.kinds import KINDS
 from vitiweb.models import Cluster
 from vitiweb.roles import ADMIN, OPERATOR, VIEWER
 from vitiweb.sync.mirror import apply_events, replace_known_secrets
@@ -81,7 +82,7 @@ def mirror(cluster: Cluster, *objects: dict) -> None:
     by_kind: dict[str, list] = {}
     for obj in objects:
         by_kind.setdefault(obj["kind"], []).append(("ADDED", obj))
-    for kind in ("Vitistack", "MachineProvider", "KubernetesProvider", "Machine"):
+    for kind in KINDS:
         if kind in by_kind:
             apply_events(cluster, kind, by_kind[kind], changed_by="test")
 

@@ -1,6 +1,16 @@
 from django.contrib import admin
 
-from vitiweb.models import AuditEntry, Cluster, FindingsRun, JournalEntry, KnownSecret, Lease, Reference, SyncWorker
+from vitiweb.models import (
+    AuditEntry,
+    Cluster,
+    DiscoveredObject,
+    FindingsRun,
+    JournalEntry,
+    KnownSecret,
+    Lease,
+    Reference,
+    SyncWorker,
+)
 
 
 class MirroredObjectAdmin(admin.ModelAdmin):
@@ -108,3 +118,9 @@ class FindingsRunAdmin(admin.ModelAdmin):
     list_display = ("computed_at", "duration_ms", "counts", "fingerprint")
     readonly_fields = ("fingerprint", "computed_at", "duration_ms", "counts")
     exclude = ("findings",)
+
+
+@admin.register(DiscoveredObject)
+class DiscoveredObjectAdmin(MirroredObjectAdmin):
+    list_display = ("kind", *MirroredObjectAdmin.list_display)
+    list_filter = ("kind", *MirroredObjectAdmin.list_filter)

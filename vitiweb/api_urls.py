@@ -4,16 +4,16 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
-from machines.api.views import MachineViewSet
-from providers.api.views import KubernetesProviderViewSet, MachineProviderViewSet
-from stacks.api.views import VitistackViewSet
-from vitiweb.api import ClusterViewSet, ReferenceViewSet
+from vitiweb import registry
+from vitiweb.api import ClusterViewSet, ReferenceViewSet, object_viewset
 
 router = DefaultRouter()
-router.register("vitistacks", VitistackViewSet, basename="api-vitistack")
-router.register("machineproviders", MachineProviderViewSet, basename="api-machineprovider")
-router.register("kubernetesproviders", KubernetesProviderViewSet, basename="api-kubernetesprovider")
-router.register("machines", MachineViewSet, basename="api-machine")
+for declaration in registry.declarations():
+    router.register(
+        declaration.plural,
+        object_viewset(declaration.get_model(), declaration.filterset_class, declaration.api_fields),
+        basename=f"api-{declaration.model_name}",
+    )
 router.register("clusters", ClusterViewSet, basename="api-cluster")
 router.register("references", ReferenceViewSet, basename="api-reference")
 

@@ -237,3 +237,27 @@ def fill_choices(filterset, names: tuple[str, ...], model=None) -> None:
         filterset.filters[name].extra["choices"] = [
             (v, v) for v in distinct_values(model, filterset.filters[name].field_name)
         ]
+
+
+def generic_filterset(model, search_fields: tuple[str, ...] = (), choice_fields: tuple[str, ...] = ()):
+    """The filter set of a kind that declares no class of its own: the common filters, plus one choice
+    filter per declared column (its values are the column's distinct values)."""
+    attrs = {
+        name: django_filters.ChoiceFilter(
+            field_name=name,
+            label=model._meta.get_field(name).verbose_name.capitalize(),
+            empty_label=f"Any {model._meta.get_field(name).verbose_name}",
+        )
+        for name in choice_fields
+    }
+    attrs["search_fields"] = tuple(search_fields)
+    attrs["Meta"] = type(
+        "Meta", (), {"model": model, "fields": ["q", "cluster", "namespace", *choice_fields, "phase", "ready", "label"]}
+    )
+
+    def __init__(self, *args, **kwargs):
+        MirroredObjectFilterSet.__init__(self, *args, **kwargs)
+        fill_choices(self, tuple(choice_fields))
+
+    attrs["__init__"] = __init__
+    return type(f"{model.__name__}FilterSet", (MirroredObjectFilterSet,), attrs)

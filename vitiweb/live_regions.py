@@ -18,8 +18,7 @@ from django.test import RequestFactory
 from django.urls import Resolver404, resolve
 from django_htmx.middleware import HtmxDetails
 
-from vitiweb import live
-from vitiweb.kinds import KINDS, model_for
+from vitiweb import live, registry
 
 _LIST_REGIONS = ("results",)
 _DETAIL_REGIONS = ("object-head", "tab-panel")
@@ -35,8 +34,8 @@ class LivePage:
 
 def _kind_pages() -> dict[str, tuple]:
     pages = {}
-    for kind in KINDS:
-        name = model_for(kind)._meta.model_name
+    for declaration in registry.declarations():
+        kind, name = declaration.kind, declaration.model_name
         pages[f"{name}_list"] = (lambda kwargs, kind=kind: (live.list_group(kind),), _LIST_REGIONS)
         for tab in ("detail", "yaml", "history", "events"):
             pages[f"{name}_{tab}"] = (

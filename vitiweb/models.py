@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from vitiweb import crypto
@@ -143,13 +143,17 @@ class MirroredObject(models.Model):
         """The relationships this object's spec declares (see vitiweb.references)."""
         return []
 
+    def references(self) -> list:
+        """What this object points at: its spec's references; kinds that point by label or annotation add those."""
+        return self.declared_references(self.spec if isinstance(self.spec, dict) else {}, self.namespace)
+
     @classmethod
     def declared_entries(cls, spec: dict, entry_kind: str) -> set[str]:
         """Names of the entries of ``entry_kind`` (e.g. instance types) this object offers."""
         return set()
 
     def get_absolute_url(self) -> str:
-        return reverse(f"{self.KIND.lower()}_detail", args=[self.pk])
+        return reverse(f"{self._meta.model_name}_detail", args=[self.pk])
 
     def as_manifest(self) -> dict:
         """The object as the cluster holds it (without managedFields)."""
@@ -336,3 +340,31 @@ class FindingsRun(models.Model):
 
     def __str__(self) -> str:
         return f"findings at {self.computed_at:%Y-%m-%d %H:%M:%S} ({sum(self.counts.values())})"
+
+
+class DiscoveredObject(MirroredObject):
+    """An object of a ``vitistack.io`` kind no app declares, found in a cluster's discovery.
+
+    Shown generically (list, detail, YAML) rather than ignored; ``kind`` tells the kinds apart.
+    """
+
+    UNIQUE_FIELDS = ("cluster", "kind", "namespace", "name")
+    PLURAL = "discovered"
+
+    class Meta(MirroredObject.Meta):
+        ordering = ["kind", "cluster__name", "namespace", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cluster", "kind", "namespace", "name"], name="discoveredobject_unique_in_cluster"
+            ),
+        ]
+        indexes = [models.Index(fields=["kind", "cluster"], name="discoveredobject_kind")]
+        verbose_name = "object of another vitistack.io kind"
+        verbose_name_plural = "objects of other vitistack.io kinds"
+
+    def get_absolute_url(self) -> str:
+        # A declared kind kept in this table (a proxy) has pages of its own; any other kind the generic ones.
+        try:
+            return reverse(f"{self._meta.model_name}_detail", args=[self.pk])
+        except NoReverseMatch:
+            return reverse("discoveredobject_detail", args=[self.pk])

@@ -60,11 +60,16 @@ def list_of_dicts(value) -> Iterator[tuple[int, dict]]:
 
 
 def secret_references(spec, default_namespace: str, path: str = "spec") -> Iterator[DeclaredReference]:
-    """Every ``secretRef`` anywhere in the spec (existence only; data is never read)."""
+    """Every ``secretRef`` anywhere in the spec, and every ``{secretName, namespace}`` block the published
+    API uses (``credentialsRef``, ``keyRef``, ``clientSecretRef``...): existence only, data is never read."""
     if isinstance(spec, dict):
         for key, value in spec.items():
             child = f"{path}.{key}"
-            if key == "secretRef":
+            if isinstance(value, dict) and isinstance(value.get("secretName"), str) and value["secretName"]:
+                ref = object_reference("secret", child, SECRET, value, default_namespace, name_key="secretName")
+                if ref:
+                    yield ref
+            elif key == "secretRef":
                 ref = object_reference(
                     "secret",
                     child,
@@ -88,22 +93,48 @@ def _kind_model(kind):
     return model_for(kind)
 
 
+def _alias_field(kind: str) -> str:
+    from vitiweb import registry
+
+    try:
+        return registry.get(kind).alias_field
+    except LookupError:
+        return ""
+
+
 def _candidates(kind: str, addresses: set[tuple[str, str]]) -> dict[tuple[str, str], list[dict]]:
-    """Objects of ``kind`` at each (namespace, name), across the fleet."""
+    """Objects of ``kind`` at each (namespace, name), across the fleet.
+
+    A cluster-scoped object (no namespace) answers to its name whatever namespace the reference
+    assumed: a published-shape provider is cluster-scoped where a guide-shape one was namespaced.
+    A kind with an alias field (a KubernetesCluster's cluster id) also answers to that value.
+    """
     found: dict[tuple[str, str], list[dict]] = defaultdict(list)
     if not addresses:
         return found
+    alias = "" if kind == SECRET else _alias_field(kind)
     if kind == SECRET:
         queryset, fields = KnownSecret.objects.all(), ("id", "cluster_id", "namespace", "name")
     else:
-        queryset, fields = _kind_model(kind).objects.all(), ("id", "cluster_id", "namespace", "name", "spec")
+        fields = ("id", "cluster_id", "namespace", "name", "spec", *((alias,) if alias else ()))
+        queryset = _kind_model(kind).objects.all()
+    namespaces_of: dict[str, set[str]] = defaultdict(set)
+    for namespace, name in addresses:
+        namespaces_of[name].add(namespace)
     # Filter by name in the database (indexed, one parameter list), by namespace here:
     # a long OR of (namespace, name) pairs costs more to build than to run.
-    names = sorted({name for _, name in addresses})
+    names = sorted(namespaces_of)
     for start in range(0, len(names), _CHUNK):
-        for row in queryset.filter(name__in=names[start : start + _CHUNK]).values(*fields):
-            if (row["namespace"], row["name"]) in addresses:
-                found[(row["namespace"], row["name"])].append(row)
+        chunk = names[start : start + _CHUNK]
+        condition = Q(name__in=chunk) | (Q(**{f"{alias}__in": chunk}) if alias else Q(pk__in=[]))
+        for row in queryset.filter(condition).values(*fields):
+            keys = {row["name"], row[alias]} if alias and row.get(alias) else {row["name"]}
+            for key in keys:
+                wanted = namespaces_of.get(key, ())
+                matching = wanted if row["namespace"] == "" else {row["namespace"]} & set(wanted)
+                for namespace in matching:
+                    if row not in found[(namespace, key)]:
+                        found[(namespace, key)].append(row)
     return found
 
 
@@ -162,7 +193,7 @@ def rebuild_outgoing(model, objects) -> None:
     delete_outgoing(model.KIND, [obj.pk for obj in objects])
     rows = []
     for obj in objects:
-        for declared in model.declared_references(obj.spec or {}, obj.namespace):
+        for declared in obj.references():
             rows.append(
                 Reference(
                     source_kind=model.KIND,
@@ -224,6 +255,7 @@ def reresolve_incoming(
                 *_RESOLUTION,
             )
             if (reference.target_namespace, reference.target_name) in addresses
+            or ("", reference.target_name) in addresses
         )
     before = {reference.pk: tuple(getattr(reference, f) for f in _RESOLUTION) for reference in pointing}
     outcomes: dict[tuple, list[int]] = defaultdict(list)

@@ -8,6 +8,18 @@ _MIRRORED = [
     ("providers", "kubernetesprovider"),
     ("providers", "nodegroup"),
     ("machines", "machine"),
+    # The published API's other kinds and the generic mirror of undeclared ones.
+    ("machineclasses", "machineclass"),
+    ("clusters", "kubernetescluster"),
+    ("clusters", "etcdbackup"),
+    ("clusters", "controlplanevirtualsharedip"),
+    ("networks", "networknamespace"),
+    ("networks", "networkconfiguration"),
+    ("storage", "clusterstorage"),
+    ("storage", "clusterstorageclass"),
+    ("providerconfigs", "kubevirtconfig"),
+    ("providerconfigs", "proxmoxconfig"),
+    ("vitiweb", "discoveredobject"),
 ]
 _DASHBOARD = [
     ("vitiweb", "cluster"),

@@ -1,6 +1,8 @@
 """Validation of VitiStack objects against the openAPIV3Schema of their CRD.
 
-The CRDs in ``crds/`` are the single statement of what each kind accepts;
+The CRDs in ``crds/`` (the guide's shape) and ``crds/published/`` (the
+VitiStack project's published shape) are the statement of what each kind
+accepts in each shape; a document is validated against the shape it matches;
 this module turns their OpenAPI schemas into JSON Schema validators and
 reports every problem with the field path Kubernetes would name
 (``spec.resourceQuotas.maxMachines``).
@@ -13,7 +15,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import jsonschema
-from django.conf import settings
 
 from vitiweb import safeyaml
 
@@ -125,14 +126,56 @@ def _validator(api_version: str, kind: str, strict: bool, crds_dir: str):
     return jsonschema.Draft202012Validator(openapi_to_jsonschema(schema, strict)), schema
 
 
-def validate(obj: dict, strict: bool = False) -> list[FieldError]:
-    """Every schema violation of ``obj`` against its kind's CRD, each with its field path."""
-    validator, schema = _validator(
-        str(obj.get("apiVersion")), str(obj.get("kind")), strict, str(settings.VITIWEB_CRDS_DIR)
-    )
-    if validator is None:
-        return [FieldError("kind", f"no CRD defines {obj.get('kind')} in {obj.get('apiVersion')}")]
-    return _errors(validator, schema, obj)
+def _shape_dir(shape: str) -> str:
+    from vitiweb.shapes import crds_dir
+
+    return str(crds_dir(shape))
+
+
+def schema_for(api_version: str, kind: str, shape: str) -> dict | None:
+    """The openAPIV3Schema of ``kind`` in one API shape (None if that shape has no such kind)."""
+    return _crd_schemas(_shape_dir(shape)).get(f"{api_version}/{kind}")
+
+
+def is_known(api_version: str, kind: str) -> bool:
+    from vitiweb.registry import SHAPES
+
+    return any(schema_for(api_version, kind, shape) is not None for shape in SHAPES)
+
+
+def _shape_errors(obj: dict, strict: bool, shape: str) -> list[FieldError] | None:
+    validator, schema = _validator(str(obj.get("apiVersion")), str(obj.get("kind")), strict, _shape_dir(shape))
+    return None if validator is None else _errors(validator, schema, obj)
+
+
+def matching_shape(obj: dict, strict: bool = False) -> tuple[str | None, list[FieldError]]:
+    """(shape, errors): the API shape ``obj`` is written in and its violations there.
+
+    The shape is the one whose CRD it breaks the fewest rules of, unknown fields counted (a
+    published Vitistack is a guide one with unknown fields, and the reverse); its errors are then
+    checked with the ``strict``-ness asked for. (None, [error]) if no shape has the kind.
+    """
+    from vitiweb.registry import SHAPES
+
+    candidates = []
+    for order, shape in enumerate(SHAPES):
+        errors = _shape_errors(obj, True, shape)
+        if errors is not None:
+            candidates.append((len(errors), order, shape))
+    if not candidates:
+        return None, [FieldError("kind", f"no CRD defines {obj.get('kind')} in {obj.get('apiVersion')}")]
+    shape = min(candidates)[2]
+    return shape, _shape_errors(obj, strict, shape)
+
+
+def validate(obj: dict, strict: bool = False, shape: str | None = None) -> list[FieldError]:
+    """Every schema violation of ``obj`` against its kind's CRD in ``shape`` (or the shape it matches)."""
+    if shape is None:
+        return matching_shape(obj, strict)[1]
+    errors = _shape_errors(obj, strict, shape)
+    if errors is None:
+        return [FieldError("kind", f"the {shape} API shape has no {obj.get('kind')} in {obj.get('apiVersion')}")]
+    return errors
 
 
 def validate_against(openapi_schema: dict, obj: dict, strict: bool = True) -> list[FieldError]:

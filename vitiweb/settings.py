@@ -74,6 +74,12 @@ INSTALLED_APPS = [
     "vitiweb.editing",
     "gitops",
     "vitiweb.monitoring",
+    # The published API's other kinds (see vitiweb.registry).
+    "machineclasses",
+    "clusters",
+    "networks",
+    "storage",
+    "providerconfigs",
 ]
 
 MIDDLEWARE = [

@@ -30,6 +30,7 @@ from django.urls import path, reverse
 from django.utils.http import content_disposition_header
 from django.views import View
 
+from vitiweb import registry
 from vitiweb.freshness import FIELDS as _FRESHNESS_FIELDS
 from vitiweb.kinds import KINDS, model_for
 from vitiweb.models import JournalEntry, Reference
@@ -116,6 +117,8 @@ class Column:
     label: str
     order_by: tuple[str, ...] = ()
     css: str = ""
+    #: For the generic row: the attribute of the object the cell shows (name, place, phase and age have their own).
+    attr: str = ""
 
     @property
     def sortable(self) -> bool:
@@ -146,6 +149,8 @@ class KindMixin:
             "verbose_name": meta.verbose_name,
             "verbose_name_plural": meta.verbose_name_plural,
             "list_url": reverse(url_name(self.model, "list")),
+            # Kinds no app declares are shown, not edited or exported (they have no form nor schema here).
+            "declared": registry.for_model(self.model) is not None,
         }
 
 
@@ -220,6 +225,39 @@ class ObjectListView(KindMixin, PermissionRequiredMixin, View):
             "active_filters": active_filters(filterset),
         }
         return render_page(request, self.template_name, context, {"results": self.table_template})
+
+
+#: What a kind that declares no columns shows.
+DEFAULT_COLUMNS = (
+    Column("name", "Name", ("name",)),
+    Column("cluster", "Cluster / namespace", ("cluster__name", "namespace", "name")),
+    Column("phase", "Phase", ("phase",)),
+    Column("age", "Age", ("-created_at",), css="num"),
+)
+
+
+class GenericListView(ObjectListView):
+    """A kind's list as its declaration describes it (columns, fields, row template, filters)."""
+
+    declaration = None
+    template_name = "vitiweb/object_list.html"
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        declaration = self.declaration
+        self.columns = list(declaration.columns or DEFAULT_COLUMNS)
+        self.fields = tuple(
+            dict.fromkeys(
+                (
+                    *ObjectListView.fields,
+                    "message",
+                    *declaration.fields,
+                    *(column.attr for column in self.columns if column.attr),
+                )
+            )
+        )
+        self.row_template = declaration.row_template or "vitiweb/_generic_row.html"
+        self.template_name = declaration.list_template
 
 
 def active_filters(filterset) -> list[tuple[str, str]]:
@@ -362,7 +400,7 @@ def object_urls(model, list_view, detail_view) -> list:
 
 def journal_for(obj):
     return JournalEntry.objects.filter(
-        kind=obj.KIND, cluster_id=obj.cluster_id, namespace=obj.namespace, name=obj.name
+        kind=obj.kind, cluster_id=obj.cluster_id, namespace=obj.namespace, name=obj.name
     ).only("action", "changed_by", "changes", "resource_version", "recorded_at", "uid")
 
 
@@ -414,12 +452,12 @@ def related_objects(obj):
     """(outgoing rows, first incoming rows, incoming counts by kind and relation)."""
     outgoing = [
         RelatedRow(ref, attributes=sorted((ref.attributes or {}).items()))
-        for ref in Reference.objects.filter(source_kind=obj.KIND, source_id=obj.pk)
+        for ref in Reference.objects.filter(source_kind=obj.kind, source_id=obj.pk)
         .select_related("target_cluster")
         .order_by("relation", "path")[:OUTGOING_SHOWN]
     ]
     _load_ends(outgoing, lambda ref: ref.target_kind, lambda ref: ref.target_id)
-    incoming_refs = Reference.objects.filter(target_kind=obj.KIND, target_id=obj.pk)
+    incoming_refs = Reference.objects.filter(target_kind=obj.kind, target_id=obj.pk)
     # One row per referring object, however many of its fields point here (a machine names its
     # provider, and an instance type and an image of it).
     grouped: dict[tuple[str, int], RelatedRow] = {}

@@ -2,7 +2,7 @@ from django import template
 
 from gitops.models import DriftRecord
 from gitops.summary import drift_summary
-from vitiweb.topology.data import detail_url
+from vitiweb.fleet import detail_url
 
 register = template.Library()
 

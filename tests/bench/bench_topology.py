@@ -47,11 +47,11 @@ from django.core.cache import cache  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 
+from vitiweb.fleet import Fleet  # noqa: E402
 from vitiweb.integrity import current_findings, run_checks, store_findings  # noqa: E402
 from vitiweb.models import Cluster  # noqa: E402
 from vitiweb.sync.mirror import apply_snapshot, replace_known_secrets  # noqa: E402
 from vitiweb.topology.builders import Options  # noqa: E402
-from vitiweb.topology.data import Fleet  # noqa: E402
 from vitiweb.topology.views import make_figure  # noqa: E402
 
 CLUSTERS = 10

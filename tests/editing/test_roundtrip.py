@@ -86,14 +86,19 @@ def test_untouched_values_keep_their_exact_types():
 def test_every_field_of_every_schema_is_in_its_form():
     """The form is generated from the CRD: every schema path has a field or a group."""
     from vitiweb.kinds import KINDS
+    from vitiweb.models import Cluster
+    from vitiweb.shapes import shapes_of_kind
 
+    # A cluster that serves the published shape, as its discovery says (a cluster-scoped Vitistack).
+    published = Cluster(name="published", discovered_kinds={"Vitistack": {"installed": True, "scope": "Cluster"}})
     for kind in KINDS:
-        node = spec_node("vitistack.io/v1alpha1", kind)
-        seen = _paths(node, "spec", [])
-        form = form_class_for(kind)()
-        rendered = {b.name for s in form.bound_sections() for b in s.bounds}
-        top = {p.split(".")[1].removesuffix("[]") for p in seen if p.count(".") >= 1}
-        assert {name.split(".")[1] for name in rendered} == top, kind
+        for shape in shapes_of_kind(kind):
+            form = form_class_for(kind)(cluster=published if shape == "published" else None)
+            assert form.shape == shape, kind
+            seen = _paths(spec_node("vitistack.io/v1alpha1", kind, shape), "spec", [])
+            rendered = {b.name for s in form.bound_sections() for b in s.bounds}
+            top = {p.split(".")[1].removesuffix("[]") for p in seen if p.count(".") >= 1}
+            assert {name.split(".")[1] for name in rendered} == top, (kind, shape)
 
 
 def _paths(node, path, seen):

@@ -12,6 +12,8 @@ from vitiweb.sync.clusters import register_cluster
 from vitiweb.sync.engine import ClusterSync, EngineTiming
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+#: A fleet in the VitiStack project's published API shape, one folder per cluster.
+PUBLISHED_EXAMPLES = Path(__file__).resolve().parents[2] / "examples-published"
 API_VERSION = "vitistack.io/v1alpha1"
 
 FAST = EngineTiming(

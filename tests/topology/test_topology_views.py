@@ -6,10 +6,10 @@ from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
 from tests.topology.conftest import aws, load, machine, machine_provider, stack
+from vitiweb.fleet import Fleet
 from vitiweb.integrity import current_findings
 from vitiweb.roles import VIEWER
 from vitiweb.topology.builders import Options, build_picture, effective_policies
-from vitiweb.topology.data import Fleet
 from vitiweb.topology.figure import build_figure
 from vitiweb.topology.graph import layout
 

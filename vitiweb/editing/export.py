@@ -4,6 +4,7 @@
     providers/machine-providers/<name>.yaml
     providers/kubernetes-providers/<name>.yaml
     machines/<role>/<name>.yaml
+    <plural>/<name>.yaml                      (every other kind; see its declaration's export_folder)
 
 The environment is the ``vitistack.io/environment`` label, else the
 namespace; a machine's role is its ``role`` label. Objects from several
@@ -17,17 +18,11 @@ import io
 import re
 import zipfile
 
+from vitiweb import registry
 from vitiweb.editing.forms import clean_manifest
 from vitiweb.editing.operations import to_yaml
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-KIND_FOLDERS = {
-    "Vitistack": "vitistacks",
-    "MachineProvider": "providers/machine-providers",
-    "KubernetesProvider": "providers/kubernetes-providers",
-    "Machine": "machines",
-}
 
 
 def safe(part: str) -> str:
@@ -43,7 +38,8 @@ def export_yaml(obj) -> str:
 
 
 def folder_for(obj) -> str:
-    folder = KIND_FOLDERS[obj.KIND]
+    declaration = registry.get(obj.kind)
+    folder = declaration.export_folder or declaration.plural
     labels = obj.labels if isinstance(obj.labels, dict) else {}
     if obj.KIND == "Vitistack":
         return f"{folder}/{safe(str(labels.get('vitistack.io/environment') or obj.namespace or 'default'))}"

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.utils.module_loading import import_string
 
-from vitiweb import policy
+from vitiweb import policy, registry, shapes
 from vitiweb import schema as crd_schema
 from vitiweb.editing import checks
 from vitiweb.editing.schemaform import (
@@ -60,21 +59,21 @@ SERVER_METADATA = (
 )
 KUBERNETES_VERSIONS = ("1.33", "1.32", "1.31", "1.30", "1.29", "1.28", "1.27", "1.26", "1.25", "1.24")
 
-FORM_CLASSES = {
-    "Vitistack": "stacks.forms.VitistackForm",
-    "MachineProvider": "providers.forms.MachineProviderForm",
-    "KubernetesProvider": "providers.forms.KubernetesProviderForm",
-    "Machine": "machines.forms.MachineForm",
-}
-
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
+_generic_forms: dict[str, type] = {}
+
+
 def form_class_for(kind: str) -> type[ManifestForm]:
-    if kind not in FORM_CLASSES:
-        raise LookupError(kind)
-    return import_string(FORM_CLASSES[kind])
+    """The kind's own form (its declaration's ``form``), or the form generated from its CRD alone."""
+    declaration = registry.get(kind)
+    if declaration.form_class is not None:
+        return declaration.form_class
+    if kind not in _generic_forms:
+        _generic_forms[kind] = type(f"{kind}Form", (ManifestForm,), {"kind": kind})
+    return _generic_forms[kind]
 
 
 def clean_manifest(obj: dict) -> dict:
@@ -139,8 +138,21 @@ class ManifestForm:
     # -- shapes ------------------------------------------------------------------------------
 
     @property
+    def shape(self) -> str:
+        """The API shape of the target cluster (its discovery), or the one shape that has this kind."""
+        shape = shapes.shape_of(self.cluster)
+        if shapes.scope_in(self.kind, shape) is None:
+            shape = next(iter(shapes.shapes_of_kind(self.kind)), shape)
+        return shape
+
+    @property
+    def namespaced(self) -> bool:
+        """Cluster-scoped kinds (in the target cluster's shape) have no namespace field."""
+        return shapes.scope_in(self.kind, self.shape) != registry.CLUSTER
+
+    @property
     def spec_node(self):
-        return spec_node(self.api_version, self.kind)
+        return spec_node(self.api_version, self.kind, self.shape)
 
     def blank(self) -> dict:
         return {"apiVersion": self.api_version, "kind": self.kind, "metadata": {"name": ""}, "spec": {}}
@@ -190,7 +202,7 @@ class ManifestForm:
     def _metadata(self, base_meta: dict, parsed: Parsed) -> dict:
         meta = dict(base_meta)
         name = (self.data.get("metadata.name") or "").strip()
-        namespace = (self.data.get("metadata.namespace") or "").strip()
+        namespace = (self.data.get("metadata.namespace") or "").strip() if self.namespaced else ""
         meta["name"] = name
         if namespace:
             meta["namespace"] = namespace
@@ -257,7 +269,9 @@ class ManifestForm:
                 )
             )
         errors = [
-            checks.friendly(e) for e in crd_schema.validate(manifest, strict=True) if not e.path.startswith("metadata")
+            checks.friendly(e)
+            for e in crd_schema.validate(manifest, strict=True, shape=self.shape)
+            if not e.path.startswith("metadata")
         ]
         errors += checks.semantic_errors(manifest)
         seen = {(p.name, p.message) for p in found}
@@ -331,7 +345,7 @@ class ManifestForm:
 
         return {
             "name": one("metadata.name", "Name", self.naming_pattern, "Lower-case letters, digits and '-'."),
-            "namespace": one("metadata.namespace", "Namespace", "production"),
+            "namespace": one("metadata.namespace", "Namespace", "production") if self.namespaced else None,
             "labels": [one(f"metadata.label.{s}", key, example) for s, key, example in RECOMMENDED_LABELS],
             "annotations": [
                 one(f"metadata.annotation.{s}", key, example) for s, key, example in RECOMMENDED_ANNOTATIONS

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from vitiweb import policy
+from vitiweb import credentials, policy
 from vitiweb import schema as crd_schema
 from vitiweb.editing.forms import SERVER_METADATA, clean_manifest
 from vitiweb.kinds import API_VERSION, KINDS
@@ -38,9 +38,10 @@ def to_yaml(obj) -> str:
 
 
 def redact(obj: dict) -> dict:
-    """A Secret with every value replaced by ``<redacted>``; other objects unchanged."""
+    """A Secret with every value replaced by ``<redacted>``; a VitiStack object with its credential
+    fields masked (see vitiweb.credentials); other objects unchanged."""
     if not isinstance(obj, dict) or obj.get("kind") != "Secret":
-        return obj
+        return credentials.mask(obj)
     out = dict(obj)
     for key in ("data", "stringData"):
         if isinstance(out.get(key), dict):
@@ -192,6 +193,7 @@ def apply_object(
     finally:
         if own_client:
             api_client.close()
+    live, result = redact(live) if live else live, redact(result) if result else result
     diff = unified_diff(live, result, object_label(obj))
     verb = "would be" if dry_run else "was"
     if live is None:

@@ -144,18 +144,13 @@ def build_node(schema: dict, key: str = "") -> Node:
     return Node(key, "free", schema)
 
 
-@lru_cache(maxsize=8)
-def spec_node(api_version: str, kind: str) -> Node:
-    """The tree of ``spec`` for a kind, from its CRD."""
-    schemas = crd_schema._crd_schemas(str(_crds_dir()))
-    root = schemas[f"{api_version}/{kind}"]
+@lru_cache(maxsize=64)
+def spec_node(api_version: str, kind: str, shape: str = "guide") -> Node:
+    """The tree of ``spec`` for a kind, from its CRD in one API shape."""
+    root = crd_schema.schema_for(api_version, kind, shape)
+    if root is None:
+        raise LookupError(f"the {shape} API shape has no {kind} in {api_version}")
     return build_node(root["properties"]["spec"], "spec")
-
-
-def _crds_dir():
-    from django.conf import settings
-
-    return settings.VITIWEB_CRDS_DIR
 
 
 # -- scalars ----------------------------------------------------------------------------------------

@@ -2,15 +2,8 @@
 
 from django.urls import path
 
+from vitiweb import registry
 from vitiweb.editing import views
-from vitiweb.kinds import KIND_MODELS
-
-_PLURALS = {
-    "Vitistack": "vitistacks",
-    "MachineProvider": "machineproviders",
-    "KubernetesProvider": "kubernetesproviders",
-    "Machine": "machines",
-}
 
 urlpatterns = [
     path("apply/", views.manifest_bulk_apply, name="manifest_bulk_apply"),
@@ -24,10 +17,15 @@ urlpatterns = [
     path("audit/<int:pk>/", views.auditentry_detail, name="auditentry_detail"),
     path("export/fleet.zip", views.export_zip, name="export_zip"),
 ]
-for kind in KIND_MODELS:
-    plural, model_name = _PLURALS[kind], kind.lower()
+for declaration in registry.declarations():
+    plural = declaration.plural
     urlpatterns += [
-        path(f"{plural}/new/", views.manifest_editor, {"plural": plural}, name=f"{model_name}_create"),
-        path(f"{plural}/<int:pk>/edit/", views.manifest_editor, {"plural": plural}, name=f"{model_name}_edit"),
-        path(f"{plural}/<int:pk>/export.yaml", views.object_export, {"plural": plural}, name=f"{model_name}_export"),
+        path(f"{plural}/new/", views.manifest_editor, {"plural": plural}, name=declaration.url_name("create")),
+        path(f"{plural}/<int:pk>/edit/", views.manifest_editor, {"plural": plural}, name=declaration.url_name("edit")),
+        path(
+            f"{plural}/<int:pk>/export.yaml",
+            views.object_export,
+            {"plural": plural},
+            name=declaration.url_name("export"),
+        ),
     ]

@@ -29,7 +29,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from vitiweb.editing import export as exporting
 from vitiweb.editing.forms import BulkApplyForm, SecretForm, form_class_for, writable_clusters
 from vitiweb.editing.models import ApplyRun
-from vitiweb.editing.operations import apply_object, create_secret, describe, plan, record, to_yaml
+from vitiweb.editing.operations import apply_object, create_secret, describe, plan, record, redact, to_yaml
 from vitiweb.editing.tasks import start_run
 from vitiweb.kinds import KINDS, kind_for_plural, model_for
 from vitiweb.kube.errors import KubeError
@@ -124,7 +124,7 @@ def editor_context(request, kind: str, form, obj=None, cluster=None, result=None
         "sections": form.bound_sections(errors),
         "meta_fields": form.metadata_fields(errors),
         "problems": problems,
-        "manifest_yaml": to_yaml(form.manifest),
+        "manifest_yaml": to_yaml(redact(form.manifest)),
         "naming": {
             "pattern": form.naming_pattern,
             "suggestion": form.naming_suggestion(),

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, Max
 
+from vitiweb.fleet import Fleet, detail_url
+
 ERROR, WARNING, INFO = "error", "warning", "info"
 SEVERITIES = (ERROR, WARNING, INFO)
 SEVERITY_RANK = {ERROR: 0, WARNING: 1, INFO: 2}
@@ -46,8 +48,6 @@ class ObjectRef:
 
     @property
     def url(self) -> str:
-        from vitiweb.topology.data import detail_url
-
         return detail_url(self.kind, self.id)
 
     def __str__(self) -> str:
@@ -85,7 +85,6 @@ class Finding:
 def run_checks(fleet=None) -> list[Finding]:
     """Every check over the whole fleet, most severe first."""
     from vitiweb.integrity.checks import CHECKS
-    from vitiweb.topology.data import Fleet
 
     fleet = fleet or Fleet()
     findings: list[Finding] = []

@@ -1,6 +1,6 @@
 """The integrity checks, one function each, in the order the findings page lists them.
 
-Every check reads the fleet through ``vitiweb.topology.data.Fleet`` (the
+Every check reads the fleet through ``vitiweb.fleet.Fleet`` (the
 reference graph plus the kind tables) and returns findings that name the
 objects involved, say what is wrong in the operator's words and how to fix
 it. A check that cannot know (a Secret list it may not see, a provider whose
@@ -14,10 +14,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, F, Q
 
-from vitiweb.integrity import ERROR, INFO, WARNING, Finding, ObjectRef, conventions
-from vitiweb.models import Reference
-from vitiweb.spec import as_dict, as_int
-from vitiweb.topology.data import (
+from vitiweb.fleet import (
     KUBERNETES_PROVIDER,
     MACHINE,
     MACHINE_PROVIDER,
@@ -28,6 +25,9 @@ from vitiweb.topology.data import (
     Ref,
     load_refs,
 )
+from vitiweb.integrity import ERROR, INFO, WARNING, Finding, ObjectRef, conventions
+from vitiweb.models import Reference
+from vitiweb.spec import as_dict, as_int
 
 RELATION_WORDS = {
     "machine-provider": "machine provider",
@@ -42,7 +42,23 @@ RELATION_WORDS = {
     "shared-with": "shared with",
     "node-group-provider": "node group's machine provider",
     "secret": "credentials",
+    "machine-class": "machine class",
+    "network-namespace": "network namespace",
+    "kubernetes-cluster": "Kubernetes cluster",
+    "kubevirt-config": "KubeVirt configuration",
+    "storage-class": "storage class",
+    "reported-machine-provider": "machine provider the operator reports",
+    "reported-kubernetes-provider": "Kubernetes provider the operator reports",
+    "reported-cluster": "Kubernetes cluster the operator reports",
 }
+
+#: Where the published API shape declares a Vitistack's one DR target (the guide's is a list with back-references).
+PUBLISHED_DR_PATH = "spec.backup.disasterRecovery.targetVitistack"
+
+
+def published_stack(stack: Obj) -> bool:
+    """A Vitistack in the published shape (``infrastructure`` is required there and absent from the guide's)."""
+    return "infrastructure" in stack.spec
 
 
 @dataclass(frozen=True)
@@ -494,7 +510,7 @@ def _pair_check(fleet, slug, forward, backward, forward_words, backward_field, b
 
 
 def dr_back_references(fleet: Fleet) -> list[Finding]:
-    return _pair_check(
+    findings = _pair_check(
         fleet,
         "dr-back-reference",
         "replication-target",
@@ -503,6 +519,34 @@ def dr_back_references(fleet: Fleet) -> list[Finding]:
         "primaryVitistack",
         "disasterRecovery.replicationTargets",
     )
+    # The published shape has no primaryVitistack: its pairs are checked for a way back instead.
+    return [finding for finding in findings if finding.path != PUBLISHED_DR_PATH] + published_dr_way_back(fleet)
+
+
+def published_dr_way_back(fleet: Fleet) -> list[Finding]:
+    """A published DR pair A -> B where B's own DR target is not A: after a failover there is no way back."""
+    targets = {ref.source_id: ref for ref in fleet.refs("replication-target") if ref.path == PUBLISHED_DR_PATH}
+    findings = []
+    for source_id, ref in targets.items():
+        if not ref.resolved or ref.target_id not in fleet.stacks or source_id not in fleet.stacks:
+            continue
+        a, b = fleet.stacks[source_id], fleet.stacks[ref.target_id]
+        back = targets.get(b.id)
+        if back is not None and back.resolved and back.target_id == a.id:
+            continue
+        says = f"its target is {back.target_name}" if back is not None else "it has no disaster-recovery target"
+        findings.append(
+            Finding(
+                "dr-back-reference",
+                WARNING,
+                f"{VITISTACK} {a.address} replicates to {b.address} ({ref.path}), but {b.address} does not replicate "
+                f"back: {says}. After a failover to {b.address} there is no way back.",
+                f"Set spec.backup.disasterRecovery.targetVitistack: {a.name} on {b.address}, if it should fail back.",
+                (object_ref(fleet, a), object_ref(fleet, b)),
+                ref.path,
+            )
+        )
+    return findings
 
 
 def edge_back_references(fleet: Fleet) -> list[Finding]:
@@ -531,7 +575,7 @@ def dr_targets(fleet: Fleet) -> list[Finding]:
             continue
         primary, secondary = fleet.stacks[ref.source_id], fleet.stacks[ref.target_id]
         pair = (object_ref(fleet, primary), object_ref(fleet, secondary))
-        if secondary.role != "disaster-recovery":
+        if secondary.role != "disaster-recovery" and ref.path != PUBLISHED_DR_PATH:
             findings.append(
                 Finding(
                     "dr-target",
@@ -901,7 +945,7 @@ def roles(fleet: Fleet) -> list[Finding]:
     findings = []
     for pk, roles_ in implied.items():
         stack = fleet.stacks.get(pk)
-        if stack is None:
+        if stack is None or published_stack(stack):  # the published shape has no role field
             continue
         if "regional" in roles_:
             roles_.discard("global")  # a stack with a parent and children is regional
@@ -1004,6 +1048,8 @@ def incomplete_providers(fleet: Fleet) -> list[Finding]:
     ):
         for pk, provider in objects.items():
             spec = specs.get(pk) or {}
+            if isinstance(spec.get("providerType"), str) and spec["providerType"]:
+                continue  # the published shape: a providerType and no per-type block
             kind_type = spec.get("type")
             if not isinstance(kind_type, str) or not kind_type:
                 findings.append(
@@ -1041,6 +1087,89 @@ def controller_rbac(fleet: Fleet) -> list[Finding]:
     from vitiweb.monitoring.rbac import findings
 
     return findings(fleet)
+
+
+# -- the published API's own relationships ------------------------------------------------------------
+
+
+def unoffered_machine_classes(fleet: Fleet) -> list[Finding]:
+    """A MachineClass whose provider types no machine provider of its cluster offers: nothing can run it."""
+    from machineclasses.models import MachineClass, provider_types
+    from providers.models import MachineProvider
+
+    offered: dict[int, set[str]] = defaultdict(set)
+    for cluster_id, provider_type in MachineProvider.objects.values_list("cluster_id", "provider_type"):
+        if provider_type:
+            offered[cluster_id].add(provider_type)
+    findings = []
+    for machine_class in MachineClass.objects.only("id", "cluster_id", "namespace", "name", "spec"):
+        types = provider_types(machine_class.spec if isinstance(machine_class.spec, dict) else {})
+        if not types or set(types) & offered[machine_class.cluster_id]:
+            continue
+        have = ", ".join(sorted(offered[machine_class.cluster_id])) or "none"
+        findings.append(
+            Finding(
+                "unoffered-machine-class",
+                WARNING,
+                f"MachineClass {machine_class.name} may run on {', '.join(types)}, but no machine provider of its "
+                f"cluster offers that type (they offer: {have}).",
+                "Add a machine provider of one of those types, or add an offered type to spec.machineProviders.",
+                (
+                    ObjectRef(
+                        "MachineClass",
+                        machine_class.pk,
+                        fleet.clusters.get(machine_class.cluster_id, ""),
+                        machine_class.namespace,
+                        machine_class.name,
+                    ),
+                ),
+                "spec.machineProviders",
+            )
+        )
+    return findings
+
+
+def stack_status_versus_spec(fleet: Fleet) -> list[Finding]:
+    """The providers a Vitistack's operator reports (status) and those its spec lists should agree."""
+    findings = []
+    for relation, reported in (
+        ("machine-provider", "reported-machine-provider"),
+        ("kubernetes-provider", "reported-kubernetes-provider"),
+    ):
+        declared: dict[int, set[str]] = defaultdict(set)
+        found: dict[int, set[str]] = defaultdict(set)
+        for ref in fleet.refs(relation):
+            declared[ref.source_id].add(ref.target_name)
+        for ref in fleet.refs(reported):
+            found[ref.source_id].add(ref.target_name)
+        for pk in set(found) | set(declared):
+            stack = fleet.stacks.get(pk)
+            if stack is None or not published_stack(stack) or pk not in found:
+                continue  # an operator that reports nothing yet says nothing either way
+            words = RELATION_WORDS[relation]
+            for name in sorted(found[pk] - declared[pk]):
+                findings.append(
+                    Finding(
+                        "status-versus-spec",
+                        INFO,
+                        f"The operator reports {words} {name} for {stack.address} (status), but its spec does not list it.",
+                        f"Add {name} to the spec's provider list of {stack.address} if it should be used.",
+                        (object_ref(fleet, stack),),
+                        f"status.{relation}.{name}",
+                    )
+                )
+            for name in sorted(declared[pk] - found[pk]):
+                findings.append(
+                    Finding(
+                        "status-versus-spec",
+                        WARNING,
+                        f"{stack.address} lists {words} {name} in its spec, but its operator does not report it.",
+                        f"Check that {name} exists and is healthy in the cluster of {stack.address}.",
+                        (object_ref(fleet, stack),),
+                        f"spec.{relation}.{name}",
+                    )
+                )
+    return findings
 
 
 CHECKS = [
@@ -1154,5 +1283,17 @@ CHECKS = [
         controller_rbac,
         "The cluster (SubjectAccessReview) says the controllers' service account may not get an object another "
         "namespace's object references.",
+    ),
+    Check(
+        "unoffered-machine-class",
+        "Machine class nothing offers",
+        unoffered_machine_classes,
+        "A MachineClass whose provider types no machine provider of its cluster offers.",
+    ),
+    Check(
+        "status-versus-spec",
+        "Status and spec disagree",
+        stack_status_versus_spec,
+        "A Vitistack whose operator reports a provider its spec does not list, or the reverse.",
     ),
 ]

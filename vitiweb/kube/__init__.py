@@ -22,10 +22,19 @@ class KindSpec:
     kind: str
     plural: str
     namespaced: bool = True
+    #: Every scope the kind may have (namespaced or not) when it exists in several API shapes;
+    #: empty: only ``namespaced``.
+    scopes: tuple[bool, ...] = ()
+    #: Whether a cluster lacking the kind has a problem (a kind of one shape only is optional).
+    expected: bool = True
 
     @property
     def crd_name(self) -> str:
         return f"{self.plural}.{GROUP}"
+
+    @property
+    def accepted_scopes(self) -> tuple[bool, ...]:
+        return self.scopes or (self.namespaced,)
 
 
 #: In dependency order (what is referenced before what refers to it).

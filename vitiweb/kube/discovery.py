@@ -57,7 +57,7 @@ class KindInfo:
 
     @property
     def scope_as_expected(self) -> bool:
-        return self.namespaced is None or self.namespaced == self.expected_namespaced
+        return self.namespaced is None or self.problem is None
 
     def resource(self) -> Resource:
         if not self.installed or self.version is None:
@@ -99,7 +99,7 @@ class Discovery:
 
 
 def _scope_problem(spec: KindSpec, namespaced: bool) -> str | None:
-    if namespaced == spec.namespaced:
+    if namespaced in spec.accepted_scopes:
         return None
     found, expected = ("cluster-scoped", "namespaced") if not namespaced else ("namespaced", "cluster-scoped")
     return f"CRD {spec.crd_name} is {found} in this cluster; Vitiweb expects it {expected}"
@@ -146,9 +146,18 @@ def api_resources(
 
 
 def discover(
-    api_client: Any, *, kinds: Mapping[str, KindSpec] = KIND_SPECS, group: str = GROUP, timeout: Any = None
+    api_client: Any,
+    *,
+    kinds: Mapping[str, KindSpec] = KIND_SPECS,
+    group: str = GROUP,
+    timeout: Any = None,
+    undeclared: bool = False,
 ) -> Discovery:
-    """Which of ``kinds`` the cluster serves, at which version, plural and scope."""
+    """Which of ``kinds`` the cluster serves, at which version, plural and scope.
+
+    With ``undeclared``, every other kind the group serves is reported too (installed, no problem):
+    a caller that shows kinds generically can follow them.
+    """
     preferred, versions = group_versions(api_client, group, timeout=timeout)
     found: dict[str, dict[str, dict]] = {}  # kind -> version -> APIResource
     subresources: dict[tuple[str, str], set[str]] = {}  # (version, plural) -> {"status", ...}
@@ -171,7 +180,7 @@ def discover(
                 installed=False,
                 plural=spec.plural,
                 expected_namespaced=spec.namespaced,
-                problem=f"CRD {spec.crd_name} not installed",
+                problem=f"CRD {spec.crd_name} not installed" if spec.expected else None,
             )
             continue
         served = tuple(v for v in versions if v in by_version)
@@ -192,6 +201,25 @@ def discover(
             expected_namespaced=spec.namespaced,
             problem=_scope_problem(spec, namespaced),
         )
+    if undeclared:
+        for kind, by_version in found.items():
+            if kind in infos or not kind:
+                continue
+            chosen = next(v for v in versions if v in by_version)
+            resource = by_version[chosen]
+            infos[kind] = KindInfo(
+                kind=kind,
+                group=group,
+                installed=True,
+                plural=resource.get("name") or kind.lower(),
+                version=chosen,
+                namespaced=bool(resource.get("namespaced")),
+                served_versions=tuple(v for v in versions if v in by_version),
+                verbs=tuple(resource.get("verbs") or ()),
+                has_status="status" in subresources.get((chosen, resource.get("name")), set()),
+                expected_namespaced=bool(resource.get("namespaced")),
+                problem=None,
+            )
     return Discovery(group=group, preferred_version=preferred, served_versions=versions, kinds=infos)
 
 
@@ -354,6 +382,8 @@ def connection_test(
                 raise
         found = discover(api_client, kinds=kinds, timeout=pair)
         for kind, info in found.kinds.items():
+            if not info.installed and info.problem is None:
+                continue  # an optional kind (of another API shape) the cluster does not serve: nothing to test
             check = KindCheck(
                 kind=kind,
                 installed=info.installed,

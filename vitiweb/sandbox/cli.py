@@ -26,6 +26,16 @@ def add_arguments(
     parser.add_argument("--clusters", type=int, default=1, help="number of clusters to serve")
     parser.add_argument("--crds", type=Path, default=default_crds, help="directory of CRD YAML to install")
     parser.add_argument(
+        "--shape",
+        choices=("guide", "published"),
+        default="guide",
+        help="which CRDs to serve: the integration guide's (default) or the VitiStack project's published API "
+        "(the CRDs directory's published/ folder)",
+    )
+    parser.add_argument(
+        "--published", dest="shape", action="store_const", const="published", help="same as --shape published"
+    )
+    parser.add_argument(
         "--load",
         type=Path,
         action="append",
@@ -67,6 +77,12 @@ def parse_populate(text: str | None) -> dict[str, int]:
     return out
 
 
+def crds_dir(options: dict) -> Path:
+    """The CRDs directory the options ask for: ``--crds``, or its ``published/`` folder with ``--shape published``."""
+    base = Path(options.get("crds") or DEFAULT_CRDS_DIR)
+    return base / "published" if options.get("shape") == "published" else base
+
+
 def serve(options: dict, out: Callable[[str], None] = print) -> SandboxFleet:
     """Start the fleet the options describe and write its kubeconfig; returns it running."""
     populate = parse_populate(options.get("populate"))
@@ -74,7 +90,7 @@ def serve(options: dict, out: Callable[[str], None] = print) -> SandboxFleet:
         options.get("clusters", 1),
         base_port=options.get("port", DEFAULT_PORT),
         host=options.get("host", "127.0.0.1"),
-        crds_dir=options.get("crds", DEFAULT_CRDS_DIR),
+        crds_dir=crds_dir(options),
         tls=options.get("tls", False),
         token=options.get("token"),
         simulate=options.get("simulate", False),

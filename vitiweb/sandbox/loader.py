@@ -89,8 +89,11 @@ def load(store: Store, root: str | Path, warn: Callable[[str], None] = print) ->
 
 
 def load_crds(store: Store, crds_dir: str | Path) -> list[str]:
+    """The CRDs of one directory (not its subdirectories: ``crds/published/`` is another API shape)."""
+    root = Path(crds_dir)
+    files = [root] if root.is_file() else sorted(p for p in root.glob("*") if p.suffix in (".yaml", ".yml", ".json"))
     names = []
-    for _, doc in _documents(_files(Path(crds_dir))):
+    for _, doc in _documents(files):
         if doc.get("kind") == "CustomResourceDefinition":
             apply_like_kubectl(store, doc, None)
             names.append(doc["metadata"]["name"])

@@ -28,6 +28,9 @@ from .store import DEFAULT_HISTORY, Store
 
 # The sandbox reads the project's CRD YAML and nothing else of Vitiweb.
 DEFAULT_CRDS_DIR = Path(__file__).resolve().parents[2] / "crds"
+#: Vitiweb's CRDs of the VitiStack project's published API (the other shape; see crds/published/).
+PUBLISHED_CRDS_DIR = DEFAULT_CRDS_DIR / "published"
+SHAPES = {"guide": DEFAULT_CRDS_DIR, "published": PUBLISHED_CRDS_DIR}
 
 
 class _LoopThread:

@@ -22,7 +22,7 @@ import logging
 import random
 from typing import Any
 
-from . import workloads
+from . import simulate_published, workloads
 from .store import Store, WriteOptions
 from .strategy import now
 
@@ -132,6 +132,9 @@ class Simulator:
         with self.store.lock:
             self.tick += 1
             before = self.writes
+            if simulate_published.serves_published_shape(self):
+                simulate_published.step(self)
+                return self.writes - before
             mps = {self._key(o): o for o in self._objects("MachineProvider")}
             machines = self._objects("Machine")
             health = {key: self._provider(o, machines) for key, o in mps.items()}

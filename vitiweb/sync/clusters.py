@@ -26,6 +26,7 @@ from vitiweb.kube.kubeconfig import (
     split_kubeconfig,
 )
 from vitiweb.models import Cluster
+from vitiweb.shapes import kind_specs
 
 __all__ = ["KubeconfigError", "api_client_for", "prepare_kubeconfig", "check_connection", "register_cluster"]
 
@@ -64,7 +65,7 @@ def check_connection(cluster: Cluster, timeout: float = 5.0) -> ConnectionReport
         )
     else:
         try:
-            report = connection_test(api_client, timeout=timeout)
+            report = connection_test(api_client, timeout=timeout, kinds=kind_specs())
         finally:
             api_client.close()
     record_connection_test(cluster, report)

@@ -31,6 +31,7 @@ from vitiweb.kube.reflector import BACKOFF, ERROR, LISTING, WATCHING, Reflector,
 from vitiweb.kube.secrets import list_secret_metadata
 from vitiweb.models import Cluster
 from vitiweb.monitoring.runner import ClusterMonitor
+from vitiweb.shapes import kind_specs
 from vitiweb.sync.clusters import api_client_for
 from vitiweb.sync.mirror import Summary, apply_events, apply_snapshot, replace_known_secrets
 
@@ -164,7 +165,7 @@ class ClusterSync:
                 try:
                     if self._api_client is None:
                         self._api_client = api_client_for(Cluster.objects.get(pk=self.cluster_id))
-                    found = discover(self._api_client, timeout=(5.0, 15.0))
+                    found = discover(self._api_client, kinds=kind_specs(), timeout=(5.0, 15.0), undeclared=True)
                 except Cluster.DoesNotExist:
                     return
                 except KubeError as exc:
@@ -201,7 +202,8 @@ class ClusterSync:
 
     def _reconcile_reflectors(self, found: Discovery) -> None:
         self._queue.put(("discovery", found.to_dict()))
-        for kind in KINDS:
+        # Declared kinds, then any other vitistack.io kind the cluster serves (mirrored generically).
+        for kind in dict.fromkeys([*KINDS, *found.kinds, *self._reflectors]):
             info = found.kinds.get(kind)
             running = self._reflectors.get(kind)
             if info is not None and info.installed:
@@ -212,13 +214,17 @@ class ClusterSync:
                 if running is not None:
                     running.stop()
                     del self._reflectors[kind]
-                # The cluster does not serve this kind (any more): it holds none of its objects.
+                # The cluster does not serve this kind (any more): it holds none of its objects. Said once
+                # (first discovery, or when the kind goes away), not at every discovery: a cluster of one API
+                # shape never serves the other shape's kinds.
+                known_absent = self._kind_states.get(kind, {}).get("installed") is False
                 self._kind_states[kind] = {
                     "installed": False,
                     "state": "not installed",
                     "error": info.problem if info else None,
                 }
-                self._queue.put(("snapshot", kind, [], None))
+                if not known_absent:
+                    self._queue.put(("snapshot", kind, [], None))
 
     def _start_reflector(self, kind: str, resource) -> None:
         def on_list(items, resource_version):
@@ -400,9 +406,9 @@ def sync_once(cluster: Cluster, page_size: int = 500) -> dict[str, Summary]:
     """List every kind of one cluster and reconcile the database against it, once."""
     api_client = api_client_for(cluster)
     try:
-        found = discover(api_client, timeout=(5.0, 30.0))
+        found = discover(api_client, kinds=kind_specs(), timeout=(5.0, 30.0), undeclared=True)
         snapshots = {}
-        for kind in KINDS:
+        for kind in dict.fromkeys([*KINDS, *found.kinds]):
             info = found.kinds.get(kind)
             snapshots[kind] = (
                 list_objects(api_client, info.resource(), page_size=page_size) if info and info.installed else []

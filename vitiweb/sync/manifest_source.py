@@ -15,9 +15,12 @@ from pathlib import Path
 from django.db import transaction
 from django.utils import timezone
 
+from vitiweb import schema
 from vitiweb.kinds import KINDS
 from vitiweb.manifests import Document, ManifestError, read_manifests
 from vitiweb.models import Cluster
+from vitiweb.registry import CLUSTER
+from vitiweb.shapes import scope_in
 from vitiweb.sync.mirror import Summary, apply_snapshot, replace_known_secrets
 
 _NAMESPACE = uuid.UUID("6f1d3c1e-8e0a-4f57-9d1e-5a0c6a7f1b2d")
@@ -40,8 +43,13 @@ class ImportResult:
 def _as_object(source: str, document: Document) -> dict:
     body = document.body
     metadata = dict(body["metadata"])
-    # Namespaced objects without a namespace land in "default", as kubectl would put them.
-    metadata.setdefault("namespace", "default")
+    shape, _ = schema.matching_shape(body)
+    if scope_in(body["kind"], shape) == CLUSTER:
+        # A cluster-scoped object (the published shape's Vitistack, providers...) has no namespace.
+        metadata["namespace"] = ""
+    else:
+        # Namespaced objects without a namespace land in "default", as kubectl would put them.
+        metadata.setdefault("namespace", "default")
     # Files carry no uid; derive a stable one so re-imports are recognised as the same object.
     metadata.setdefault(
         "uid", str(uuid.uuid5(_NAMESPACE, f"{source}/{body['kind']}/{metadata['namespace']}/{metadata['name']}"))

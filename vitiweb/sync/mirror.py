@@ -19,9 +19,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.dateparse import parse_datetime
 
-from vitiweb import live
+from vitiweb import credentials, live, registry
 from vitiweb.bulk import insert_all, upsert_all
-from vitiweb.kinds import model_for
+from vitiweb.kinds import mirror_model_for
 from vitiweb.models import Cluster, JournalEntry, KnownSecret
 from vitiweb.monitoring.failures import record_failures
 from vitiweb.references import SECRET, delete_outgoing, rebuild_outgoing, reresolve_incoming
@@ -102,7 +102,8 @@ def json_diff(old, new, path: str = "") -> list[dict]:
 
 
 def row_values(model, obj: dict) -> dict:
-    """The column values of ``model`` for a raw Kubernetes object."""
+    """The column values of ``model`` for a raw Kubernetes object (credential fields dropped first)."""
+    obj = credentials.strip(obj)
     metadata = obj.get("metadata") or {}
     spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
     status = obj.get("status") if isinstance(obj.get("status"), dict) else {}
@@ -198,7 +199,15 @@ def _upsert(model, cluster: Cluster, objects: list[dict], existing: dict, change
                 for key in _DIFFED
                 for change in json_diff(before[key], values[key])
             ]
-            if before["spec"] != values["spec"]:
+            # What references are read from: the spec, labels and annotations (a Machine's cluster id
+            # label), and for some kinds the status (a Vitistack's reported providers).
+            read = (
+                "spec",
+                "labels",
+                "annotations",
+                *(("status",) if getattr(model, "REFERENCES_READ_STATUS", False) else ()),
+            )
+            if any(before[key] != values[key] for key in read):
                 spec_changed.append(address)
         else:
             # New, or deleted and recreated under the same name (a new uid).
@@ -222,10 +231,9 @@ def _upsert(model, cluster: Cluster, objects: list[dict], existing: dict, change
     if not instances:
         return summary
 
-    update_fields = [
-        f.name for f in model._meta.concrete_fields if f.name not in {"id", "cluster", "namespace", "name"}
-    ]
-    upsert_all(model, instances, ["cluster", "namespace", "name"], update_fields)
+    unique_fields = list(getattr(model, "UNIQUE_FIELDS", ("cluster", "namespace", "name")))
+    update_fields = [f.name for f in model._meta.concrete_fields if f.name not in {"id", *unique_fields}]
+    upsert_all(model, instances, unique_fields, update_fields)
     insert_all(JournalEntry, journal)
     if model.KIND == "Machine":
         record_failures(cluster, instances, journal)
@@ -237,13 +245,21 @@ def _upsert(model, cluster: Cluster, objects: list[dict], existing: dict, change
     rebuild_outgoing(model, rebuilt)
     if hasattr(model, "after_upsert"):
         model.after_upsert(rebuilt)
+    alias = _alias_field(model)
+    aliases = {(i.namespace, getattr(i, alias)): i.pk for i in rebuilt if getattr(i, alias)} if alias else {}
     reresolve_incoming(
         model.KIND,
-        spec_changed,
+        [*spec_changed, *aliases],
         cluster_id=cluster.pk,
-        changed_ids={(i.namespace, i.name): i.pk for i in rebuilt},
+        changed_ids={**aliases, **{(i.namespace, i.name): i.pk for i in rebuilt}},
     )
     return summary
+
+
+def _alias_field(model) -> str:
+    """The column references may name an object by besides its name (see KindDeclaration.alias_field)."""
+    declaration = registry.for_model(model)
+    return declaration.alias_field if declaration else ""
 
 
 def _delete(model, cluster: Cluster, rows: list[dict], changed_by: str) -> Summary:
@@ -251,6 +267,15 @@ def _delete(model, cluster: Cluster, rows: list[dict], changed_by: str) -> Summa
     if not rows:
         return summary
     ids = [row["id"] for row in rows]
+    alias = _alias_field(model)
+    aliases = (
+        {
+            (row["namespace"], row[alias]): row["id"]
+            for row in model.objects.filter(id__in=ids).values("id", "namespace", alias)
+        }
+        if alias
+        else {}
+    )
     for start in range(0, len(ids), 500):
         model.objects.filter(id__in=ids[start : start + 500]).delete()
     insert_all(
@@ -272,9 +297,9 @@ def _delete(model, cluster: Cluster, rows: list[dict], changed_by: str) -> Summa
     delete_outgoing(model.KIND, ids)
     reresolve_incoming(
         model.KIND,
-        [(row["namespace"], row["name"]) for row in rows],
+        [(row["namespace"], row["name"]) for row in rows] + list(aliases),
         cluster_id=cluster.pk,
-        changed_ids={(row["namespace"], row["name"]): row["id"] for row in rows},
+        changed_ids={**aliases, **{(row["namespace"], row["name"]): row["id"] for row in rows}},
     )
     summary.deleted = ids
     return summary
@@ -292,7 +317,7 @@ def _publish(cluster: Cluster, kind: str, summary: Summary) -> None:
 
 def apply_snapshot(cluster: Cluster, kind: str, objects: Iterable[dict], changed_by: str = "") -> Summary:
     """Make the database hold exactly ``objects`` for this cluster and kind."""
-    model = model_for(kind)
+    model = mirror_model_for(kind)
     objects = list(objects)
     with transaction.atomic():
         existing = _existing(model, cluster, None)
@@ -310,7 +335,7 @@ def apply_events(cluster: Cluster, kind: str, events: Iterable[tuple[str, dict]]
     Within a batch only the last event of each object counts: the database
     must end where the cluster ended, not replay every step.
     """
-    model = model_for(kind)
+    model = mirror_model_for(kind)
     latest: dict[tuple[str, str], tuple[str, dict]] = {}
     for event_type, obj in events:
         metadata = obj.get("metadata") or {}
@@ -336,6 +361,7 @@ def apply_events(cluster: Cluster, kind: str, events: Iterable[tuple[str, dict]]
 def forget_cluster(cluster: Cluster) -> None:
     """Remove a cluster and everything mirrored from it, re-resolving references into it."""
     from vitiweb.kinds import all_models
+    from vitiweb.models import DiscoveredObject
 
     cluster_id = cluster.pk
     with transaction.atomic():
@@ -345,6 +371,8 @@ def forget_cluster(cluster: Cluster) -> None:
         }
         for model in all_models():
             delete_outgoing(model.KIND, model.objects.filter(cluster=cluster).values_list("id", flat=True))
+        for kind, pk in DiscoveredObject.objects.filter(cluster=cluster).values_list("kind", "id"):
+            delete_outgoing(kind, [pk])
         cluster.delete()
         for kind, kind_addresses in addresses.items():
             reresolve_incoming(kind, kind_addresses)

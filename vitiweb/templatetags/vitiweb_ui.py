@@ -12,10 +12,12 @@ from datetime import datetime
 from urllib.parse import urlencode, urlsplit
 
 from django import template
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
+from vitiweb import registry
 from vitiweb.live_regions import live_page
 from vitiweb.sections import humanize_key
 
@@ -225,6 +227,12 @@ def get_item(mapping, key):
     return mapping.get(key) if isinstance(mapping, dict) else None
 
 
+@register.filter
+def attribute(obj, name):
+    """A model field's value by name (the generic list row reads the columns its kind declares)."""
+    return getattr(obj, name, "") if name and not name.startswith("_") else ""
+
+
 @register.simple_tag(takes_context=True)
 def nav_current(context, *prefixes) -> str:
     """``aria-current="page"`` for the navigation entry of the page being shown."""
@@ -248,6 +256,38 @@ def role_names(user) -> str:
     if getattr(user, "is_superuser", False):
         return "Superuser"
     return ", ".join(group.name for group in user.groups.all()) or "No role"
+
+
+@register.inclusion_tag("vitiweb/_kind_navigation.html", takes_context=True)
+def kind_navigation(context) -> dict:
+    """One entry per declared kind the user may read, grouped by the declarations' navigation sections."""
+    user = getattr(context.get("request"), "user", None)
+    sections: dict[str, list] = {}
+    for declaration in registry.declarations():
+        model = declaration.get_model()
+        if user is None or not user.has_perm(f"{model._meta.app_label}.view_{model._meta.model_name}"):
+            continue
+        sections.setdefault(declaration.nav_section, []).append(
+            {
+                "label": declaration.nav_label or model._meta.verbose_name_plural.capitalize(),
+                "icon": declaration.nav_icon,
+                "url": reverse(declaration.url_name("list")),
+                "current": nav_current(context, declaration.model_name),
+            }
+        )
+    if user is not None and user.has_perm("vitiweb.view_discoveredobject"):
+        from vitiweb.models import DiscoveredObject
+
+        if DiscoveredObject.objects.exists():
+            sections.setdefault("Inventory", []).append(
+                {
+                    "label": "Other kinds",
+                    "icon": "…",
+                    "url": reverse("discoveredobject_list"),
+                    "current": nav_current(context, "discoveredobject"),
+                }
+            )
+    return {"sections": sections}
 
 
 @register.inclusion_tag("vitiweb/_live.html", takes_context=True)

@@ -11,18 +11,20 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from vitiweb.integrity import SEVERITY_RANK, FindingIndex
-from vitiweb.integrity.checks import edge_links, global_limits, hierarchy_edges
-from vitiweb.spec import as_dict, as_int
-from vitiweb.topology.data import (
+from vitiweb.fleet import (
     KUBERNETES_PROVIDER,
     MACHINE,
     MACHINE_PROVIDER,
+    READY,
     VITISTACK,
     Fleet,
     Obj,
     Ref,
+    load_refs,
 )
+from vitiweb.integrity import SEVERITY_RANK, FindingIndex
+from vitiweb.integrity.checks import edge_links, global_limits, hierarchy_edges
+from vitiweb.spec import as_dict, as_int
 from vitiweb.topology.graph import (
     DANGLING,
     DEPENDS,
@@ -73,7 +75,7 @@ def percent(used, limit) -> str:
 
 
 def link(obj: Obj | None, text: str | None = None):
-    from vitiweb.topology.data import detail_url
+    from vitiweb.fleet import detail_url
 
     if obj is None:
         return text or ""
@@ -893,6 +895,125 @@ class BlastRadiusBuilder(Builder):
         return picture
 
 
+class KubernetesClustersBuilder(Builder):
+    """The published API's Kubernetes clusters: cluster -> control plane and node pools -> Machines ->
+    machine class -> provider type -> the machine providers of that type; and the network namespace."""
+
+    title = "Kubernetes clusters"
+
+    def objects(self, kind: str) -> dict[int, Obj]:
+        from vitiweb import registry
+
+        rows = (
+            registry.get(kind)
+            .get_model()
+            .objects.values_list("id", "cluster_id", "namespace", "name", "phase", "ready")
+        )
+        return {row[0]: Obj(kind, *row) for row in rows}
+
+    def build(self) -> Picture:
+        from vitiweb.models import Reference
+
+        fleet = self.fleet
+        clusters = self.objects("KubernetesCluster")
+        classes = self.objects("MachineClass")
+        networks = self.objects("NetworkNamespace")
+        refs = load_refs(
+            Reference.objects.filter(
+                source_kind__in=("KubernetesCluster", MACHINE),
+                relation__in=("machine-class", "network-namespace", "kubernetes-cluster"),
+            )
+        )
+        by_source = defaultdict(list)
+        for ref in refs:
+            by_source[(ref.source_kind, ref.source_id)].append(ref)
+        machine_ids = {
+            ref.source_id for ref in refs if ref.source_kind == MACHINE and ref.relation == "kubernetes-cluster"
+        }
+        machines = fleet.machines_by_id(machine_ids)
+        types_of = {pk: set(types.split(", ")) - {""} for pk, types in self._class_types().items()}
+        table = Table("Kubernetes clusters", ["Cluster", "Machines", "Machine classes", "Provider types", "Network"])
+        for cluster in clusters.values():
+            node = self.node(cluster)
+            used_classes, used_types, network = set(), set(), "—"
+            for ref in by_source[("KubernetesCluster", cluster.id)]:
+                target = self.target_node(
+                    ref, classes if ref.relation == "machine-class" else networks, lambda o: ("", [])
+                )
+                if target is None:
+                    continue
+                pool = ref.attributes.get("pool") or ""
+                self.graph.add_edge(
+                    Edge(node.id, target.id, pool, SOLID if ref.resolved else DANGLING, f"{cluster.name} {ref.path}")
+                )
+                if ref.relation == "machine-class" and ref.resolved:
+                    used_classes.add(ref.target_id)
+                elif ref.relation == "network-namespace":
+                    network = ref.target_name
+            count = 0
+            for ref in refs:
+                if ref.relation != "kubernetes-cluster" or ref.target_id != cluster.id or not ref.resolved:
+                    continue
+                machine = machines.get(ref.source_id)
+                if machine is None:
+                    continue
+                count += 1
+                machine_node = self.node(machine)
+                self.graph.add_edge(
+                    Edge(node.id, machine_node.id, "", DEPENDS, f"{machine.name} is a node of {cluster.name}")
+                )
+                for machine_ref in by_source[(MACHINE, machine.id)]:
+                    if machine_ref.relation != "machine-class":
+                        continue
+                    target = self.target_node(machine_ref, classes, lambda o: ("", []))
+                    if target is not None:
+                        self.graph.add_edge(
+                            Edge(
+                                machine_node.id,
+                                target.id,
+                                "",
+                                SOLID if machine_ref.resolved else DANGLING,
+                                machine_ref.path,
+                            )
+                        )
+            for pk in used_classes:
+                for provider_type in sorted(types_of.get(pk, ())):
+                    used_types.add(provider_type)
+                    type_node = self.graph.add_node(
+                        Node(f"type:{provider_type}", "Provider type", provider_type, READY, None, "provider type")
+                    )
+                    self.graph.add_edge(Edge(f"MachineClass:{pk}", type_node.id, "", SOLID, "may run on"))
+                    for provider in fleet.machine_providers.values():
+                        if provider.provider_type == provider_type and provider.cluster_id == cluster.cluster_id:
+                            self.graph.add_edge(
+                                Edge(
+                                    type_node.id,
+                                    self.node(provider).id,
+                                    "",
+                                    DEPENDS,
+                                    f"{provider.name} offers {provider_type}",
+                                )
+                            )
+            table.rows.append(
+                [
+                    link(cluster),
+                    str(count),
+                    ", ".join(sorted(classes[pk].name for pk in used_classes)) or "—",
+                    ", ".join(sorted(used_types)) or "—",
+                    network,
+                ]
+            )
+        picture = Picture(self.graph, LEFT_RIGHT, self.title, "No KubernetesCluster in the fleet (the published API).")
+        picture.tables.append(table)
+        return picture
+
+    @staticmethod
+    def _class_types() -> dict[int, str]:
+        from machineclasses.models import MachineClass
+
+        return dict(MachineClass.objects.values_list("id", "provider_types"))
+
+
 VIEWS = {
     "hierarchy": ("Hierarchy", HierarchyBuilder),
     "dr": ("Disaster recovery", DisasterRecoveryBuilder),
@@ -901,6 +1022,7 @@ VIEWS = {
     "failover": ("Failover", FailoverBuilder),
     "sharing": ("Sharing", SharingBuilder),
     "blast-radius": ("Blast radius", BlastRadiusBuilder),
+    "kubernetes-clusters": ("Kubernetes clusters", KubernetesClustersBuilder),
 }
 
 

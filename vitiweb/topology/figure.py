@@ -15,7 +15,7 @@ from functools import cache
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from vitiweb.topology.data import FAILED, MISSING, PROGRESSING, READY, UNKNOWN
+from vitiweb.fleet import FAILED, MISSING, PROGRESSING, READY, UNKNOWN
 from vitiweb.topology.graph import (
     DANGLING,
     DEPENDS,

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import igraph
 
-from vitiweb.topology.data import MISSING, READY
+from vitiweb.fleet import MISSING, READY
 
 GROUP = "group"
 HEALTHY = "healthy"

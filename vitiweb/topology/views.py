@@ -17,6 +17,15 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
 
+from vitiweb.fleet import (
+    KUBERNETES_PROVIDER,
+    MACHINE,
+    MACHINE_PROVIDER,
+    VITISTACK,
+    Fleet,
+    detail_url,
+    search_objects,
+)
 from vitiweb.integrity import SEVERITIES, current_findings
 from vitiweb.integrity.checks import CHECKS, RELATION_WORDS
 from vitiweb.kinds import KINDS
@@ -28,15 +37,6 @@ from vitiweb.topology.builders import (
     clouds,
     effective_policies,
     stack_hover,
-)
-from vitiweb.topology.data import (
-    KUBERNETES_PROVIDER,
-    MACHINE,
-    MACHINE_PROVIDER,
-    VITISTACK,
-    Fleet,
-    detail_url,
-    search_objects,
 )
 from vitiweb.topology.figure import build_figure
 from vitiweb.topology.graph import layout

@@ -22,6 +22,7 @@ from vitiweb.kube.errors import KubeError
 from vitiweb.kube.kubeconfig import credential_kinds, dump_kubeconfig, resolve_context
 from vitiweb.models import Cluster, JournalEntry, Reference
 from vitiweb.overview import list_url
+from vitiweb.shapes import kind_specs
 from vitiweb.sync.clusters import record_connection_test, register_cluster
 from vitiweb.ui import render_page, require_permission, url_name
 
@@ -128,7 +129,7 @@ def run_connection_test(kubeconfig: dict, context: str | None):
     except KubeError as exc:
         return None, str(exc)
     try:
-        return connection_test(client, timeout=CONNECTION_TEST_TIMEOUT), ""
+        return connection_test(client, timeout=CONNECTION_TEST_TIMEOUT, kinds=kind_specs()), ""
     finally:
         client.close()
 

@@ -1,7 +1,7 @@
 from django.urls import reverse
 from django.utils.http import urlencode
 
-from vitiweb.kinds import all_models
+from vitiweb import registry
 from vitiweb.ui import model_permission, render_page, url_name, viewer_required
 
 SHOWN = 8
@@ -13,10 +13,11 @@ def search(request):
     query = (request.GET.get("q") or "").strip()[:200]
     results = []
     if query:
-        for model in all_models():
+        for declaration in registry.declarations():
+            model = declaration.get_model()
             if not request.user.has_perm(model_permission(model)):
                 continue
-            filterset_class = _filterset_for(model)
+            filterset_class = declaration.filterset_class
             filterset = filterset_class(
                 {"q": query},
                 queryset=model.objects.select_related("cluster").only(
@@ -40,16 +41,3 @@ def search(request):
         {"query": query, "results": results, "total": sum(r["count"] for r in results)},
         {"search-results": "vitiweb/_search_results.html"},
     )
-
-
-def _filterset_for(model):
-    from machines.filters import MachineFilterSet
-    from providers.filters import KubernetesProviderFilterSet, MachineProviderFilterSet
-    from stacks.filters import VitistackFilterSet
-
-    return {
-        "Vitistack": VitistackFilterSet,
-        "MachineProvider": MachineProviderFilterSet,
-        "KubernetesProvider": KubernetesProviderFilterSet,
-        "Machine": MachineFilterSet,
-    }[model.KIND]

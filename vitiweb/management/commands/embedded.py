@@ -1,8 +1,11 @@
 """`manage.py embedded`: the one-process start behind `make run`.
 
-A sandbox cluster loaded with examples/ (simulated controllers on), registered
-as a cluster, synced by a sync worker running in threads, the periodic
-Celery tasks run in-process, and the dashboard served over ASGI.
+A sandbox cluster loaded with examples/ (the integration guide's shape) and
+two serving the VitiStack project's published API (examples-published/: a
+disaster-recovery pair, Oslo and Bergen, with Kubernetes clusters and their
+Machines), simulated controllers on, registered as clusters, synced by a sync
+worker running in threads, the periodic Celery tasks run in-process, and the
+dashboard served over ASGI.
 """
 
 import threading
@@ -55,6 +58,9 @@ class Command(BaseCommand):
             source=Cluster.Source.SANDBOX,
         )
         check_connection(cluster)
+        fleets = [fleet]
+        for name in ("oslo", "bergen"):
+            fleets.append(self._published_cluster(name, sandbox_port, not no_simulate, var))
         worker = Worker(tick_seconds=2.0)
         worker.start()
         deriver = Deriver(worker.name)
@@ -68,7 +74,28 @@ class Command(BaseCommand):
             stop.set()
             deriver.stop()
             worker.stop()
-            fleet.stop()
+            for running in fleets:
+                running.stop()
+
+    def _published_cluster(self, name: str, sandbox_port: int, simulate: bool, var: Path):
+        """One more sandbox, serving the published CRDs and loaded with one cluster of the published fleet."""
+        kubeconfig = var / f"sandbox-{name}.kubeconfig"
+        fleet = sandbox_cli.serve(
+            {
+                "port": sandbox_port + 1 + ("oslo", "bergen").index(name) if sandbox_port else 0,
+                "crds": settings.VITIWEB_CRDS_DIR,
+                "shape": "published",
+                "load": [Path(settings.BASE_DIR) / "examples-published" / name],
+                "simulate": simulate,
+                "kubeconfig_out": kubeconfig,
+            },
+            out=lambda line: self.stdout.write(f"[sandbox {name}] {line}"),
+        )
+        cluster = register_cluster(
+            name, kubeconfig_path=str(kubeconfig), context=fleet[0].name, source=Cluster.Source.SANDBOX
+        )
+        check_connection(cluster)
+        return fleet
 
     @staticmethod
     def _periodic(stop: threading.Event, seconds: float) -> None:
