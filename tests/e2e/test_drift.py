@@ -5,10 +5,17 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from gitops.models import DriftRecord, GitSource
-from machines.models import Machine
 from tests.e2e.conftest import log_in
 from tests.factories import admin
-from tests.gitops.conftest import STAGING, GitRepo, kubectl, registered, running_sync, wait_for  # noqa: F401 - fixtures
+from tests.gitops.conftest import (  # noqa: F401 - fixtures
+    STAGING,
+    GitRepo,
+    kubectl,
+    registered,
+    running_sync,
+    wait_for,
+    wait_for_the_repository_mirrored,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -20,7 +27,7 @@ def drifted(running_sync, tmp_path, kubectl):  # noqa: F811 - the imported fixtu
     repo.commit("Staging environment")
     kubectl("apply", "-f", str(repo.path / "infrastructure" / "namespaces.yaml"))
     kubectl("apply", "-R", "-f", str(repo.path / "infrastructure"))
-    wait_for(lambda: Machine.objects.count() == 2, what="the machines to sync")
+    wait_for_the_repository_mirrored()
     call_command(
         "add_git_source", "infra", "--local", str(repo.path), "--path", "infrastructure",
         "--cluster", "sandbox", "--namespace", "staging", stdout=open("/dev/null", "w"),

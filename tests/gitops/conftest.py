@@ -136,3 +136,15 @@ def wait_for(condition, timeout=10.0, interval=0.05, what="condition"):
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def wait_for_the_repository_mirrored():
+    """Every object the repository holds (a Vitistack, a provider, two machines) is in the database."""
+    from machines.models import Machine
+    from providers.models import MachineProvider
+    from stacks.models import Vitistack
+
+    wait_for(
+        lambda: (Vitistack.objects.count(), MachineProvider.objects.count(), Machine.objects.count()) == (1, 1, 2),
+        what="the repository's objects to sync",
+    )

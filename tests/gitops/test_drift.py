@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 
 from gitops.models import DriftRecord, GitSource
 from gitops.tasks import fetch_and_compare
-from tests.gitops.conftest import wait_for
+from tests.gitops.conftest import wait_for, wait_for_the_repository_mirrored
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,9 +32,8 @@ def test_a_source_applied_with_kubectl_is_in_sync_and_follows_kubectl_and_commit
     kubectl("apply", "-f", str(repo.path / "infrastructure" / "namespaces.yaml"))
     kubectl("apply", "-R", "-f", str(repo.path / "infrastructure"))
     sandbox, cluster, _ = running_sync
-    from machines.models import Machine
 
-    wait_for(lambda: Machine.objects.filter(cluster=cluster).count() == 2, what="the machines to sync")
+    wait_for_the_repository_mirrored()
     source = add_source(repo)
     assert source.commit == repo.git("rev-parse", "HEAD").strip()
     assert set(states(source).values()) == {"in-sync"}
@@ -80,7 +79,7 @@ def test_status_defaults_and_fields_set_by_others_are_not_drift(running_sync, re
     sandbox, cluster, _ = running_sync
     from machines.models import Machine
 
-    wait_for(lambda: Machine.objects.filter(cluster=cluster).count() == 2, what="the machines to sync")
+    wait_for_the_repository_mirrored()
     source = add_source(repo)
     # A controller writes status, another manager adds a label and a field Git does not set.
     kubectl("label", "machine", "worker-staging-002", "-n", "staging", "owner=controller")

@@ -12,7 +12,7 @@ from gitops.models import DriftRecord, GitSource, Promotion
 from machines.models import Machine
 from stacks.models import Vitistack
 from tests.factories import admin, operator, user, viewer
-from tests.gitops.conftest import wait_for
+from tests.gitops.conftest import wait_for, wait_for_the_repository_mirrored
 from vitiweb.editing.models import ApplyRun
 from vitiweb.models import AuditEntry
 
@@ -25,7 +25,7 @@ def applied(running_sync, repo, kubectl):
     kubectl("apply", "-f", str(repo.path / "infrastructure" / "namespaces.yaml"))
     kubectl("apply", "-R", "-f", str(repo.path / "infrastructure"))
     sandbox, cluster, _ = running_sync
-    wait_for(lambda: Machine.objects.filter(cluster=cluster).count() == 2, what="the machines to sync")
+    wait_for_the_repository_mirrored()
     call_command(
         "add_git_source", "infra", "--local", str(repo.path), "--path", "infrastructure", "--push",
         "--cluster", "sandbox", "--namespace", "staging", stdout=open("/dev/null", "w"),
