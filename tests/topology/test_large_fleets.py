@@ -5,9 +5,9 @@ check, and the problems the composition view marks on machines.)
 """
 
 import pytest
-from vitiweb.topology.data import Fleet
 
 from tests.topology.conftest import aws, findings, load, machine, machine_provider, stack
+from vitiweb.fleet import Fleet
 from vitiweb.integrity import current_findings
 from vitiweb.topology.builders import Options, build_picture
 
