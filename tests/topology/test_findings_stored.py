@@ -48,6 +48,8 @@ def test_pages_read_the_stored_findings_and_never_compute_them(client, examples,
     for model in all_models():
         urls.append(reverse(f"{model.KIND.lower()}_list"))
         obj = model.objects.first()
+        if obj is None:  # the guide's examples hold the four guide kinds, not the published API's others
+            continue
         urls.append(reverse(f"{model.KIND.lower()}_detail", args=[obj.pk]))
         urls.append(reverse("topology:object_findings", args=[model.KIND, obj.pk]))
         urls.append(reverse("topology:panel", args=[model.KIND, obj.pk]))
