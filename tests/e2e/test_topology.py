@@ -5,7 +5,6 @@ test-artifacts/screenshots/."""
 import time
 
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
 
 from tests.e2e.conftest import SCREENSHOTS, log_in
@@ -28,19 +27,10 @@ VIEWS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _fresh_findings(monkeypatch):
-    """The findings page shows the fleet this test built, not a run cached by an earlier test."""
-    monkeypatch.setattr(integrity, "FINGERPRINT_SECONDS", 0.0)
-    integrity.forget_fingerprint()
-    cache.clear()
-    yield
-    cache.clear()
-
-
 @pytest.fixture
 def examples(transactional_db):
     call_command("import_manifests", str(EXAMPLES), "--source", "examples", verbosity=0)
+    integrity.store_findings()  # as the deriving process does after a sync commits
     return Cluster.objects.get(name="examples")
 
 
