@@ -41,6 +41,25 @@ def _roles(request):
         sync_roles(apps)
 
 
+@pytest.fixture(autouse=True)
+def _processes_end_with_their_test(_roles):
+    """A process a test started (``tests.processes.manage``) and left running is stopped, and the test fails.
+
+    Set up after the database fixtures (through ``_roles``), so this runs before the flush: a sync
+    worker orphaned by a fixture that failed half-way would otherwise write into the next tests'
+    database, and a flush waiting for its locks would hang the run.
+    """
+    from tests import processes
+
+    yield
+    leftovers = [process for process in processes.running if process.poll() is None]
+    for process in leftovers:
+        processes.stop(process)
+    processes.running.clear()
+    if leftovers:
+        pytest.fail(f"processes outlived their test: {[' '.join(process.args[2:4]) for process in leftovers]}")
+
+
 @pytest.fixture
 def pinned_findings(db):
     """Store the fleet's integrity findings now (call the fixture's value again after changing the fleet).

@@ -15,6 +15,11 @@ from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[1]
 
+#: Processes ``manage`` started and ``stop`` has not ended. One left running after its test would go on
+#: writing to the test database under the next tests (and hold locks their flush waits for): the
+#: suite's conftest stops whatever a test leaves here and fails that test.
+running: set[subprocess.Popen] = set()
+
 
 def database_url() -> str:
     """The URL of the test database this test runs against (committed data only: use transactional tests)."""
@@ -51,6 +56,7 @@ def manage(*args: str, **env: str) -> subprocess.Popen:
         text=True,
     )
     process.log = log
+    running.add(process)
     return process
 
 
@@ -74,6 +80,7 @@ def wait_for_port(port: int, timeout: float = 30.0, process: subprocess.Popen | 
 
 
 def stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    running.discard(process)
     if process.poll() is None:
         process.send_signal(sig)
         try:

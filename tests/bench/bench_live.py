@@ -117,7 +117,7 @@ def main() -> None:
     processes = [
         subprocess.Popen([sys.executable, "manage.py", "sync", "--tick-seconds", "1"], cwd=ROOT, env=env),
         subprocess.Popen(
-            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+            [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,

@@ -41,15 +41,15 @@ def two_clusters(sandbox_factory, tmp_path):
     env = {"REDIS_URL": REDIS_URL, "DEBUG": "1"}
     processes = {
         "worker": manage("sync", "--tick-seconds", "0.5", **env),
-        "web": manage("runserver", f"127.0.0.1:{port}", "--noreload", **env),
+        "web": manage("runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks", **env),
     }
-    wait_for_port(port)
-    wait_for(
-        lambda: Cluster.objects.filter(state=Cluster.State.CONNECTED).count() == 2 and Machine.objects.count() == 2,
-        timeout=30,
-        message="both clusters synced",
-    )
     try:
+        wait_for_port(port)
+        wait_for(
+            lambda: Cluster.objects.filter(state=Cluster.State.CONNECTED).count() == 2 and Machine.objects.count() == 2,
+            timeout=30,
+            message="both clusters synced",
+        )
         yield SimpleNamespace(url=f"http://127.0.0.1:{port}", sandboxes=sandboxes)
     finally:
         for process in processes.values():

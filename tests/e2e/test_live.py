@@ -46,12 +46,12 @@ def deployment(sandbox, tmp_path):
     processes = {"worker": manage("sync", "--tick-seconds", "0.5", **env)}
 
     def start_web():
-        processes["web"] = manage("runserver", f"127.0.0.1:{port}", "--noreload", **env)
+        processes["web"] = manage("runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks", **env)
         wait_for_port(port, process=processes["web"])
 
-    start_web()
-    wait_for(lambda: Machine.objects.filter(name="m1").exists(), timeout=30, message="the first sync")
     try:
+        start_web()
+        wait_for(lambda: Machine.objects.filter(name="m1").exists(), timeout=30, message="the first sync")
         yield SimpleNamespace(
             url=f"http://127.0.0.1:{port}", kubeconfig=kubeconfig, processes=processes, start_web=start_web
         )

@@ -49,7 +49,7 @@ def deployment(sandbox_factory, tmp_path):
     port = free_port()
     env = {"REDIS_URL": REDIS_URL, "DEBUG": "1", "VITIWEB_MONITOR": "1"}
     processes = [manage("sync", "--tick-seconds", "0.5", **env)]
-    processes.append(manage("runserver", f"127.0.0.1:{port}", "--noreload", **env))
+    processes.append(manage("runserver", f"127.0.0.1:{port}", "--noreload", "--skip-checks", **env))
     try:
         wait_for_port(port)
         wait_for(lambda: Machine.objects.filter(name="web-1", phase="Pending").exists(), 30, "the first sync")

@@ -130,6 +130,7 @@ async def test_follow_is_refused_to_viewers_and_for_bad_targets(cluster):
         communicator = WebsocketCommunicator(LogConsumer.as_asgi(), f"/ws/logs/?{query}")
         communicator.scope["user"] = user
         assert await communicator.connect() == (False, code)
+        await communicator.disconnect()
 
 
 @pytest.mark.django_db
