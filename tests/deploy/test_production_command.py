@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import aiohttp
@@ -20,7 +21,7 @@ from cryptography.fernet import Fernet
 
 from tests import factories
 from tests.deploy.manifests import ROOT, production_command
-from tests.processes import database_url, free_port, stop, wait_for_port
+from tests.processes import database_url, free_port, output, stop, wait_for_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -59,9 +60,10 @@ def production(tmp_path):
     command = [word for word in argv if word not in {f"{k}={v}" for k, v in assignments.items()}]
     command = [{"0.0.0.0": "127.0.0.1", "8000": str(port)}.get(word, word) for word in command]
     command[0] = str(Path(sys.executable).parent / command[0])  # daphne from this virtualenv
-    server = subprocess.Popen(
-        command, cwd=ROOT, env={**env, **assignments}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    )
+    # Its log goes to a file, never to a pipe nobody reads while it serves (a full pipe blocks the server).
+    log = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
+    server = subprocess.Popen(command, cwd=ROOT, env={**env, **assignments}, stdout=subprocess.DEVNULL, stderr=log)
+    server.log = log
     try:
         wait_for_port(port)
         yield f"http://127.0.0.1:{port}", server
@@ -135,7 +137,7 @@ def test_the_readme_production_command_serves_complete_live_pages(production):
     assert 'hx-swap-oob="innerHTML"' in first.data
 
     stop(server)
-    logged = server.stderr.read()
+    logged = output(server)
     lines = [line for line in logged.splitlines() if line.strip()]
     assert lines and all(line.startswith("{") for line in lines), logged[:2000]
     assert '"logger":"vitiweb.request"' in logged and "pw-for-tests-1" not in logged
