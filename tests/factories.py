@@ -9,10 +9,12 @@ disaster-recovery target in the other cluster, and one dangling reference.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
 
 from machines.models import Machine
@@ -96,10 +98,17 @@ def ensure_roles() -> None:
     sync_roles(apps)
 
 
+@functools.cache
+def _hashed(password: str) -> str:
+    # The production hasher (a server process started by a test must accept the login), paid once per
+    # password and process rather than once per user: a PBKDF2 hash costs about a second on this machine.
+    return make_password(password)
+
+
 def user(role: str | None = None, username: str | None = None, password: str = "pw-for-tests-1"):
     ensure_roles()
     username = username or (role or "nobody").lower()
-    account = get_user_model().objects.create_user(username=username, password=password)
+    account = get_user_model().objects.create(username=username, password=_hashed(password))
     if role:
         account.groups.add(Group.objects.get(name=role))
     return account

@@ -233,6 +233,7 @@ def apply_description(page, deployment, detail_path: str, text: str) -> None:
     expect(page.locator("#result")).to_contain_text("pplied", timeout=15_000)
 
 
+@pytest.mark.timeout(1200)  # seven processes started, migrated and stopped: minutes on a busy machine
 def test_two_web_two_sync_workers_celery_and_beat_serve_one_live_fleet(deployment, browser):
     database = deployment.database
     context = browser.new_context(viewport={"width": 1280, "height": 900})

@@ -124,6 +124,8 @@ def crawl(page, base: str, theme: str) -> tuple[set[str], list[str]]:
     return seen, failures
 
 
+# A crawl of every page the navigation reaches: minutes on a busy machine, more than the suite's per-test bound.
+@pytest.mark.timeout(1200)
 @pytest.mark.parametrize("theme", THEMES)
 def test_every_page_the_navigation_reaches_passes_axe(browser, live_server, crawl_data, theme):
     context = browser.new_context(viewport={"width": 1440, "height": 900}, color_scheme=theme)
