@@ -178,6 +178,38 @@ def test_machines_hang_off_the_pool_whose_status_lists_them(mixed_fleet):
     assert ("osl1-prod-a", "osl1-prod-a-cp-0", DEPENDS) not in edges
 
 
+def test_the_composition_of_a_published_stack_shows_what_the_operator_reports(mixed_fleet):
+    from stacks.models import Vitistack
+    from vitiweb.fleet import Fleet
+    from vitiweb.integrity import current_findings
+    from vitiweb.references import rebuild_outgoing
+    from vitiweb.topology.builders import Options, build_picture
+    from vitiweb.topology.graph import DANGLING, DEPENDS
+
+    stack = Vitistack.objects.get(name="viti-oslo")
+    stack.status = {
+        "machineProviders": [
+            {"name": "kubevirt-osl1", "providerType": "kubevirt", "ready": True},
+            {"name": "vmware-osl1", "providerType": "vmware"},
+        ],
+        "kubernetesProviders": [{"name": "talos-osl1", "providerType": "talos"}],
+        "clusters": [{"name": "osl1-prod-a", "namespace": "team-a", "phase": "Running", "ready": True}],
+    }
+    stack.save(update_fields=["status"])
+    rebuild_outgoing(Vitistack, [stack])  # what the sync does with an object whose status changed
+
+    picture = build_picture("composition", Fleet(), current_findings(), Options(stack=stack.pk))
+    edges = _edges(picture)
+    labels = {(picture.graph.nodes[e.target].label, e.label, e.style) for e in picture.graph.edges}
+    assert ("kubevirt-osl1", "priority 1, reported", "declared") in labels, labels
+    assert ("osl1-prod-a", "reported", DEPENDS) in labels
+    assert ("viti-oslo", "vmware-osl1", DANGLING) in edges
+    reported = {row[1]["text"] if isinstance(row[1], dict) else row[1]: row for row in picture.tables[1].rows}
+    assert reported["kubevirt-osl1"][2:] == ["kubevirt", "—", "true", "yes"]
+    assert reported["team-a/osl1-prod-a"][3:] == ["Running", "true", "no"]
+    assert reported["vmware-osl1 (missing)"][5] == "no"
+
+
 def test_one_overview_topology_and_findings_page_show_both_shapes(mixed_fleet, client):
     from tests import factories
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from vitiweb import registry
 from vitiweb.fleet import (
     KUBERNETES_PROVIDER,
     MACHINE,
@@ -21,6 +22,7 @@ from vitiweb.fleet import (
     Obj,
     Ref,
     load_refs,
+    state_of,
 )
 from vitiweb.integrity import SEVERITY_RANK, FindingIndex
 from vitiweb.integrity.checks import edge_links, global_limits, hierarchy_edges
@@ -610,6 +612,7 @@ class CompositionBuilder(Builder):
                     ", ".join(g["name"] for g in groups),
                 ]
             )
+        reported = self._reported(stack, root)
         for ref in fleet.refs("shared-with"):
             if ref.resolved and ref.target_id == stack.id and ref.source_id in fleet.machine_providers:
                 provider = fleet.machine_providers[ref.source_id]
@@ -621,7 +624,47 @@ class CompositionBuilder(Builder):
         self._machines(machine_providers)
         picture = Picture(self.graph, TOP_DOWN, f"Composition of {stack.address}")
         picture.tables.append(table)
+        if reported.rows:
+            picture.tables.append(reported)
         return picture
+
+    def _reported(self, stack: Obj, root: Node) -> Table:
+        """What the VitiStack operator reports in the stack's status (published API): providers and clusters,
+        drawn beside the spec's lists (an edge both declare reads "priority 1, reported")."""
+        fleet = self.fleet
+        table = Table("Reported by the operator (status)", ["Kind", "Name", "Type", "Phase", "Ready", "In spec"])
+        listed = {
+            (r.target_kind, r.target_id)
+            for r in fleet.refs("machine-provider", "kubernetes-provider")
+            if r.source_id == stack.id
+        }
+        for ref in fleet.refs("reported-machine-provider", "reported-kubernetes-provider", "reported-cluster"):
+            if ref.source_id != stack.id:
+                continue
+            if ref.target_kind in (MACHINE_PROVIDER, KUBERNETES_PROVIDER):
+                objects = fleet.objects_of(ref.target_kind)
+            else:
+                found = fleet.get(ref.target_kind, ref.target_id) if ref.resolved else None
+                objects = {found.id: found} if found else {}
+            target = self.target_node(
+                ref, objects, lambda obj: self.describe_provider(obj) if obj.kind != "KubernetesCluster" else ("", [])
+            )
+            if target is None:
+                continue
+            self.graph.add_edge(Edge(root.id, target.id, "reported", DEPENDS if ref.resolved else DANGLING, ref.path))
+            obj = objects.get(ref.target_id) if ref.resolved else None
+            ready = ref.attributes.get("ready")
+            table.rows.append(
+                [
+                    ref.target_kind,
+                    link(obj, ref.target_address) if obj else f"{ref.target_address} (missing)",
+                    str(ref.attributes.get("providerType") or "—"),
+                    str(ref.attributes.get("phase") or (obj.phase if obj else "") or "—"),
+                    "—" if ready is None else str(ready).lower(),
+                    "yes" if obj is not None and (ref.target_kind, obj.id) in listed else "no",
+                ]
+            )
+        return table
 
     def describe_provider(self, obj: Obj):
         sub = " · ".join(filter(None, [getattr(obj, "provider_type", ""), getattr(obj, "region", "")]))
@@ -912,8 +955,6 @@ class KubernetesClustersBuilder(Builder):
 
     @staticmethod
     def objects(kind: str, *extra: str) -> dict[int, Obj]:
-        from vitiweb import registry
-
         rows = (
             registry.get(kind)
             .get_model()
@@ -1080,8 +1121,6 @@ def _pools(spec: dict, status: dict) -> list[tuple[str, dict, dict]]:
 
 def state_of_pool(reported: dict, cluster_state: str) -> str:
     """A pool's state: what the status says of it (``running``, ``failed``...), else its cluster's."""
-    from vitiweb.fleet import state_of
-
     text = reported.get("status") if isinstance(reported.get("status"), str) else ""
     return state_of(text, None) if text else cluster_state
 
