@@ -19,6 +19,7 @@ register(
         order=80,
         nav_label="Kubernetes clusters",
         nav_icon="⎈",
+        topology_symbol="star",
         nav_section="Clusters",
         alias_field="cluster_identifier",
         columns=(

@@ -13,6 +13,7 @@ register(
         order=15,
         nav_label="Machine classes",
         nav_icon="▧",
+        topology_symbol="pentagon",
         columns=(
             NAME,
             PLACE,

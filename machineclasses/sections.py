@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-from machineclasses.models import provider_types
-from providers.models import MachineProvider
-from vitiweb.sections import Section, SpecReader, as_dict, build, pairs, table
+from machineclasses.models import providers_offering
+from vitiweb.sections import Link, Section, SpecReader, as_dict, build, pairs, table
 
 
-def offering_providers(machine_class) -> list[dict]:
-    """Machine providers whose type is one the class may run on, in the class's cluster first."""
-    types = provider_types(machine_class.spec if isinstance(machine_class.spec, dict) else {})
-    rows = (
-        MachineProvider.objects.filter(provider_type__in=types)
-        .select_related("cluster")
-        .only("name", "namespace", "provider_type", "cluster__name")
-        .order_by("cluster__name", "name")[:50]
-    )
+def offering_providers(machine_class) -> tuple[list[dict], int]:
+    """Machine providers whose type is one the class may run on (its cluster first), and how many there are."""
+    rows, total = providers_offering(machine_class)
     return [
         {
-            "provider": f"{p.cluster.name}/{p.name}",
+            "provider": Link(f"{p.cluster.name}/{p.name}", p.get_absolute_url()),
             "type": p.provider_type,
             "same cluster": p.cluster_id == machine_class.cluster_id,
         }
         for p in rows
-    ]
+    ], total
 
 
 def machineclass_sections(machine_class) -> list[Section]:
@@ -48,7 +41,8 @@ def machineclass_sections(machine_class) -> list[Section]:
         ("GPU", f"{gpu.get('cores')} × {gpu.get('manufacturer') or 'GPU'}" if gpu else None),
     ]
     types = spec.take("machineProviders")
-    offering = offering_providers(machine_class)
+    offering, total = offering_providers(machine_class)
+    more = f"first {len(offering)} of {total}: all on the machine providers list" if total > len(offering) else None
     sections = [
         Section("General", [pairs(size)]),
         Section(
@@ -58,7 +52,12 @@ def machineclass_sections(machine_class) -> list[Section]:
                 table(
                     offering, [("provider", "Provider offering it"), ("type", "Type"), ("same cluster", "Same cluster")]
                 ),
-                pairs([("No provider in the fleet offers these types", "⚠") if types and not offering else ("", None)]),
+                pairs(
+                    [
+                        ("No provider in the fleet offers these types", "⚠") if types and not offering else ("", None),
+                        ("Providers shown", more),
+                    ]
+                ),
             ],
         ),
     ]

@@ -12,6 +12,7 @@ register(
         order=90,
         expected=True,
         nav_icon="▣",
+        topology_symbol="circle",
         filterset="machines.filters.MachineFilterSet",
         columns=tables.COLUMNS,
         fields=tables.FIELDS,

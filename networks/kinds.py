@@ -13,6 +13,7 @@ register(
         order=40,
         nav_label="Network namespaces",
         nav_icon="⌗",
+        topology_symbol="triangle-down",
         nav_section="Networks and storage",
         columns=(
             NAME,

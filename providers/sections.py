@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from providers.models import KubernetesProvider, MachineProvider, hourly_price
 from vitiweb.sections import (
+    Link,
     Section,
     SpecReader,
     as_dict,
@@ -141,8 +142,43 @@ def machineprovider_sections(provider) -> list[Section]:
             [table(spec.take("shareWith"), [("vitistack", "Vitistack"), ("namespace", "Namespace")])],
             anchor="sharing",
         ),
+        _machine_classes(provider),
     ]
     return build(spec, sections)
+
+
+def _machine_classes(provider) -> Section:
+    """The machine classes (published API) that may run on this provider's type: it offers them."""
+    from machineclasses.models import classes_offered_by
+
+    classes, total = classes_offered_by(provider)
+    rows = [
+        {
+            "class": Link(f"{c.cluster.name}/{c.name}", c.get_absolute_url()),
+            "category": c.category,
+            "cpu": c.cpu_cores,
+            "memory": c.memory,
+            "types": c.provider_types,
+            "same cluster": c.cluster_id == provider.cluster_id,
+        }
+        for c in classes
+    ]
+    blocks = [
+        table(
+            rows,
+            [
+                ("class", "Machine class"),
+                ("category", "Category"),
+                ("cpu", "CPU cores"),
+                ("memory", "Memory"),
+                ("types", "May run on"),
+                ("same cluster", "Same cluster"),
+            ],
+        )
+    ]
+    if total > len(classes):
+        blocks.append(pairs([("Classes shown", f"first {len(classes)} of {total}: all on the machine classes list")]))
+    return Section("Machine classes it offers", blocks, anchor="machine-classes")
 
 
 def nodegroup_cost(group: dict, instance_prices: dict) -> float | None:

@@ -12,6 +12,7 @@ register(
         order=10,
         expected=True,
         nav_icon="◈",
+        topology_symbol="square",
         filterset="stacks.filters.VitistackFilterSet",
         columns=tables.COLUMNS,
         fields=tables.FIELDS,

@@ -19,6 +19,7 @@ from typing import NamedTuple
 from django.db.models import Count, Q
 from django.urls import NoReverseMatch, reverse
 
+from vitiweb import registry
 from vitiweb.models import Cluster, Reference
 
 VITISTACK, MACHINE_PROVIDER, KUBERNETES_PROVIDER, MACHINE, SECRET = (
@@ -75,8 +76,15 @@ def url_pattern(name: str) -> str:
 
 
 def detail_url(kind: str, pk: int | None) -> str:
-    """The object's page; empty while the kind's pages are not routed (or for a missing object)."""
-    pattern = url_pattern(f"{kind.lower()}_detail") if pk is not None else ""
+    """The object's page (its kind's ``detail`` URL in the registry); empty for a kind without pages
+    or a missing object."""
+    if pk is None:
+        return ""
+    try:
+        name = registry.get(kind).url_name("detail")
+    except LookupError:
+        return ""
+    pattern = url_pattern(name)
     return pattern.format(int(pk)) if pattern else ""
 
 

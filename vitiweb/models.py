@@ -342,6 +342,30 @@ class FindingsRun(models.Model):
         return f"findings at {self.computed_at:%Y-%m-%d %H:%M:%S} ({sum(self.counts.values())})"
 
 
+class ServedSchema(models.Model):
+    """A CRD as one cluster serves it, kept with its resourceVersion (see ``vitiweb.served``).
+
+    ``checked_at`` is when the cluster last confirmed that resourceVersion (or
+    failed to answer: ``error`` then says why, and ``schemas`` is the last one read).
+    """
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="served_schemas")
+    crd_name = models.CharField(max_length=253)
+    resource_version = models.CharField(max_length=64, blank=True)
+    installed = models.BooleanField(default=True)
+    scope = models.CharField(max_length=20, blank=True)
+    #: served version name -> openAPIV3Schema
+    schemas = models.JSONField(default=dict, blank=True)
+    checked_at = models.DateTimeField(default=timezone.now)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["cluster", "crd_name"], name="servedschema_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.crd_name} in {self.cluster_id} at {self.resource_version or '?'}"
+
+
 class DiscoveredObject(MirroredObject):
     """An object of a ``vitistack.io`` kind no app declares, found in a cluster's discovery.
 

@@ -5,8 +5,8 @@ plural, scope in each API shape, model) and how the dashboard shows it
 (list columns, filters, detail sections, API fields, navigation, editor
 form, credential fields). Everything else is derived from the registry:
 URLs (list, detail, YAML, history, manifest, new, edit, export), the REST
-API, search, navigation, live regions, the kinds the sync engine watches,
-and the kinds discovery expects. Nothing else lists the kinds.
+API, search, navigation, live regions, topology node types, the kinds the
+sync engine watches, and the kinds discovery expects. Nothing else lists the kinds.
 
 Apps declare their kinds in their ``kinds.py``, imported by their
 ``AppConfig.ready()``; URL configuration is read after every app is ready,
@@ -90,6 +90,9 @@ class KindDeclaration:
     alias_field: str = ""
     #: Whether a cluster of a shape the kind belongs to is expected to serve it (absence is a problem).
     expected: bool = False
+    #: How the topology draws the kind's objects (a Plotly marker symbol). A kind with one is a node type
+    #: of the topology: seeing the topology needs its view permission.
+    topology_symbol: str = ""
 
     @property
     def api_version(self) -> str:
@@ -209,6 +212,20 @@ def for_model(model) -> KindDeclaration | None:
         if declaration.model.lower() == label.lower():
             return declaration
     return None
+
+
+def topology_kinds() -> list[KindDeclaration]:
+    """The kinds the topology draws as nodes (those declaring a ``topology_symbol``)."""
+    return [declaration for declaration in declarations() if declaration.topology_symbol]
+
+
+def view_permission(kind: str) -> str | None:
+    """``app_label.view_model`` of a declared kind (None for a kind no app declares)."""
+    declaration = _registry.get(kind)
+    if declaration is None:
+        return None
+    meta = declaration.get_model()._meta
+    return f"{meta.app_label}.view_{meta.model_name}"
 
 
 def credential_paths(kind: str) -> tuple[str, ...]:

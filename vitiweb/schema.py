@@ -5,7 +5,9 @@ VitiStack project's published shape) are the statement of what each kind
 accepts in each shape; a document is validated against the shape it matches;
 this module turns their OpenAPI schemas into JSON Schema validators and
 reports every problem with the field path Kubernetes would name
-(``spec.resourceQuotas.maxMachines``).
+(``spec.resourceQuotas.maxMachines``). What is written to a cluster is
+checked against the CRD that cluster serves (``validator_for``, fed by
+``vitiweb.served``); these files are the fallback when it cannot be read.
 """
 
 from __future__ import annotations
@@ -50,6 +52,12 @@ def openapi_to_jsonschema(node, strict: bool = False):
             out[key] = openapi_to_jsonschema(value, strict)
         elif key.startswith("x-kubernetes-") or key == "nullable":
             continue
+        elif key == "required" and isinstance(value, list):
+            # The API server fills a field's default before it validates: a defaulted field is never missing.
+            properties = node.get("properties") or {}
+            required = [name for name in value if "default" not in (properties.get(name) or {})]
+            if required:
+                out[key] = required
         else:
             out[key] = value
     if node.get("x-kubernetes-int-or-string"):
@@ -145,7 +153,7 @@ def is_known(api_version: str, kind: str) -> bool:
 
 def _shape_errors(obj: dict, strict: bool, shape: str) -> list[FieldError] | None:
     validator, schema = _validator(str(obj.get("apiVersion")), str(obj.get("kind")), strict, _shape_dir(shape))
-    return None if validator is None else _errors(validator, schema, obj)
+    return None if validator is None else errors_of(validator, schema, obj)
 
 
 def matching_shape(obj: dict, strict: bool = False) -> tuple[str | None, list[FieldError]]:
@@ -178,13 +186,19 @@ def validate(obj: dict, strict: bool = False, shape: str | None = None) -> list[
     return errors
 
 
+def validator_for(openapi_schema: dict, strict: bool = True):
+    """(validator, schema) for an explicit openAPIV3Schema (a CRD a cluster serves), for ``errors_of``."""
+    schema = _with_open_metadata(openapi_schema)
+    return jsonschema.Draft202012Validator(openapi_to_jsonschema(schema, strict)), schema
+
+
 def validate_against(openapi_schema: dict, obj: dict, strict: bool = True) -> list[FieldError]:
     """Every violation of ``obj`` against an explicit openAPIV3Schema."""
-    schema = _with_open_metadata(openapi_schema)
-    return _errors(jsonschema.Draft202012Validator(openapi_to_jsonschema(schema, strict)), schema, obj)
+    return errors_of(*validator_for(openapi_schema, strict), obj)
 
 
-def _errors(validator, openapi_schema: dict, obj: dict) -> list[FieldError]:
+def errors_of(validator, openapi_schema: dict, obj: dict) -> list[FieldError]:
+    """Every violation ``validator`` finds in ``obj``, by Kubernetes field path (``openapi_schema`` for list maps)."""
     errors = []
     for error in sorted(validator.iter_errors(obj), key=lambda e: list(map(str, e.absolute_path))):
         path = field_path(error.absolute_path)
@@ -197,4 +211,5 @@ def _errors(validator, openapi_schema: dict, obj: dict) -> list[FieldError]:
         else:
             errors.append(FieldError(path, error.message))
     errors.extend(_list_map_duplicates(openapi_schema, obj))
-    return errors
+    # One error per missing property and per unknown field, however many times the validator named the object.
+    return list(dict.fromkeys(errors))

@@ -12,7 +12,14 @@ Values are kept as the cluster sent them; templates escape them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
+
+
+class Link(NamedTuple):
+    """A table cell naming another object of the dashboard: its text, and the path of its page."""
+
+    text: str
+    url: str
 
 
 @dataclass

@@ -163,3 +163,35 @@ def test_bulk_apply_shows_progress_and_the_audit_trail(page, live_server, synced
     page.select_option("#id_kind", "Secret")
     expect(page.locator("#audit-table tbody tr")).to_have_count(1)
     screenshot(page, "editing-08-audit")
+
+
+def test_choosing_another_target_cluster_rebuilds_the_form_for_the_crd_it_serves(
+    page, live_server, sandbox, sandbox_factory, tmp_path, settings
+):
+    """A guide-shaped and a published-shaped cluster: the form follows the chosen one's CRD."""
+    from vitiweb.sandbox.sandbox import PUBLISHED_CRDS_DIR
+    from vitiweb.sync.clusters import check_connection, register_cluster
+
+    settings.VITIWEB_ALLOW_INTERNAL_ADDRESSES = ["127.0.0.1"]
+    guide = register_cluster("a-guide", kubeconfig_path=str(sandbox.write_kubeconfig(tmp_path / "guide")))
+    published = sandbox_factory(crds_dir=PUBLISHED_CRDS_DIR)
+    oslo = register_cluster("oslo", kubeconfig_path=str(published.write_kubeconfig(tmp_path / "oslo")))
+    check_connection(oslo)
+    operator(username="olga")
+    log_in(page, live_server, "olga")
+    page.goto(f"{live_server.url}/vitistacks/new/?cluster={guide.pk}")
+    expect(field(page, "metadata.namespace")).to_be_visible()
+    expect(field(page, "spec.role")).to_be_attached()
+    expect(page.locator("#schema-note")).to_contain_text("as a-guide serves it")
+    field(page, "metadata.name").fill("viti-trondheim")
+
+    page.locator("#id_cluster").select_option(str(oslo.pk))
+    expect(page.locator("#schema-note")).to_contain_text("as oslo serves it")
+    expect(field(page, "metadata.namespace")).to_have_count(0)
+    expect(field(page, "spec.zone")).to_be_attached()
+    expect(field(page, "spec.role")).to_have_count(0)
+    assert field(page, "metadata.name").input_value() == "viti-trondheim"  # what was typed stays
+    field(page, "spec.zone").fill("trd1")
+    expect(page.locator("#preview-yaml")).to_contain_text("zone: trd1")
+    assert "namespace:" not in preview_text(page)
+    assert not csp_violations(page)

@@ -171,3 +171,24 @@ def test_sandbox_as_a_context_manager():
     with Sandbox(warn=lambda _: None) as sb:
         assert requests.get(sb.url + "/readyz", timeout=5).text == "ok"
     assert time.monotonic() - started < 3
+
+
+def test_published_operators_move_clusters_to_running_and_report_their_nodes_and_associations():
+    from pathlib import Path
+
+    from vitiweb.sandbox.sandbox import PUBLISHED_CRDS_DIR
+
+    store = Store()
+    load_crds(store, PUBLISHED_CRDS_DIR)
+    load(store, Path(__file__).resolve().parents[2] / "examples-published" / "oslo", warn=lambda _: None)
+    sim = Simulator(store, seed=1, failure_rate=0.0, flap_rate=0.0, progress_rate=1.0)
+    for _ in range(8):
+        sim.step()
+    cluster = store.get(GV, "KubernetesCluster", "osl1-prod-a", "team-a")["status"]
+    assert cluster["phase"] == "Running"
+    reported = cluster["state"]["cluster"]
+    assert reported["controlplane"]["nodes"] == ["osl1-prod-a-cp-0", "osl1-prod-a-cp-1"]
+    assert [(pool["name"], pool["nodes"]) for pool in reported["nodepools"]] == [("general", ["osl1-prod-a-worker-0"])]
+    stack = store.get(GV, "Vitistack", "viti-oslo")["status"]
+    assert {c["name"] for c in stack["clusters"]} >= {"osl1-prod-a"}
+    assert {p["name"] for p in stack["machineProviders"]} == {"kubevirt-osl1", "proxmox-osl1"}

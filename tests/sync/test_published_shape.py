@@ -8,6 +8,7 @@ pairs and the published references resolve (or are marked dangling), and the
 ProxmoxConfig token is nowhere: database, pages, API, export, logs.
 """
 
+import json
 import logging
 import subprocess
 from pathlib import Path
@@ -169,6 +170,91 @@ def test_the_published_references_resolve_or_are_marked_dangling(published_fleet
         "storage-class": "resolved",
         "kubernetes-cluster": "resolved",
     }
+
+
+#: Every relationship of the published API (issue 11, item 4), as (source kind, relation, target kind).
+PUBLISHED_RELATIONS = {
+    ("Vitistack", "machine-provider", "MachineProvider"),
+    ("Vitistack", "kubernetes-provider", "KubernetesProvider"),
+    ("Vitistack", "reported-machine-provider", "MachineProvider"),
+    ("Vitistack", "reported-kubernetes-provider", "KubernetesProvider"),
+    ("Vitistack", "reported-cluster", "KubernetesCluster"),
+    ("Vitistack", "replication-target", "Vitistack"),
+    ("KubernetesProvider", "machine-provider", "MachineProvider"),
+    ("KubernetesProvider", "machine-class", "MachineClass"),
+    ("Machine", "machine-class", "MachineClass"),
+    ("Machine", "network-namespace", "NetworkNamespace"),
+    ("Machine", "kubernetes-cluster", "KubernetesCluster"),
+    ("Machine", "kubevirt-config", "KubevirtConfig"),
+    ("KubernetesCluster", "network-namespace", "NetworkNamespace"),
+    ("KubernetesCluster", "machine-class", "MachineClass"),
+    ("EtcdBackup", "kubernetes-cluster", "KubernetesCluster"),
+    ("ClusterStorage", "storage-class", "ClusterStorageClass"),
+    ("MachineProvider", "secret", "Secret"),
+    ("KubevirtConfig", "secret", "Secret"),
+}
+
+
+def test_every_published_reference_is_shown_from_both_ends_or_marked_dangling(published_fleet, client, tmp_path):
+    clusters, _ = published_fleet
+    oslo = clusters["oslo"]
+    # What the VitiStack operator reports in the Vitistack's status, written as it would (the status subresource).
+    status = {
+        "status": {
+            "machineProviders": [{"name": "kubevirt-osl1", "providerType": "kubevirt", "ready": True}],
+            "kubernetesProviders": [{"name": "talos-osl1", "providerType": "talos", "ready": True}],
+            "clusters": [{"name": "osl1-prod-a", "namespace": "team-a", "phase": "Running", "ready": True}],
+        }
+    }
+    kubeconfig = tmp_path / "oslo.kubeconfig"
+    result = subprocess.run(
+        ["kubectl", "--kubeconfig", str(kubeconfig), "--cache-dir", str(tmp_path / "kubectl-cache")]
+        + ["patch", "vitistack", "viti-oslo", "--subresource=status", "--type=merge", "-p", json.dumps(status)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    sync_once(oslo)
+
+    client.force_login(factories.viewer())
+    pages: dict = {}
+
+    def page(kind, pk):
+        if (kind, pk) not in pages:
+            obj = model_for(kind).objects.select_related("cluster").get(pk=pk)
+            response = client.get(obj.get_absolute_url())
+            assert response.status_code == 200, obj.get_absolute_url()
+            pages[(kind, pk)] = (obj, response.content.decode())
+        return pages[(kind, pk)]
+
+    seen = set()
+    for ref in Reference.objects.filter(source_cluster=oslo).order_by("id"):
+        seen.add((ref.source_kind, ref.relation, ref.target_kind))
+        source, source_html = page(ref.source_kind, ref.source_id)
+        where = f"{ref.source_kind} {source.name} {ref.relation} -> {ref.target_kind} {ref.target_name}"
+        if ref.state != Reference.State.RESOLVED:
+            assert ref.target_name in source_html and ref.get_state_display() in source_html, where
+        elif ref.target_kind == "Secret":
+            assert ref.target_name in source_html and "exists" in source_html, where
+        else:
+            target, target_html = page(ref.target_kind, ref.target_id)
+            assert f'href="{target.get_absolute_url()}"' in source_html, where
+            assert f'href="{source.get_absolute_url()}"' in target_html, where
+            # A cluster-scoped object is named without a namespace, never as "/name" or "default/name".
+            if not target.namespace:
+                assert f"/{target.name}<" not in source_html and f"default/{target.name}" not in source_html, where
+    assert PUBLISHED_RELATIONS <= seen, PUBLISHED_RELATIONS - seen
+
+    # MachineClass provider types <-> the providers offering them.
+    medium = get("MachineClass", "medium", oslo)
+    kubevirt = get("MachineProvider", "kubevirt-osl1", oslo)
+    medium_html = client.get(medium.get_absolute_url()).content.decode()
+    kubevirt_html = client.get(kubevirt.get_absolute_url()).content.decode()
+    assert f'href="{kubevirt.get_absolute_url()}"' in medium_html
+    assert "Machine classes it offers" in kubevirt_html and f'href="{medium.get_absolute_url()}"' in kubevirt_html
+    gpu = get("MachineClass", "gpu-large", oslo)
+    assert f'href="{gpu.get_absolute_url()}"' not in kubevirt_html  # a class no provider of this type runs
 
 
 def test_machine_ssh_keys_given_as_strings_are_shown(published_fleet, client):

@@ -121,7 +121,93 @@ def test_the_kubernetes_clusters_view_draws_clusters_machines_classes_types_and_
         node.count > 1 for node in picture.graph.nodes.values()
     )
     rows = {row[0]["text"]: row[1:] for row in picture.tables[0].rows}
-    assert rows["team-a/osl1-prod-a"] == ["3", "medium", "kubevirt, proxmox", "osl1-prod"]
+    assert rows["team-a/osl1-prod-a"] == [
+        "control plane 3 × medium; general 2 × medium",
+        "3",
+        "medium",
+        "kubevirt, proxmox",
+        "osl1-prod",
+    ]
+
+
+def _edges(picture):
+    nodes = picture.graph.nodes
+    return {(nodes[e.source].label, nodes[e.target].label, e.style) for e in picture.graph.edges}
+
+
+def test_machines_hang_off_the_pool_whose_status_lists_them(mixed_fleet):
+    from clusters.models import KubernetesCluster
+    from vitiweb.fleet import Fleet
+    from vitiweb.integrity import current_findings
+    from vitiweb.topology.builders import Options, build_picture
+    from vitiweb.topology.graph import DEPENDS, SOLID
+
+    def draw():
+        return _edges(build_picture("kubernetes-clusters", Fleet(), current_findings(), Options(expanded={"*"})))
+
+    edges = draw()
+    # Cluster -> control plane and node pools -> machine class; no status: Machines hang off the cluster.
+    assert {
+        ("osl1-prod-a", "control plane", SOLID),
+        ("osl1-prod-a", "general", SOLID),
+        ("control plane", "medium", SOLID),
+        ("general", "medium", SOLID),
+        ("osl1-prod-a", "osl1-prod-a-cp-0", DEPENDS),
+        ("osl1-prod-a-cp-0", "medium", SOLID),
+        ("medium", "kubevirt", SOLID),
+        ("kubevirt", "kubevirt-osl1", DEPENDS),
+        ("osl1-prod-a", "osl1-prod", SOLID),
+    } <= edges, edges
+
+    status = {
+        "phase": "Running",
+        "state": {
+            "cluster": {
+                "controlplane": {"nodes": ["osl1-prod-a-cp-0", "osl1-prod-a-cp-1"], "status": "running"},
+                "nodepools": [{"name": "general", "nodes": ["osl1-prod-a-worker-0"], "status": "running"}],
+            }
+        },
+    }
+    KubernetesCluster.objects.filter(name="osl1-prod-a").update(status=status)
+    edges = draw()
+    assert {
+        ("control plane", "osl1-prod-a-cp-0", DEPENDS),
+        ("control plane", "osl1-prod-a-cp-1", DEPENDS),
+        ("general", "osl1-prod-a-worker-0", DEPENDS),
+    } <= edges, edges
+    assert ("osl1-prod-a", "osl1-prod-a-cp-0", DEPENDS) not in edges
+
+
+def test_the_composition_of_a_published_stack_shows_what_the_operator_reports(mixed_fleet):
+    from stacks.models import Vitistack
+    from vitiweb.fleet import Fleet
+    from vitiweb.integrity import current_findings
+    from vitiweb.references import rebuild_outgoing
+    from vitiweb.topology.builders import Options, build_picture
+    from vitiweb.topology.graph import DANGLING, DEPENDS
+
+    stack = Vitistack.objects.get(name="viti-oslo")
+    stack.status = {
+        "machineProviders": [
+            {"name": "kubevirt-osl1", "providerType": "kubevirt", "ready": True},
+            {"name": "vmware-osl1", "providerType": "vmware"},
+        ],
+        "kubernetesProviders": [{"name": "talos-osl1", "providerType": "talos"}],
+        "clusters": [{"name": "osl1-prod-a", "namespace": "team-a", "phase": "Running", "ready": True}],
+    }
+    stack.save(update_fields=["status"])
+    rebuild_outgoing(Vitistack, [stack])  # what the sync does with an object whose status changed
+
+    picture = build_picture("composition", Fleet(), current_findings(), Options(stack=stack.pk))
+    edges = _edges(picture)
+    labels = {(picture.graph.nodes[e.target].label, e.label, e.style) for e in picture.graph.edges}
+    assert ("kubevirt-osl1", "priority 1, reported", "declared") in labels, labels
+    assert ("osl1-prod-a", "reported", DEPENDS) in labels
+    assert ("viti-oslo", "vmware-osl1", DANGLING) in edges
+    reported = {row[1]["text"] if isinstance(row[1], dict) else row[1]: row for row in picture.tables[1].rows}
+    assert reported["kubevirt-osl1"][2:] == ["kubevirt", "—", "true", "yes"]
+    assert reported["team-a/osl1-prod-a"][3:] == ["Running", "true", "no"]
+    assert reported["vmware-osl1 (missing)"][5] == "no"
 
 
 def test_one_overview_topology_and_findings_page_show_both_shapes(mixed_fleet, client):

@@ -1,8 +1,8 @@
 """The contract every declared kind keeps, checked over the registry (after NetBox's ViewTestCases).
 
 For each kind: its pages (list, detail, YAML, history, manifest, new, edit,
-export) and its API answer as each role may see them (anonymous, no role,
-Viewer, Operator); search finds its objects; its list and detail pages are
+export), its API and its topology and findings panels answer as each role
+may see them (anonymous, no role, Viewer, Operator); search finds its objects; its list and detail pages are
 live (the consumer's regions render for a Viewer). A kind added to the
 registry is covered here with no test written for it.
 """
@@ -44,6 +44,14 @@ def read_urls(declaration, obj) -> list[str]:
     ]
 
 
+def panel_urls(declaration, obj) -> list[str]:
+    """Its topology side panel and its findings panel (a page that may not see it answers 404)."""
+    return [
+        reverse("topology:panel", args=[declaration.kind, obj.pk]),
+        reverse("topology:object_findings", args=[declaration.kind, obj.pk]),
+    ]
+
+
 def write_urls(declaration, obj) -> list[str]:
     return [reverse(declaration.url_name("create")), reverse(declaration.url_name("edit"), args=[obj.pk])]
 
@@ -77,15 +85,18 @@ def test_a_user_without_a_role_reads_nothing(client, kind_object):
     client.force_login(factories.user(None))
     for url in read_urls(declaration, obj) + write_urls(declaration, obj):
         assert client.get(url).status_code == 403, url
+    for url in panel_urls(declaration, obj):
+        assert client.get(url).status_code == 404, url
 
 
 def test_a_viewer_reads_every_page_and_the_api(client, kind_object):
     declaration, obj = kind_object
     client.force_login(factories.viewer())
-    for url in read_urls(declaration, obj):
+    for url in read_urls(declaration, obj) + panel_urls(declaration, obj)[:1]:
         response = client.get(url)
         assert response.status_code == 200, url
         assert "contract-object" in response.content.decode(), url
+    assert client.get(panel_urls(declaration, obj)[1]).status_code == 200
     api = client.get(f"/api/v1/{declaration.plural}/{obj.pk}/").json()
     assert (api["kind"], api["name"], api["namespace"]) == (declaration.kind, "contract-object", obj.namespace)
     assert f'href="{reverse(declaration.url_name("list"))}"' in navigation(client)

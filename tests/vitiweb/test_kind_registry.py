@@ -61,7 +61,11 @@ def gadget(transactional_db):
     Permission.objects.create(codename="view_gadget", name="Can view gadget", content_type=content_type)
     declaration = registry.register(
         registry.KindDeclaration(
-            kind="Gadget", model="vitiweb.Gadget", plural="gadgets", scopes={registry.PUBLISHED: registry.NAMESPACED}
+            kind="Gadget",
+            model="vitiweb.Gadget",
+            plural="gadgets",
+            scopes={registry.PUBLISHED: registry.NAMESPACED},
+            topology_symbol="cross",
         )
     )
     reload_urls()
@@ -98,6 +102,15 @@ def test_a_declared_kind_gets_its_pages_api_search_and_navigation(gadget, gadget
     assert client.get("/api/v1/gadgets/").json()["results"][0]["kind"] == "Gadget"
     assert gadget_object.get_absolute_url() in client.get(reverse("search"), {"q": "contract"}).content.decode()
     assert 'href="/gadgets/"' in navigation(client)
+    # A topology node type too: drawn with its symbol, its side panel answers, the topology needs its permission.
+    from vitiweb.topology.figure import symbol_of
+    from vitiweb.topology.views import topology_permissions
+
+    assert symbol_of("Gadget") == "cross"
+    assert "vitiweb.view_gadget" in topology_permissions()
+    panel = client.get(reverse("topology:panel", args=["Gadget", gadget_object.pk]))
+    assert panel.status_code == 200 and "contract-object" in panel.content.decode()
+    assert client.get("/topology/hierarchy/").status_code == 200
 
 
 def test_a_declared_kind_is_closed_to_a_user_without_a_role(gadget, gadget_object, client):

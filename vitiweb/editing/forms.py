@@ -1,7 +1,10 @@
 """The manifest form every kind shares, and the dashboard's other write-path forms.
 
 ``ManifestForm`` is generated from the kind's CRD (``schemaform``): every
-field of the schema is in the form by construction. A kind's form (in its
+field of the schema is in the form by construction. The CRD is the one the
+target cluster serves (``vitiweb.served``), or Vitiweb's own file for the
+cluster's API shape when the cluster cannot be read (the page says so); a
+kind the cluster serves cluster-scoped has no namespace field. A kind's form (in its
 app's ``forms.py``) only says how to group the top-level fields as the seed
 guide groups them, which fields get suggestions from the fleet, and the
 naming convention. Metadata gets the guide's recommended ``vitistack.io/*``
@@ -12,18 +15,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import cached_property
 
 from django import forms
 from django.core.exceptions import ValidationError
 
-from vitiweb import policy, registry, shapes
-from vitiweb import schema as crd_schema
+from vitiweb import policy, registry, served, shapes
 from vitiweb.editing import checks
 from vitiweb.editing.schemaform import (
     MISSING,
     Bound,
     Parsed,
     bind,
+    build_node,
     flatten,
     k8s_path_to_form_name,
     parse_map,
@@ -129,9 +134,18 @@ class ManifestForm:
     suggestions: tuple[tuple[str, str], ...] = ()
     naming_pattern = ""
 
-    def __init__(self, data=None, *, base: dict | None = None, cluster: Cluster | None = None):
+    def __init__(
+        self,
+        data=None,
+        *,
+        base: dict | None = None,
+        cluster: Cluster | None = None,
+        schema_max_age: timedelta | None = None,
+    ):
         self.base = base
         self.cluster = cluster
+        #: How old a check of the cluster's CRD may be (0 before a dry run or an apply: ask the cluster now).
+        self.schema_max_age = served.FRESH_FOR if schema_max_age is None else schema_max_age
         self.data = dict(data) if data is not None else self.initial_data(base or self.blank())
         self._built = None
 
@@ -145,14 +159,22 @@ class ManifestForm:
             shape = next(iter(shapes.shapes_of_kind(self.kind)), shape)
         return shape
 
-    @property
-    def namespaced(self) -> bool:
-        """Cluster-scoped kinds (in the target cluster's shape) have no namespace field."""
-        return shapes.scope_in(self.kind, self.shape) != registry.CLUSTER
+    @cached_property
+    def schema_source(self) -> served.SchemaSource:
+        """The CRD schema the form follows: the target cluster's, or Vitiweb's own for its shape."""
+        return served.schema_for(self.cluster, self.kind, self.api_version, max_age=self.schema_max_age)
 
     @property
+    def namespaced(self) -> bool:
+        """A kind the target cluster serves cluster-scoped has no namespace field."""
+        return self.schema_source.namespaced
+
+    @cached_property
     def spec_node(self):
-        return spec_node(self.api_version, self.kind, self.shape)
+        source = self.schema_source
+        if source.from_cluster:
+            return build_node(source.spec_schema, "spec")
+        return spec_node(self.api_version, self.kind, source.shape)
 
     def blank(self) -> dict:
         return {"apiVersion": self.api_version, "kind": self.kind, "metadata": {"name": ""}, "spec": {}}
@@ -269,9 +291,7 @@ class ManifestForm:
                 )
             )
         errors = [
-            checks.friendly(e)
-            for e in crd_schema.validate(manifest, strict=True, shape=self.shape)
-            if not e.path.startswith("metadata")
+            checks.friendly(e) for e in self.schema_source.validate(manifest) if not e.path.startswith("metadata")
         ]
         errors += checks.semantic_errors(manifest)
         seen = {(p.name, p.message) for p in found}

@@ -13,10 +13,11 @@ import difflib
 import logging
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import yaml
 
-from vitiweb import credentials, policy
+from vitiweb import credentials, policy, served
 from vitiweb import schema as crd_schema
 from vitiweb.editing.forms import SERVER_METADATA, clean_manifest
 from vitiweb.kinds import API_VERSION, KINDS
@@ -233,31 +234,54 @@ def order_key(obj: dict) -> int:
     return APPLY_ORDER.index(kind) if kind in APPLY_ORDER else len(APPLY_ORDER)
 
 
-def plan(text: str, source: str) -> Plan:
+def plan(text: str, source: str, cluster: Cluster | None = None) -> Plan:
     """Parse and check a YAML stream; order its documents for applying.
 
     Every problem in every document is reported up front (file, document,
-    field path), and a stream with any problem is not applied at all.
+    field path), and a stream with any problem is not applied at all. With
+    the target ``cluster``, VitiStack objects are checked against the CRDs it
+    serves (scope included); without, against the shape each one matches.
     """
     documents, errors = parse_stream(text, source)
     problems = [str(e) for e in errors]
     bad = {e.index for e in errors}
+    schemas: dict[str, served.SchemaSource] = {}
     for document in documents:
         if document.index in bad:
             continue
-        problems.extend(_document_problems(document))
+        problems.extend(_document_problems(document, cluster, schemas))
     ordered = sorted((d.body for d in documents), key=order_key)  # sorted() is stable: file order within a kind
     return Plan(ordered, problems)
 
 
-def _document_problems(document: Document) -> list[str]:
+def _document_problems(document: Document, cluster: Cluster | None, schemas: dict) -> list[str]:
     body = document.body
     kind = body.get("kind")
     if body.get("apiVersion") == API_VERSION and kind in KINDS:
         from vitiweb.editing.checks import friendly, semantic_errors
 
-        errors = [friendly(e) for e in crd_schema.validate(clean_manifest(body), strict=True)] + semantic_errors(body)
-        return [f"{document.where}: {e}" for e in errors if not e.path.startswith("metadata.")]
+        manifest = clean_manifest(body)
+        if cluster is None:
+            found = crd_schema.validate(manifest, strict=True)
+        else:
+            if kind not in schemas:
+                schemas[kind] = served.schema_for(cluster, kind, API_VERSION, max_age=timedelta(0))
+            source = schemas[kind]
+            if source.not_served:
+                return [f"{document.where}: kind: {source.problem}"]
+            found = source.validate(manifest)
+            if not source.namespaced and (manifest.get("metadata") or {}).get("namespace"):
+                found.append(
+                    crd_schema.FieldError(
+                        "metadata.namespace", f"{kind} is cluster-scoped in {cluster.name}; remove the namespace"
+                    )
+                )
+        errors = [friendly(e) for e in found] + semantic_errors(body)
+        return [
+            f"{document.where}: {e}"
+            for e in errors
+            if e.path == "metadata.namespace" or not e.path.startswith("metadata.")
+        ]
     if body.get("apiVersion") == "v1" and kind in ("Namespace", "Secret"):
         if kind == "Secret":
             problem = _secret_problem(body)
@@ -333,6 +357,9 @@ def apply_document(
         message = f"namespace {name} {'exists' if exists else ('would be created' if dry_run else 'was created')}"
         record(user, cluster, action, obj, True, message=message)
         return ("unchanged" if exists else "applied"), message, ""
+    if kind != "Secret" and not _namespaced(api_client, obj):
+        # Cluster-scoped in this cluster (the published shape's Vitistack, providers...): no namespace to prepare.
+        return _applied(apply_object(cluster, obj, user=user, dry_run=dry_run, force=force, api_client=api_client))
     namespace = meta.get("namespace") or "default"
     if namespace not in known_namespaces:
         exists = not ensure_namespace(api_client, namespace, create=False, dry_run=dry_run)
@@ -351,7 +378,20 @@ def apply_document(
         return "applied", message, ""
     if kind == "Secret":
         return create_secret(api_client, cluster, obj, user=user, dry_run=dry_run)
-    outcome = apply_object(cluster, obj, user=user, dry_run=dry_run, force=force, api_client=api_client)
+    return _applied(apply_object(cluster, obj, user=user, dry_run=dry_run, force=force, api_client=api_client))
+
+
+def _namespaced(api_client, obj: dict) -> bool:
+    """Whether the cluster serves the object's kind namespaced (when it cannot say, the apply will)."""
+    from vitiweb.kube.discovery import resolve_resource
+
+    try:
+        return resolve_resource(api_client, str(obj.get("apiVersion")), str(obj.get("kind"))).namespaced
+    except KubeError:
+        return True
+
+
+def _applied(outcome: Outcome) -> tuple[str, str, str]:
     if outcome.ok:
         return ("unchanged" if outcome.unchanged else "applied"), outcome.message, outcome.diff
     detail = outcome.message + "".join(f"; {p}: {m}" for p, m in outcome.causes if p)

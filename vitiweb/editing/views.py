@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import timedelta
 
 import django_filters
 from django.contrib.auth.decorators import login_required
@@ -60,8 +61,11 @@ def _view_perm(kind: str) -> str:
     return f"{model._meta.app_label}.view_{model._meta.model_name}"
 
 
-def _form_for(request, kind: str, data_source=None):
-    """(form, object or None, cluster) from the request: the edited object's id and the target cluster."""
+def _form_for(request, kind: str, data_source=None, *, fresh: bool = False):
+    """(form, object or None, cluster) from the request: the edited object's id and the target cluster.
+
+    ``fresh``: check the target cluster's CRD now (before a dry run or an apply), not within ``FRESH_FOR``.
+    """
     model = model_for(kind)
     source = data_source if data_source is not None else request.POST
     obj = None
@@ -73,7 +77,7 @@ def _form_for(request, kind: str, data_source=None):
     cluster = _cluster(source.get("_cluster"), default=obj.cluster if obj else None)
     form_class = form_class_for(kind)
     base = obj.as_manifest() if obj else None
-    form = form_class.from_post(source, base=base, cluster=cluster)
+    form = form_class.from_post(source, base=base, cluster=cluster, schema_max_age=timedelta(0) if fresh else None)
     return form, obj, cluster
 
 
@@ -144,6 +148,7 @@ def editor_context(request, kind: str, form, obj=None, cluster=None, result=None
         "can_force": request.user.has_perm("vitiweb.force_apply"),
         "result": result,
         "secret_url": reverse("secret_create"),
+        "schema_source": form.schema_source,
     }
 
 
@@ -256,7 +261,7 @@ def manifest_dry_run(request, plural: str):
     force = request.POST.get("_force") == "1"
     if force:
         _require(request, "vitiweb.force_apply")
-    form, obj, cluster = _form_for(request, kind)
+    form, obj, cluster = _form_for(request, kind, fresh=True)
     if cluster is None:
         return HttpResponseBadRequest("no cluster to dry-run on")
     refused = _refuse_invalid(request, kind, form, obj, cluster, "dry-run")
@@ -281,7 +286,7 @@ def manifest_apply(request, plural: str):
     force = request.POST.get("_force") == "1"
     if force:
         _require(request, "vitiweb.force_apply")
-    form, obj, cluster = _form_for(request, kind)
+    form, obj, cluster = _form_for(request, kind, fresh=True)
     if cluster is None:
         return HttpResponseBadRequest("no cluster to apply to")
     refused = _refuse_invalid(request, kind, form, obj, cluster, "apply")
@@ -361,7 +366,7 @@ def manifest_bulk_apply(request):
         _require(request, "vitiweb.dry_run" if dry_run else "vitiweb.apply")
         form = BulkApplyForm(request.POST, request.FILES)
         if form.is_valid():
-            found = plan(form.cleaned_data["text"], form.cleaned_data["source"])
+            found = plan(form.cleaned_data["text"], form.cleaned_data["source"], form.cleaned_data["cluster"])
             problems, ordered = found.problems, found.documents
             if not ordered and not problems:
                 problems = ["the stream holds no documents"]

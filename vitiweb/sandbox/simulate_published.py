@@ -53,11 +53,11 @@ def step(simulator: Simulator) -> None:
     machines = simulator._objects("Machine")
     for machine in machines:
         _machine(simulator, machine)
-    running = {
-        (m["metadata"].get("namespace", ""), (m["metadata"].get("labels") or {}).get(CLUSTER_ID_LABEL))
-        for m in machines
-        if (m.get("status") or {}).get("phase") == "Running"
-    }
+    running: dict[tuple[str, str], list[str]] = {}
+    for m in machines:
+        if (m.get("status") or {}).get("phase") == "Running":
+            key = (m["metadata"].get("namespace", ""), (m["metadata"].get("labels") or {}).get(CLUSTER_ID_LABEL))
+            running.setdefault(key, []).append(m["metadata"]["name"])
     clusters = simulator._objects("KubernetesCluster")
     for cluster in clusters:
         _kubernetes_cluster(simulator, cluster, running)
@@ -100,7 +100,21 @@ def _machine(simulator: Simulator, machine: dict) -> None:
     simulator._write("Machine", machine, status)
 
 
-def _kubernetes_cluster(simulator: Simulator, cluster: dict, running: set) -> None:
+def _nodes_by_pool(names: list[str], pools: list) -> tuple[list[str], dict[str, list[str]]]:
+    """(control-plane nodes, pool name -> nodes) as the operator names its Machines: ``<cluster>-cp-<n>`` for
+    the control plane, ``<cluster>-<pool>-<n>`` for a pool (others go to the first pool)."""
+    names_of_pools = [p.get("name", "") for p in pools if isinstance(p, dict) and p.get("name")]
+    control_plane, by_pool = [], {name: [] for name in names_of_pools}
+    for name in sorted(names):
+        if "-cp-" in name:
+            control_plane.append(name)
+        elif names_of_pools:
+            pool = next((p for p in names_of_pools if f"-{p}-" in name), names_of_pools[0])
+            by_pool[pool].append(name)
+    return control_plane, by_pool
+
+
+def _kubernetes_cluster(simulator: Simulator, cluster: dict, running: dict) -> None:
     old = cluster.get("status") or {}
     spec = cluster.get("spec") or {}
     data = spec.get("data") or {}
@@ -109,6 +123,7 @@ def _kubernetes_cluster(simulator: Simulator, cluster: dict, running: set) -> No
     pools = (topology.get("workers") or {}).get("nodePools") or []
     namespace = cluster["metadata"].get("namespace", "")
     up = (namespace, data.get("clusterId")) in running
+    control_plane_nodes, pool_nodes = _nodes_by_pool(running.get((namespace, data.get("clusterId")), []), pools)
     phase = old.get("phase")
     if phase == "Running" or (phase == "Provisioning" and not up):
         return
@@ -125,7 +140,7 @@ def _kubernetes_cluster(simulator: Simulator, cluster: dict, running: set) -> No
             "controlplane": {
                 "machineClass": controlplane.get("machineClass", ""),
                 "message": message,
-                "nodes": [],
+                "nodes": control_plane_nodes,
                 "resources": _resources(4, 16),
                 "scale": controlplane.get("replicas", 1),
                 "status": phase.lower(),
@@ -135,7 +150,7 @@ def _kubernetes_cluster(simulator: Simulator, cluster: dict, running: set) -> No
                     "name": pool.get("name", ""),
                     "machineClass": pool.get("machineClass", ""),
                     "message": message,
-                    "nodes": [],
+                    "nodes": pool_nodes.get(pool.get("name", ""), []),
                     "scale": pool.get("replicas", 0),
                     "status": phase.lower(),
                     "autoscaling": {

@@ -19,7 +19,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from vitiweb import registry
 from vitiweb.live_regions import live_page
-from vitiweb.sections import humanize_key
+from vitiweb.sections import Link, humanize_key
 
 register = template.Library()
 
@@ -197,6 +197,11 @@ def spec_value(value) -> SafeString:
 @register.simple_tag
 def spec_cell(value) -> SafeString:
     """A table cell: a flat mapping reads as ``key: value`` chips, anything else as ``spec_value``."""
+    if isinstance(value, Link):
+        # Only the dashboard's own paths are links; the text is escaped like any other.
+        if value.url.startswith("/") and not value.url.startswith("//"):
+            return format_html('<a href="{}">{}</a>', value.url, value.text)
+        return format_html("{}", value.text)
     if isinstance(value, dict) and value and all(_is_scalar(v) for v in value.values()):
         chips = format_html_join(
             "",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from vitiweb import registry
 from vitiweb.fleet import (
     KUBERNETES_PROVIDER,
     MACHINE,
@@ -21,6 +22,7 @@ from vitiweb.fleet import (
     Obj,
     Ref,
     load_refs,
+    state_of,
 )
 from vitiweb.integrity import SEVERITY_RANK, FindingIndex
 from vitiweb.integrity.checks import edge_links, global_limits, hierarchy_edges
@@ -610,6 +612,7 @@ class CompositionBuilder(Builder):
                     ", ".join(g["name"] for g in groups),
                 ]
             )
+        reported = self._reported(stack, root)
         for ref in fleet.refs("shared-with"):
             if ref.resolved and ref.target_id == stack.id and ref.source_id in fleet.machine_providers:
                 provider = fleet.machine_providers[ref.source_id]
@@ -621,7 +624,47 @@ class CompositionBuilder(Builder):
         self._machines(machine_providers)
         picture = Picture(self.graph, TOP_DOWN, f"Composition of {stack.address}")
         picture.tables.append(table)
+        if reported.rows:
+            picture.tables.append(reported)
         return picture
+
+    def _reported(self, stack: Obj, root: Node) -> Table:
+        """What the VitiStack operator reports in the stack's status (published API): providers and clusters,
+        drawn beside the spec's lists (an edge both declare reads "priority 1, reported")."""
+        fleet = self.fleet
+        table = Table("Reported by the operator (status)", ["Kind", "Name", "Type", "Phase", "Ready", "In spec"])
+        listed = {
+            (r.target_kind, r.target_id)
+            for r in fleet.refs("machine-provider", "kubernetes-provider")
+            if r.source_id == stack.id
+        }
+        for ref in fleet.refs("reported-machine-provider", "reported-kubernetes-provider", "reported-cluster"):
+            if ref.source_id != stack.id:
+                continue
+            if ref.target_kind in (MACHINE_PROVIDER, KUBERNETES_PROVIDER):
+                objects = fleet.objects_of(ref.target_kind)
+            else:
+                found = fleet.get(ref.target_kind, ref.target_id) if ref.resolved else None
+                objects = {found.id: found} if found else {}
+            target = self.target_node(
+                ref, objects, lambda obj: self.describe_provider(obj) if obj.kind != "KubernetesCluster" else ("", [])
+            )
+            if target is None:
+                continue
+            self.graph.add_edge(Edge(root.id, target.id, "reported", DEPENDS if ref.resolved else DANGLING, ref.path))
+            obj = objects.get(ref.target_id) if ref.resolved else None
+            ready = ref.attributes.get("ready")
+            table.rows.append(
+                [
+                    ref.target_kind,
+                    link(obj, ref.target_address) if obj else f"{ref.target_address} (missing)",
+                    str(ref.attributes.get("providerType") or "—"),
+                    str(ref.attributes.get("phase") or (obj.phase if obj else "") or "—"),
+                    "—" if ready is None else str(ready).lower(),
+                    "yes" if obj is not None and (ref.target_kind, obj.id) in listed else "no",
+                ]
+            )
+        return table
 
     def describe_provider(self, obj: Obj):
         sub = " · ".join(filter(None, [getattr(obj, "provider_type", ""), getattr(obj, "region", "")]))
@@ -895,110 +938,156 @@ class BlastRadiusBuilder(Builder):
         return picture
 
 
+#: A control plane or a node pool of a KubernetesCluster: a part of it, drawn as a node of its own.
+NODE_POOL = "Node pool"
+
+
 class KubernetesClustersBuilder(Builder):
     """The published API's Kubernetes clusters: cluster -> control plane and node pools -> Machines ->
-    machine class -> provider type -> the machine providers of that type; and the network namespace."""
+    machine class -> provider type -> the machine providers of that type; and the network namespace.
+
+    A Machine belongs to a KubernetesCluster by its label ``vitistack.io/clusterid``, and to one of its
+    pools when the cluster's status lists it among that pool's nodes; a Machine no pool lists hangs
+    off the cluster itself (nothing else says which pool it is in).
+    """
 
     title = "Kubernetes clusters"
 
-    def objects(self, kind: str) -> dict[int, Obj]:
-        from vitiweb import registry
-
+    @staticmethod
+    def objects(kind: str, *extra: str) -> dict[int, Obj]:
         rows = (
             registry.get(kind)
             .get_model()
-            .objects.values_list("id", "cluster_id", "namespace", "name", "phase", "ready")
+            .objects.values_list("id", "cluster_id", "namespace", "name", "phase", "ready", *extra)
         )
-        return {row[0]: Obj(kind, *row) for row in rows}
+        return {row[0]: Obj(kind, *row[:6], extra=dict(zip(extra, row[6:], strict=True))) for row in rows}
 
     def build(self) -> Picture:
         from vitiweb.models import Reference
 
-        fleet = self.fleet
-        clusters = self.objects("KubernetesCluster")
-        classes = self.objects("MachineClass")
+        clusters = self.objects("KubernetesCluster", "spec", "status", "provider", "version")
+        classes = self.objects("MachineClass", "provider_types")
         networks = self.objects("NetworkNamespace")
         refs = load_refs(
             Reference.objects.filter(
                 source_kind__in=("KubernetesCluster", MACHINE),
                 relation__in=("machine-class", "network-namespace", "kubernetes-cluster"),
-            )
+            ).order_by("id")
         )
-        by_source = defaultdict(list)
+        by_source: dict[tuple[str, int], list[Ref]] = defaultdict(list)
+        machines_of: dict[int, list[int]] = defaultdict(list)
         for ref in refs:
             by_source[(ref.source_kind, ref.source_id)].append(ref)
-        machine_ids = {
-            ref.source_id for ref in refs if ref.source_kind == MACHINE and ref.relation == "kubernetes-cluster"
-        }
-        machines = fleet.machines_by_id(machine_ids)
-        types_of = {pk: set(types.split(", ")) - {""} for pk, types in self._class_types().items()}
-        table = Table("Kubernetes clusters", ["Cluster", "Machines", "Machine classes", "Provider types", "Network"])
+            if ref.source_kind == MACHINE and ref.relation == "kubernetes-cluster" and ref.resolved:
+                machines_of[ref.target_id].append(ref.source_id)
+        machines = self.fleet.machines_by_id(pk for pks in machines_of.values() for pk in pks)
+        providers_of_type: dict[tuple[int, str], list[Obj]] = defaultdict(list)
+        for provider in self.fleet.machine_providers.values():
+            if provider.provider_type:
+                providers_of_type[(provider.cluster_id, provider.provider_type)].append(provider)
+
+        table = Table(
+            "Kubernetes clusters",
+            ["Cluster", "Control plane and node pools", "Machines", "Machine classes", "Provider types", "Network"],
+        )
         for cluster in clusters.values():
-            node = self.node(cluster)
-            used_classes, used_types, network = set(), set(), "—"
+            spec, status = as_dict(cluster.spec), as_dict(cluster.status)
+            node = self.node(
+                cluster,
+                " · ".join(part for part in (cluster.provider, cluster.version and f"v{cluster.version}") if part),
+            )
+            class_refs = {
+                ref.attributes.get("pool", ""): ref
+                for ref in by_source[("KubernetesCluster", cluster.id)]
+                if ref.relation == "machine-class"
+            }
+            used_classes: set[int] = set()
+            pools_text = []
+            pool_of_machine: dict[str, str] = {}
+            for pool_name, pool, reported in _pools(spec, status):
+                pool_node = self.graph.add_node(
+                    Node(
+                        f"pool:{cluster.id}:{pool_name}",
+                        NODE_POOL,
+                        pool_name,
+                        state_of_pool(reported, cluster.state),
+                        None,
+                        f"{pool.get('replicas', '?')} × {pool.get('machineClass') or '—'}",
+                        [
+                            f"{pool_name} of {cluster.address}",
+                            f"provider {pool.get('provider') or '—'} · version {pool.get('version') or '—'}",
+                            *([f"status {reported['status']}"] if reported.get("status") else []),
+                        ],
+                    )
+                )
+                self.graph.add_edge(Edge(node.id, pool_node.id, "", SOLID, f"{pool_name} of {cluster.name}"))
+                pools_text.append(f"{pool_name} {pool.get('replicas', '?')} × {pool.get('machineClass') or '—'}")
+                for name in reported.get("nodes") or []:
+                    if isinstance(name, str):
+                        pool_of_machine.setdefault(name, pool_node.id)
+                ref = class_refs.get(pool_name)
+                if ref is not None:
+                    target = self.target_node(ref, classes, lambda o: ("", []))
+                    if target is not None:
+                        self.graph.add_edge(
+                            Edge(pool_node.id, target.id, "", SOLID if ref.resolved else DANGLING, ref.path)
+                        )
+                    if ref.resolved:
+                        used_classes.add(ref.target_id)
+            network = "—"
             for ref in by_source[("KubernetesCluster", cluster.id)]:
-                target = self.target_node(
-                    ref, classes if ref.relation == "machine-class" else networks, lambda o: ("", [])
-                )
-                if target is None:
+                if ref.relation != "network-namespace":
                     continue
-                pool = ref.attributes.get("pool") or ""
-                self.graph.add_edge(
-                    Edge(node.id, target.id, pool, SOLID if ref.resolved else DANGLING, f"{cluster.name} {ref.path}")
-                )
-                if ref.relation == "machine-class" and ref.resolved:
-                    used_classes.add(ref.target_id)
-                elif ref.relation == "network-namespace":
-                    network = ref.target_name
+                network = ref.target_name
+                target = self.target_node(ref, networks, lambda o: ("", []))
+                if target is not None:
+                    self.graph.add_edge(
+                        Edge(node.id, target.id, "network", SOLID if ref.resolved else DANGLING, ref.path)
+                    )
             count = 0
-            for ref in refs:
-                if ref.relation != "kubernetes-cluster" or ref.target_id != cluster.id or not ref.resolved:
-                    continue
-                machine = machines.get(ref.source_id)
+            for machine_id in machines_of.get(cluster.id, []):
+                machine = machines.get(machine_id)
                 if machine is None:
                     continue
                 count += 1
                 machine_node = self.node(machine)
+                parent = pool_of_machine.get(machine.name, node.id)
                 self.graph.add_edge(
-                    Edge(node.id, machine_node.id, "", DEPENDS, f"{machine.name} is a node of {cluster.name}")
+                    Edge(parent, machine_node.id, "", DEPENDS, f"{machine.name} is a node of {cluster.name}")
                 )
                 for machine_ref in by_source[(MACHINE, machine.id)]:
                     if machine_ref.relation != "machine-class":
                         continue
                     target = self.target_node(machine_ref, classes, lambda o: ("", []))
                     if target is not None:
-                        self.graph.add_edge(
-                            Edge(
-                                machine_node.id,
-                                target.id,
-                                "",
-                                SOLID if machine_ref.resolved else DANGLING,
-                                machine_ref.path,
-                            )
-                        )
+                        style = SOLID if machine_ref.resolved else DANGLING
+                        self.graph.add_edge(Edge(machine_node.id, target.id, "", style, machine_ref.path))
+                    if machine_ref.resolved:
+                        used_classes.add(machine_ref.target_id)
+            used_types = set()
             for pk in used_classes:
-                for provider_type in sorted(types_of.get(pk, ())):
+                for provider_type in _types(classes[pk].provider_types) if pk in classes else ():
                     used_types.add(provider_type)
                     type_node = self.graph.add_node(
                         Node(f"type:{provider_type}", "Provider type", provider_type, READY, None, "provider type")
                     )
                     self.graph.add_edge(Edge(f"MachineClass:{pk}", type_node.id, "", SOLID, "may run on"))
-                    for provider in fleet.machine_providers.values():
-                        if provider.provider_type == provider_type and provider.cluster_id == cluster.cluster_id:
-                            self.graph.add_edge(
-                                Edge(
-                                    type_node.id,
-                                    self.node(provider).id,
-                                    "",
-                                    DEPENDS,
-                                    f"{provider.name} offers {provider_type}",
-                                )
+                    for provider in providers_of_type.get((cluster.cluster_id, provider_type), []):
+                        self.graph.add_edge(
+                            Edge(
+                                type_node.id,
+                                self.node(provider).id,
+                                "",
+                                DEPENDS,
+                                f"{provider.name} offers {provider_type}",
                             )
+                        )
             table.rows.append(
                 [
                     link(cluster),
+                    "; ".join(pools_text) or "—",
                     str(count),
-                    ", ".join(sorted(classes[pk].name for pk in used_classes)) or "—",
+                    ", ".join(sorted(classes[pk].name for pk in used_classes if pk in classes)) or "—",
                     ", ".join(sorted(used_types)) or "—",
                     network,
                 ]
@@ -1007,11 +1096,33 @@ class KubernetesClustersBuilder(Builder):
         picture.tables.append(table)
         return picture
 
-    @staticmethod
-    def _class_types() -> dict[int, str]:
-        from machineclasses.models import MachineClass
 
-        return dict(MachineClass.objects.values_list("id", "provider_types"))
+def _types(text: str) -> list[str]:
+    return [part.strip() for part in (text or "").split(",") if part.strip()]
+
+
+def _pools(spec: dict, status: dict) -> list[tuple[str, dict, dict]]:
+    """(name, spec of the pool, what the status reports of it) for the control plane and each node pool."""
+    topology = as_dict(spec.get("topology"))
+    reported = as_dict(as_dict(status.get("state")).get("cluster"))
+    reported_pools = {
+        pool.get("name"): pool
+        for pool in reported.get("nodepools") or []
+        if isinstance(pool, dict) and isinstance(pool.get("name"), str)
+    }
+    found = []
+    if isinstance(topology.get("controlplane"), dict):
+        found.append(("control plane", topology["controlplane"], as_dict(reported.get("controlplane"))))
+    for pool in as_dict(topology.get("workers")).get("nodePools") or []:
+        if isinstance(pool, dict) and isinstance(pool.get("name"), str) and pool["name"]:
+            found.append((pool["name"], pool, as_dict(reported_pools.get(pool["name"]))))
+    return found
+
+
+def state_of_pool(reported: dict, cluster_state: str) -> str:
+    """A pool's state: what the status says of it (``running``, ``failed``...), else its cluster's."""
+    text = reported.get("status") if isinstance(reported.get("status"), str) else ""
+    return state_of(text, None) if text else cluster_state
 
 
 VIEWS = {

@@ -15,6 +15,7 @@ from functools import cache
 from django.urls import reverse
 from django.utils.http import urlencode
 
+from vitiweb import registry
 from vitiweb.fleet import FAILED, MISSING, PROGRESSING, READY, UNKNOWN
 from vitiweb.topology.graph import (
     DANGLING,
@@ -42,13 +43,19 @@ EDGE_STYLE = {
     MISMATCH: ("declared, but inconsistent", "#e08a00", "solid", 2.2),
     DANGLING: ("dangling reference", "#d64545", "dash", 2.0),
 }
-KIND_SYMBOL = {
-    "Vitistack": "square",
-    "MachineProvider": "diamond",
-    "KubernetesProvider": "hexagon",
-    "NodeGroup": "triangle-up",
-    "Machine": "circle",
-}
+#: Nodes that are not objects of a declared kind (the kinds' own symbols are in the registry).
+PART_SYMBOL = {"NodeGroup": "triangle-up", "Node pool": "triangle-up", "Provider type": "hexagram"}
+
+
+def symbol_of(kind: str) -> str:
+    """The marker of a node: its kind's ``topology_symbol`` (the registry), a part's, or a circle."""
+    try:
+        declared = registry.get(kind).topology_symbol
+    except LookupError:
+        declared = ""
+    return declared or PART_SYMBOL.get(kind, "circle")
+
+
 SEVERITY_LINE = {"error": ("#d64545", 3.5), "warning": ("#e08a00", 3), "info": ("#2f6fdf", 1.5)}
 
 
@@ -150,6 +157,7 @@ def build_figure(graph: Graph, placement: Placement, direction: str, title: str 
         )
 
     by_state: dict[str, list] = {}
+    symbols_by_kind: dict[str, str] = {}
     for node in graph.nodes.values():
         by_state.setdefault(node.state, []).append(node)
     for state in (FAILED, PROGRESSING, READY, UNKNOWN, MISSING):
@@ -169,7 +177,9 @@ def build_figure(graph: Graph, placement: Placement, direction: str, title: str 
             hover_lines = [f"<b>{escape(node.kind)} {escape(node.label)}</b>", *(escape(line) for line in node.hover)]
             hovers.append("<br>".join(hover_lines))
             custom.append([panel_url(node), node.expand, node.id])
-            symbol = KIND_SYMBOL.get(node.kind, "circle")
+            if node.kind not in symbols_by_kind:
+                symbols_by_kind[node.kind] = symbol_of(node.kind)
+            symbol = symbols_by_kind[node.kind]
             if state == MISSING:
                 symbol += "-open"
             symbols.append(symbol)

@@ -10,13 +10,16 @@ on ``<body>``) or when a collapsed group is expanded. A click on a node asks
 from __future__ import annotations
 
 import time
+from functools import wraps
 
-from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
 
+from vitiweb import registry
 from vitiweb.fleet import (
     KUBERNETES_PROVIDER,
     MACHINE,
@@ -42,26 +45,29 @@ from vitiweb.topology.figure import build_figure
 from vitiweb.topology.graph import layout
 from vitiweb.ui import render_page
 
-#: Seeing the topology means seeing every kind it draws.
-TOPOLOGY_PERMISSIONS = (
-    "stacks.view_vitistack",
-    "providers.view_machineprovider",
-    "providers.view_kubernetesprovider",
-    "machines.view_machine",
-    "vitiweb.view_reference",
-)
-KIND_PERMISSIONS = {
-    VITISTACK: "stacks.view_vitistack",
-    MACHINE_PROVIDER: "providers.view_machineprovider",
-    KUBERNETES_PROVIDER: "providers.view_kubernetesprovider",
-    MACHINE: "machines.view_machine",
-}
 #: References a side panel lists; past that it says how many there are and where to see them all.
 PANEL_ITEMS = 50
 
 
+def topology_permissions() -> tuple[str, ...]:
+    """Seeing the topology means seeing every kind it draws (the registry's node types) and the references."""
+    return (*(registry.view_permission(d.kind) for d in registry.topology_kinds()), "vitiweb.view_reference")
+
+
 def topology_required(view):
-    return login_required(permission_required(TOPOLOGY_PERMISSIONS, raise_exception=True)(view))
+    @wraps(view)
+    def check(request, *args, **kwargs):
+        if not request.user.has_perms(topology_permissions()):
+            raise PermissionDenied("the topology needs the view permission of every kind it draws")
+        return view(request, *args, **kwargs)
+
+    return login_required(check)
+
+
+def may_see(user, kind: str) -> bool:
+    """Whether ``kind`` is a declared kind and ``user`` may see its objects."""
+    permission = registry.view_permission(kind)
+    return permission is not None and user.has_perm(permission)
 
 
 def options_from(request) -> Options:
@@ -163,9 +169,7 @@ def figure_json(request, view):
 @login_required
 def panel(request, kind, pk):
     """The side panel of one object: summary, findings, relationships, links."""
-    if kind not in KIND_PERMISSIONS:
-        raise Http404("no such kind")
-    if not request.user.has_perm(KIND_PERMISSIONS[kind]):
+    if not may_see(request.user, kind):
         raise Http404("no such object")
     fleet = Fleet()
     obj = fleet.get(kind, pk)
@@ -332,7 +336,7 @@ def object_findings(request, kind, pk):
 
     from vitiweb.templatetags.topology_tags import object_findings_context
 
-    if kind not in KIND_PERMISSIONS or not request.user.has_perm(KIND_PERMISSIONS[kind]):
+    if not may_see(request.user, kind):
         raise Http404("no such object")
     return TemplateResponse(request, "topology/_object_findings.html", object_findings_context(kind, pk))
 
