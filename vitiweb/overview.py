@@ -23,7 +23,7 @@ from machines.models import Machine
 from providers.filters import UNSET
 from providers.models import KubernetesProvider, MachineProvider
 from stacks.models import Vitistack
-from vitiweb.attribution import COST_TEXT, RULE_TEXT, SHARED, UNATTRIBUTED, Bucket, Fleet
+from vitiweb.attribution import BUCKET_TEXT, COST_TEXT, SHARED, UNATTRIBUTED, Bucket, Fleet, rule_texts
 from vitiweb.filters import NO_PHASE, PROBLEM_PHASES, needs_attention
 from vitiweb.freshness import fleet_freshness
 from vitiweb.kinds import all_models
@@ -346,7 +346,8 @@ def fleet_overview(all_stacks: bool = False) -> dict:
         },
         "usage_stale_names": sorted(c.name for c in freshness.stale if c.pk in total.stale_clusters),
         "stacks_url": list_url(Vitistack),
-        "rule_text": RULE_TEXT,
+        "rule_texts": rule_texts(),
+        "bucket_text": BUCKET_TEXT,
         "cost_text": COST_TEXT,
         "chart_shown": CHART_SHOWN,
         "quota_count": quota_count,

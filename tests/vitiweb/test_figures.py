@@ -293,43 +293,120 @@ def test_no_silent_cut_the_usage_table_says_first_n_of_m_and_links_to_all(client
     assert all(f"s-{i:03d}" in html for i in range(7))
 
 
-class ClusterIdShape:
-    """A stand-in for the published shape's rule: Machines labelled vitistack.io/clusterid belong to a stack
-    named after that id. It checks the plug point, not the published API."""
-
-    labels = ("vitistack.io/clusterid",)
-
-    def provider_claims(self):
-        return {}
-
-    def stacks(self):
-        return {stack.name: stack.pk for stack in Vitistack.objects.only("name")}
-
-    def machine_claims(self, fleet, row):
-        cluster_id = row.labels["vitistack.io/clusterid"]
-        return {self.stacks()[cluster_id]} if cluster_id in self.stacks() else None
-
-    def machines_q(self, fleet, claimed):
-        from django.db.models import Q
-
-        from vitiweb.attribution import label_alias
-
-        names = [name for name, pk in self.stacks().items() if claimed({pk})]
-        return Q(**{f"{label_alias('vitistack.io/clusterid')}__in": names})
+# -- the published API's rule ---------------------------------------------------------------------------------
 
 
-def test_a_second_shape_rule_plugs_in_and_the_parts_still_add_up(tempting, monkeypatch):
-    from vitiweb import attribution
+def published_stack(name, mps=(), kps=(), clusters=(), spec_mps=(), max_machines=None):
+    """A cluster-scoped Vitistack as the VitiStack operator fills it in: associations in its status lists."""
+    spec = {"displayName": name, "region": "norway-east", "zone": "osl1", "infrastructure": "prod"}
+    if spec_mps:
+        spec["machineProviders"] = [{"name": n, "priority": 1} for n in spec_mps]
+    if max_machines:
+        spec["resourceQuotas"] = {"maxMachines": max_machines}
+    listed = {
+        "phase": "Ready",
+        "machineProviders": [{"name": n, "providerType": "kubevirt"} for n in mps],
+        "kubernetesProviders": [{"name": n, "providerType": "talos"} for n in kps],
+        "clusters": [{"name": n, "namespace": "team"} for n in clusters],
+    }
+    return k8s_object("Vitistack", name, namespace="", spec=spec, status=listed)
 
-    east, _ = tempting
-    published = k8s_object(
-        "Machine", "published-1", spec={"provider": "kubevirt"}, labels={"vitistack.io/clusterid": "beta"}
+
+def kubernetes_cluster(name, cluster_id):
+    data = {"clusterId": cluster_id, "clusterUid": f"uid-{name}", "datacenter": "osl1", "environment": "prod"}
+    return k8s_object("KubernetesCluster", name, namespace="team", spec={"data": {**data, "networkNamespaceName": "n"}})
+
+
+def published_machine(name, cluster_id=None, namespace="team"):
+    labels = {"vitistack.io/clusterid": cluster_id} if cluster_id else None
+    spec = {"name": name, "provider": "kubevirt", "machineClass": "medium"}
+    return k8s_object("Machine", name, namespace=namespace, spec=spec, labels=labels, status=status("Running", True))
+
+
+def published_fleet():
+    """A published-shape cluster built to tempt double counting.
+
+    viti-a and viti-b both report mp-both, kp-both and the cluster kc-both; viti-a lists mp-a in its spec
+    and its status (one stack, twice); no cluster is named after its clusterId (a rule reading the name would
+    place no machine); kc-none is listed by no stack; one machine names a cluster id that does not exist, one
+    has no label, one carries kc-a's id in another namespace.
+    """
+    oslo = current_cluster("oslo")
+    mirror(
+        oslo,
+        published_stack(
+            "viti-a", mps=["mp-a", "mp-both"], kps=["kp-both"], clusters=["kc-a", "kc-both"], spec_mps=["mp-a"]
+        ),
+        published_stack("viti-b", mps=["mp-both"], kps=["kp-both"], clusters=["kc-b", "kc-both"], max_machines=2),
+        *[
+            k8s_object("MachineProvider", n, namespace="", spec={"providerType": "kubevirt"})
+            for n in ("mp-a", "mp-both", "mp-none")
+        ],
+        k8s_object(
+            "KubernetesProvider",
+            "kp-both",
+            namespace="",
+            spec={
+                "providerType": "talos",
+                "machineProviderRef": {"name": "mp-both"},
+                "nodePools": [{"name": "workers", "machineClass": "medium", "desiredNodes": 3}],
+            },
+        ),
+        k8s_object("KubernetesProvider", "kp-none", namespace="", spec={"providerType": "talos"}),
+        kubernetes_cluster("kc-a", "id-a"),
+        kubernetes_cluster("kc-b", "id-b"),
+        kubernetes_cluster("kc-both", "id-both"),
+        kubernetes_cluster("kc-none", "id-none"),
+        *[published_machine(f"a-{i}", "id-a") for i in range(3)],
+        *[published_machine(f"b-{i}", "id-b") for i in range(2)],
+        *[published_machine(f"both-{i}", "id-both") for i in range(2)],
+        published_machine("none-0", "id-none"),
+        published_machine("missing-0", "id-missing"),
+        published_machine("unlabelled"),
+        published_machine("elsewhere", "id-a", namespace="other"),
     )
-    mirror(east, published)
-    monkeypatch.setattr(attribution, "RULES", [*attribution.RULES, ClusterIdShape()])
+    return oslo
+
+
+def test_published_machines_count_through_their_kubernetes_cluster_once_on_a_mixed_fleet(tempting):
+    oslo = published_fleet()
     fleet = Fleet()
     buckets = fleet.buckets()
-    assert sum(b.machines for b in buckets.values()) == Machine.objects.count() == 14
-    assert by_key(buckets, "beta").machines == 1
+    parts = list(buckets.values())
+    # The guide-shaped clusters' 13 machines and the published cluster's 11, each counted once.
+    assert sum(b.machines for b in parts) == Machine.objects.count() == 24
+    assert sum(b.machine_providers for b in parts) == MachineProvider.objects.count() == 6
+    assert sum(b.kubernetes_providers for b in parts) == KubernetesProvider.objects.count() == 5
+    assert sum(b.node_groups for b in parts) == NodeGroup.objects.count() == 4
+
+    a, b = by_key(buckets, "viti-a"), by_key(buckets, "viti-b")
+    assert (a.machines, a.machine_providers, a.kubernetes_providers) == (3, 1, 0)
+    assert (b.machines, b.machine_providers, b.kubernetes_providers) == (2, 0, 0)
+    in_oslo = Machine.objects.filter(cluster=oslo)
+    shared = fleet.machines_in(in_oslo, SHARED)
+    assert sorted(shared.values_list("name", flat=True)) == ["both-0", "both-1"]
+    assert sorted(fleet.machines_in(in_oslo, UNATTRIBUTED).values_list("name", flat=True)) == [
+        "elsewhere",
+        "missing-0",
+        "none-0",
+        "unlabelled",
+    ]
+    assert {Vitistack.objects.get(pk=pk).name for pk in buckets[SHARED].sharing} >= {"viti-a", "viti-b"}
+    # No price is known in the published API: unknown, not 0.
+    assert a.cost == 0 and a.unpriced_machines == 3
+
+    # Each bucket's filter lists exactly its machines, and no machine is listed in two buckets.
+    listed = 0
     for key, bucket in buckets.items():
-        assert fleet.machines_in(Machine.objects.all(), key).count() == bucket.machines, key
+        found = fleet.machines_in(Machine.objects.all(), key).count()
+        assert found == bucket.machines, key
+        listed += found
+    assert listed == Machine.objects.count()
+
+
+def test_the_overview_states_the_published_rule(client, tempting):
+    published_fleet()
+    client.force_login(viewer())
+    html = client.get(reverse("home")).content.decode()
+    assert "Published API:" in html and "status.clusters[]" in html and "spec.data.clusterId" in html
+    assert "Guide&#x27;s shape:" in html or "Guide's shape:" in html
