@@ -237,6 +237,7 @@ class Bucket:
     node_groups: int = 0
     unpriced_node_groups: int = 0
     nodegroup_cost: float = 0.0
+    nodes_wanted: int = 0  # nodes the node groups want beyond the Machines found as their nodes
     stale_clusters: set = field(default_factory=set)  # clusters not current whose objects are counted here
 
     @property
@@ -270,6 +271,7 @@ class Bucket:
             "node_groups",
             "unpriced_node_groups",
             "nodegroup_cost",
+            "nodes_wanted",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.stale_clusters |= other.stale_clusters
@@ -415,6 +417,7 @@ class Fleet:
             cluster_id = self.kp_keys[provider_id][0]
             bucket = get(self.bucket(KubernetesProvider.KIND, provider_id))
             bucket.node_groups += 1
+            bucket.nodes_wanted += max((desired or 0) - nodes_found.get(pk, 0), 0)
             price = self.group_price(priced, provider_id, mp_namespace, mp_name, instance_type, capacity_type)
             if price is None:
                 bucket.unpriced_node_groups += 1

@@ -191,6 +191,26 @@ def test_each_bucket_filter_lists_exactly_the_rows_it_counts(tempting):
         assert fleet.priced_machines(in_bucket, priced=False).count() == bucket.unpriced_machines, key
 
 
+def test_quota_use_counts_each_machine_for_one_vitistack_as_the_figures_do(tempting):
+    """The quota checks read ``stack_usage``: a machine on a provider two stacks list is in neither's quota."""
+    from vitiweb.fleet import Fleet as Graph
+    from vitiweb.integrity.checks import stack_quotas
+
+    graph = Graph()
+    buckets = Fleet().buckets()
+    for stack_ in Vitistack.objects.all():
+        bucket = buckets.get(str(stack_.pk))
+        assert graph.stack_usage(stack_.pk)["machines"] == (bucket.machines if bucket else 0), stack_.name
+    alpha, beta = (Vitistack.objects.get(name=name).pk for name in ("alpha", "beta"))
+    # alpha: 7 machines on mp-own (not the 3 on mp-shared, nor the one in west naming a provider west lacks);
+    # its node groups want 3 more nodes (ng-b), ng-a's 3 Machines already cover its desired 2.
+    assert graph.stack_usage(alpha) == {"machines": 7, "node_group_nodes": 3, "clusters": 1, "providers": 2}
+    assert graph.stack_usage(beta) == {"machines": 0, "node_group_nodes": 0, "clusters": 0, "providers": 0}
+    messages = [finding.message for finding in stack_quotas(graph)]
+    assert any(m.startswith("production/alpha has 7 machines counted for it") for m in messages), messages
+    assert not any("production/beta" in m for m in messages), messages  # maxMachines 2, and mp-shared has 3
+
+
 # -- every number leads to its rows ----------------------------------------------------------------------
 
 _COUNT = re.compile(r'<a [^>]*href="([^"]+)"[^>]*data-count="(\d+)"|<a [^>]*data-count="(\d+)"[^>]*href="([^"]+)"')
