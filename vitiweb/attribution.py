@@ -72,7 +72,7 @@ COST_TEXT = (
     f"node group, so Vitiweb reads one: a Machine labelled {KUBERNETES_PROVIDER_LABEL} and {NODE_GROUP_LABEL} "
     "(naming a node group of a Kubernetes provider in its cluster and namespace) is a node of that group, its cost "
     "is in the group's and not added again; any other Machine is priced as a machine. Where a provider lists no "
-    "price for the instance type (the published API lists none), the cost is unknown (not 0)."
+    "price for the instance type (the published API lists none), the cost is unknown, never counted as zero."
 )
 
 
@@ -277,6 +277,62 @@ class Bucket:
         self.stale_clusters |= other.stale_clusters
 
 
+@dataclass
+class MachineItem:
+    """Machines alike in everything their count and cost depend on."""
+
+    bucket: str
+    cluster_id: int
+    namespace: str
+    provider_pk: int | None  # the MachineProvider found (None: not found, or the published API's)
+    provider_name: str
+    instance_type: str
+    node_group: int | None  # the node group they are nodes of: their cost is in the group's
+    price: float | None = None  # on demand, per machine and hour; None: unknown (or a node)
+    count: int = 0
+
+    part = "machines"
+
+    @property
+    def cost(self) -> float | None:
+        return None if self.price is None else self.price * self.count
+
+    @property
+    def sort_name(self) -> tuple:
+        return (self.namespace, self.provider_name, self.instance_type)
+
+
+@dataclass
+class GroupItem:
+    """One node group: priced per node at its capacity type's price, × desired size or the nodes found."""
+
+    bucket: str
+    pk: int
+    provider_id: int
+    cluster_id: int
+    name: str
+    instance_type: str
+    capacity_type: str
+    desired: int
+    found: int
+    price: float | None
+
+    part = "node-groups"
+    count = 1
+
+    @property
+    def size(self) -> int:
+        return max(self.desired, self.found)
+
+    @property
+    def sort_name(self) -> tuple:
+        return ("", self.name, self.instance_type)
+
+    @property
+    def cost(self) -> float | None:
+        return None if self.price is None else self.price * self.size
+
+
 def _price_table(providers) -> dict[int, dict[str, dict[str, float]]]:
     """{provider pk: {instance type: {onDemand, spot}}} (prices that can be read only)."""
     table = {}
@@ -391,40 +447,29 @@ class Fleet:
                 if cluster_id in stale:
                     bucket.stale_clusters.add(cluster_id)
 
-        priced = self.prices
-        nodes_found: dict[int, int] = defaultdict(int)
-        for row, n in self.machine_rows():
-            provider_pk = self.machine_provider(row)
-            bucket = get(self.machine_bucket(row))
-            bucket.machines += n
-            if row.cluster_id in stale:
-                bucket.stale_clusters.add(row.cluster_id)
-            group_pk = self.node_group_of(
-                row.cluster_id, row.namespace, row.labels[KUBERNETES_PROVIDER_LABEL], row.labels[NODE_GROUP_LABEL]
-            )
-            if group_pk is not None:
-                bucket.node_machines += n
-                nodes_found[group_pk] += n
-                continue
-            price = priced.get(provider_pk, {}).get(row.instance_type, {}).get("onDemand")
-            if price is None:
-                bucket.unpriced_machines += n
+        for item in self.machine_items:
+            bucket = get(item.bucket)
+            bucket.machines += item.count
+            if item.cluster_id in stale:
+                bucket.stale_clusters.add(item.cluster_id)
+            if item.node_group is not None:
+                bucket.node_machines += item.count
+            elif item.price is None:
+                bucket.unpriced_machines += item.count
             else:
-                bucket.priced_machines += n
-                bucket.machine_cost += price * n
+                bucket.priced_machines += item.count
+                bucket.machine_cost += item.cost
 
-        for pk, provider_id, _, mp_namespace, mp_name, instance_type, capacity_type, desired in self.groups:
-            cluster_id = self.kp_keys[provider_id][0]
-            bucket = get(self.bucket(KubernetesProvider.KIND, provider_id))
+        for item in self.group_items:
+            bucket = get(item.bucket)
             bucket.node_groups += 1
-            bucket.nodes_wanted += max((desired or 0) - nodes_found.get(pk, 0), 0)
-            price = self.group_price(priced, provider_id, mp_namespace, mp_name, instance_type, capacity_type)
-            if price is None:
+            bucket.nodes_wanted += max(item.desired - item.found, 0)
+            if item.price is None:
                 bucket.unpriced_node_groups += 1
             else:
-                bucket.nodegroup_cost += price * max(desired or 0, nodes_found.get(pk, 0))
-            if cluster_id in stale:
-                bucket.stale_clusters.add(cluster_id)
+                bucket.nodegroup_cost += item.cost
+            if item.cluster_id in stale:
+                bucket.stale_clusters.add(item.cluster_id)
 
         stacks = Vitistack.objects.select_related("cluster").only(
             "name", "namespace", "cluster__name", "max_machines", "max_clusters", "max_providers"
@@ -435,6 +480,67 @@ class Fleet:
             claims = [*self.claims.values(), *(stacks_ for rule in RULES for stacks_ in rule.other_claims(self))]
             buckets[SHARED].sharing = {pk for stacks_ in claims if len(stacks_) > 1 for pk in stacks_}
         return buckets
+
+    # -- the items the figures add up (also listed one by one on the cost page) ---------------------------------
+
+    @cached_property
+    def machine_items(self) -> list[MachineItem]:
+        """Every Machine, in groups alike in bucket, place, provider and instance type, with its price."""
+        items: dict[tuple, MachineItem] = {}
+        for row, n in self.machine_rows():
+            provider_pk = self.machine_provider(row)
+            group_pk = self.node_group_of(
+                row.cluster_id, row.namespace, row.labels[KUBERNETES_PROVIDER_LABEL], row.labels[NODE_GROUP_LABEL]
+            )
+            price = None
+            if group_pk is None:
+                price = self.prices.get(provider_pk, {}).get(row.instance_type, {}).get("onDemand")
+            key = (self.machine_bucket(row), row.cluster_id, row.namespace, provider_pk, row.provider_name)
+            key = (*key, row.instance_type, group_pk)
+            if key in items:
+                items[key].count += n
+            else:
+                items[key] = MachineItem(*key, price=price, count=n)
+        return list(items.values())
+
+    @cached_property
+    def group_items(self) -> list[GroupItem]:
+        """Every node group, with its price per node and the Machines found as its nodes."""
+        found: dict[int, int] = defaultdict(int)
+        for item in self.machine_items:
+            if item.node_group is not None:
+                found[item.node_group] += item.count
+        items = []
+        for pk, provider_id, name, mp_namespace, mp_name, instance_type, capacity_type, desired in self.groups:
+            items.append(
+                GroupItem(
+                    bucket=self.bucket(KubernetesProvider.KIND, provider_id),
+                    pk=pk,
+                    provider_id=provider_id,
+                    cluster_id=self.kp_keys[provider_id][0],
+                    name=name,
+                    instance_type=instance_type,
+                    capacity_type=capacity_type,
+                    desired=desired or 0,
+                    found=found.get(pk, 0),
+                    price=self.group_price(
+                        self.prices, provider_id, mp_namespace, mp_name, instance_type, capacity_type
+                    ),
+                )
+            )
+        return items
+
+    def cost_items(self, bucket: str = "", part: str = "", price: str = "") -> list[MachineItem | GroupItem]:
+        """The items a cost figure adds up: Machines priced as machines (not nodes of a node group) and node
+        groups, of one bucket, one part (``machines``, ``node-groups``) and known or unknown price, if given."""
+        items = [item for item in self.machine_items if item.node_group is None] if part != "node-groups" else []
+        if part != "machines":
+            items += self.group_items
+        return [
+            item
+            for item in items
+            if (not bucket or item.bucket == bucket) and (not price or (item.price is None) == (price == "unknown"))
+        ]
 
     def machine_rows(self):
         """(MachineRow, count) over every Machine, grouped.
