@@ -356,8 +356,15 @@ def unhealthy_cluster():
 
 
 def test_every_number_on_the_overview_links_to_exactly_its_rows(client, tempting):
+    from gitops.models import DriftRecord, GitSource
+
+    east, _ = tempting
     south = unhealthy_cluster()
     mirror(south, stack("stale", mps=["mp-s"]), k8s_object("MachineProvider", "mp-s", spec=priced()))
+    fleet_repo = GitSource.objects.create(name="fleet", url="https://git.example/fleet.git")
+    GitSource.objects.create(name="broken", url="https://git.example/broken.git", last_error="revision 3 unusable")
+    for name, state in (("plain", "differs"), ("tiny", "differs"), ("gone", "git-only")):
+        DriftRecord.objects.create(source=fleet_repo, cluster=east, kind="Machine", name=name, state=state)
     client.force_login(viewer())
     html = client.get(reverse("home")).content.decode()
     # Kind totals, phases, readiness, clusters (current, unhealthy), per-cluster counts, each bucket's quota,

@@ -41,9 +41,20 @@ def _bucket(request) -> tuple[str, str]:
     return "", "Give a Vitistack's id, “shared” or “none”."
 
 
+def money(value: float | None) -> str:
+    """``$0.096/h``; "unknown" when no price is known (never 0)."""
+    return "unknown" if value is None else f"${value:,.4f}".rstrip("0").rstrip(".") + "/h"
+
+
 def _row(item, labels, clusters, fleet: Fleet) -> dict:
     cluster = clusters.get(item.cluster_id, "")
-    row = {"item": item, "bucket_label": labels.get(item.bucket, item.bucket), "cluster": cluster}
+    row = {
+        "item": item,
+        "bucket_label": labels.get(item.bucket, item.bucket),
+        "cluster": cluster,
+        "price": money(item.price),
+        "cost": money(item.cost),
+    }
     if isinstance(item, GroupItem):
         _, kp_namespace, kp_name = fleet.kp_keys[item.provider_id]
         row["provider_url"] = detail_url(KubernetesProvider.KIND, item.provider_id)
