@@ -136,6 +136,11 @@ def cost_list(request):
         "stale": [c for c in freshness.stale if any(i.cluster_id == c.pk for i in items)],
         "rows_shown": ROWS_SHOWN,
         "parts": PARTS.items(),
+        # Vitistacks by name, then the shared and unattributed rows: as the overview's table.
+        "buckets": sorted(
+            ((key, b.label) for key, b in buckets.items()),
+            key=lambda item: (item[0] in (SHARED, UNATTRIBUTED), item[1]),
+        ),
         "prices": PRICES.items(),
         "cost_text": COST_TEXT,
         "overview_url": reverse("home") + "#usage-heading",
