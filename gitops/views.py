@@ -33,7 +33,11 @@ def _require(request, perm: str) -> None:
 @require_permission("gitops.view_gitsource")
 def gitsource_list(request):
     sources = GitSource.objects.prefetch_related("targets__cluster").order_by("name")
-    return render_page(request, "gitops/gitsource_list.html", {"sources": sources, **drift_summary()})
+    failing = request.GET.get("failing") == "yes"
+    if failing:  # the overview's "N sources with an unusable revision"
+        sources = sources.exclude(last_error="")
+    context = {"sources": sources, "failing": failing, **drift_summary()}
+    return render_page(request, "gitops/gitsource_list.html", context)
 
 
 @sensitive_post_parameters("credentials")

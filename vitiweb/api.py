@@ -169,4 +169,10 @@ class ReferenceViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = ReferenceSerializer
     permission_classes = [ReadPermission]
     filter_backends = [DjangoFilterBackend]
-    filterset_fields = ("state", "relation", "source_kind", "source_id", "target_kind", "target_id", "source_cluster")
+    # ``state__in=dangling,ambiguous``: every reference that does not resolve (the overview's total).
+    filterset_fields = {
+        "state": ["exact", "in"],
+        **dict.fromkeys(
+            ("relation", "source_kind", "source_id", "target_kind", "target_id", "source_cluster"), ["exact"]
+        ),
+    }

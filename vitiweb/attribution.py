@@ -5,24 +5,34 @@ Every object is counted for exactly one **bucket**: one Vitistack, "shared"
 of every figure (machines, providers, cost) add up to the fleet's total, and
 nothing is counted twice.
 
-Each API shape has its own rule, written as one function below that returns
-the Vitistacks claiming each provider (``RULES``); the published shape's rule
-(a Machine belongs to a Vitistack through its KubernetesCluster and the
-stack's ``status.clusters`` list) plugs in beside the guide's.
+Each API shape has its own rule (``RULES``), a class below that says which
+Vitistacks claim each provider and each Machine, and states itself on the
+page (``text``):
 
-The guide's rule (``guide_claims``): a provider belongs to the Vitistacks
-whose ``spec.machineProviders`` / ``spec.kubernetesProviders`` list it
-(resolved references); a Machine to its ``machineProvider`` (the provider of
-that name in the Machine's cluster, in the namespace it names or its own); a
-node group to its Kubernetes provider.
+- The published API (``PublishedShape``): a Machine belongs to its
+  KubernetesCluster (label ``vitistack.io/clusterid`` = the cluster's
+  ``spec.data.clusterId``, in the Machine's cluster and namespace), and a
+  KubernetesCluster to the Vitistacks whose ``status.clusters[]`` list it; a
+  provider to the Vitistacks whose ``status.machineProviders[]`` /
+  ``status.kubernetesProviders[]`` (or spec) list it.
+- The guide's (``GuideShape``): a provider belongs to the Vitistacks whose
+  ``spec.machineProviders`` / ``spec.kubernetesProviders`` list it; a Machine
+  to its ``machineProvider`` (the provider of that name in the Machine's
+  cluster, in the namespace it names or its own).
+
+A node group belongs with its Kubernetes provider. The rules are tried in
+order and the first that places a Machine decides (one cluster serves one
+shape); provider claims of all rules are merged.
 
 Cost is an hourly estimate from the providers' ``instanceTypes[].pricing``:
 a Machine at its instance type's on-demand price; a node group at its
 capacity type's price (``SPOT``: the spot price, otherwise on demand) times
-its desired size, or the number of its nodes found when more. A Machine is a
-node of a node group when its labels name both (``NODE_GROUP_LABELS``); its
-cost is then in the group's and not added again. No price known is
-"unknown", never 0.
+its desired size, or the number of its nodes found when more. The guide
+defines no link from a Machine to a node group (its node groups' nodes are
+made by the Kubernetes provider, and Machines are "individual machines, if
+needed"), so Vitiweb reads two labels as that link (``NODE_GROUP_LABELS``):
+a Machine carrying both is a node of that group, and its cost is in the
+group's, not added again. No price known is "unknown", never 0.
 """
 
 from __future__ import annotations
@@ -37,7 +47,8 @@ from django.db.models import Count, Q, TextField, Value
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Coalesce
 
-from machines.models import Machine
+from clusters.models import KubernetesCluster
+from machines.models import CLUSTER_ID_LABEL, Machine
 from providers.models import KubernetesProvider, MachineProvider, NodeGroup, hourly_price
 from stacks.models import Vitistack
 from vitiweb.models import Reference
@@ -50,18 +61,18 @@ KUBERNETES_PROVIDER_LABEL = "vitistack.io/kubernetes-provider"
 NODE_GROUP_LABEL = "vitistack.io/node-group"
 NODE_GROUP_LABELS = (KUBERNETES_PROVIDER_LABEL, NODE_GROUP_LABEL)
 
-RULE_TEXT = (
-    "Each Machine, provider and node group counts for exactly one Vitistack: the one whose "
-    "spec.machineProviders or spec.kubernetesProviders lists its provider (a Machine through its machineProvider, "
-    "a node group through its Kubernetes provider). Where several Vitistacks list the same provider, it and "
-    "everything on it count once, in the “shared” row; where none does, in “unattributed”."
+BUCKET_TEXT = (
+    "Where several Vitistacks claim the same provider or Kubernetes cluster, it and everything on it count once, "
+    "in the “shared” row; where none does, in “unattributed”."
 )
 COST_TEXT = (
     "Hourly estimate from the providers' instanceTypes[].pricing. Machines at the on-demand price. "
     "Node groups at the price of their capacityType (SPOT: the spot price; otherwise on demand) × desiredSize, "
-    "or × the Machines found as their nodes when those are more. A Machine labelled "
-    f"{KUBERNETES_PROVIDER_LABEL} and {NODE_GROUP_LABEL} is a node of that group: its cost is in the group's, "
-    "not added again. Where a provider lists no price for the instance type, the cost is unknown (not 0)."
+    "or × the Machines found as their nodes when those are more. The guide defines no link from a Machine to a "
+    f"node group, so Vitiweb reads one: a Machine labelled {KUBERNETES_PROVIDER_LABEL} and {NODE_GROUP_LABEL} "
+    "(naming a node group of a Kubernetes provider in its cluster and namespace) is a node of that group, its cost "
+    "is in the group's and not added again; any other Machine is priced as a machine. Where a provider lists no "
+    "price for the instance type (the published API lists none), the cost is unknown, never counted as zero."
 )
 
 
@@ -79,23 +90,97 @@ class MachineRow(NamedTuple):
     labels: dict  # the values of the labels the rules declare (``Shape.labels``), "" when absent
 
 
+NOTHING = Q(pk__in=[])
+
+
+def _stack_claims(relations: dict[str, str]) -> dict[tuple[str, int], set[int]]:
+    """{(target kind, target pk): {Vitistack pk, ...}} from the Vitistacks' resolved references of ``relations``."""
+    claims: dict[tuple[str, int], set[int]] = defaultdict(set)
+    refs = Reference.objects.filter(
+        source_kind=Vitistack.KIND, state=Reference.State.RESOLVED, relation__in=list(relations)
+    ).values_list("relation", "source_id", "target_id")
+    for relation, stack_pk, target_pk in refs:
+        claims[(relations[relation], target_pk)].add(stack_pk)
+    return claims
+
+
+class PublishedShape:
+    """The published API: a Machine belongs where its KubernetesCluster does, a KubernetesCluster to the
+    Vitistacks whose ``status.clusters[]`` list it; providers to the Vitistacks whose status lists name them."""
+
+    name = "Published API"
+    text = (
+        "a Machine counts for the Vitistacks whose status.clusters[] lists its KubernetesCluster (the one in the "
+        f"Machine's cluster and namespace whose spec.data.clusterId equals the Machine's label {CLUSTER_ID_LABEL}); "
+        "a provider for the Vitistacks whose status.machineProviders[] or status.kubernetesProviders[] (or spec) "
+        "list it; a node group with its Kubernetes provider. A Machine without that label, or naming a cluster "
+        "that is not there, is unattributed."
+    )
+    #: Machine labels this rule reads.
+    labels: tuple[str, ...] = (CLUSTER_ID_LABEL,)
+
+    def provider_claims(self) -> dict[tuple[str, int], set[int]]:
+        return _stack_claims(
+            {
+                "reported-machine-provider": MachineProvider.KIND,
+                "reported-kubernetes-provider": KubernetesProvider.KIND,
+            }
+        )
+
+    def _clusters(self, fleet: Fleet) -> dict[tuple[int, str, str], set[int]]:
+        """{(cluster, namespace, clusterId): the Vitistacks claiming the KubernetesCluster(s) of that id}."""
+
+        def compute():
+            claims = _stack_claims({"reported-cluster": KubernetesCluster.KIND})
+            found: dict[tuple[int, str, str], set[int]] = defaultdict(set)
+            rows = KubernetesCluster.objects.exclude(cluster_identifier="").values_list(
+                "pk", "cluster_id", "namespace", "cluster_identifier"
+            )
+            for pk, cluster_id, namespace, cluster_identifier in rows:
+                found[(cluster_id, namespace, cluster_identifier)] |= claims.get((KubernetesCluster.KIND, pk), set())
+            return dict(found)
+
+        return fleet.memo("published-clusters", compute)
+
+    def other_claims(self, fleet: Fleet):
+        """The sets of Vitistacks claiming each KubernetesCluster (those claimed by several make "shared")."""
+        return self._clusters(fleet).values()
+
+    def machine_claims(self, fleet: Fleet, row: MachineRow) -> set[int] | None:
+        """The Vitistacks claiming these Machines; None when this rule does not place them (no cluster found)."""
+        cluster_id = row.labels.get(CLUSTER_ID_LABEL, "")
+        return self._clusters(fleet).get((row.cluster_id, row.namespace, cluster_id)) if cluster_id else None
+
+    def machines_q(self, fleet: Fleet, claimed) -> Q:
+        """The Machines this rule places with claims for which ``claimed(stacks)`` holds (a list filter)."""
+        ids: dict[tuple[int, str], list[str]] = defaultdict(list)
+        for (cluster_id, namespace, cluster_identifier), stacks in self._clusters(fleet).items():
+            if claimed(stacks):
+                ids[(cluster_id, namespace)].append(cluster_identifier)
+        condition = NOTHING
+        alias = label_alias(CLUSTER_ID_LABEL)
+        for (cluster_id, namespace), values in ids.items():
+            condition |= Q(cluster_id=cluster_id, namespace=namespace, **{f"{alias}__in": values})
+        return condition
+
+
 class GuideShape:
     """The guide's shape: a Vitistack claims the providers its spec lists (resolved references); a Machine
     belongs where its ``machineProvider`` does."""
 
-    #: Machine labels this rule reads (the published shape's reads ``vitistack.io/clusterid``).
+    name = "Guide's shape"
+    text = (
+        "a Machine counts for the Vitistacks whose spec.machineProviders lists its machineProvider; a provider for "
+        "the Vitistacks whose spec.machineProviders or spec.kubernetesProviders list it; a node group with its "
+        "Kubernetes provider."
+    )
     labels: tuple[str, ...] = ()
 
     def provider_claims(self) -> dict[tuple[str, int], set[int]]:
-        """{(kind, provider pk): {Vitistack pk, ...}}."""
-        claims: dict[tuple[str, int], set[int]] = defaultdict(set)
-        relations = {"machine-provider": MachineProvider.KIND, "kubernetes-provider": KubernetesProvider.KIND}
-        refs = Reference.objects.filter(
-            source_kind=Vitistack.KIND, state=Reference.State.RESOLVED, relation__in=list(relations)
-        ).values_list("relation", "source_id", "target_id")
-        for relation, stack_pk, provider_pk in refs:
-            claims[(relations[relation], provider_pk)].add(stack_pk)
-        return claims
+        return _stack_claims({"machine-provider": MachineProvider.KIND, "kubernetes-provider": KubernetesProvider.KIND})
+
+    def other_claims(self, fleet: Fleet):
+        return ()
 
     def machine_claims(self, fleet: Fleet, row: MachineRow) -> set[int] | None:
         """The Vitistacks claiming these Machines; None when this rule does not place them (no provider found)."""
@@ -111,7 +196,12 @@ class GuideShape:
 
 #: One rule per API shape, tried in order: the first that places a Machine decides (one cluster serves one
 #: shape). Their provider claims are merged.
-RULES = [GuideShape()]
+RULES = [PublishedShape(), GuideShape()]
+
+
+def rule_texts() -> list[tuple[str, str]]:
+    """(shape, rule) for the page: each shape's rule as it is applied."""
+    return [(rule.name, rule.text) for rule in RULES]
 
 
 def provider_claims() -> dict[tuple[str, int], set[int]]:
@@ -147,6 +237,7 @@ class Bucket:
     node_groups: int = 0
     unpriced_node_groups: int = 0
     nodegroup_cost: float = 0.0
+    nodes_wanted: int = 0  # nodes the node groups want beyond the Machines found as their nodes
     stale_clusters: set = field(default_factory=set)  # clusters not current whose objects are counted here
 
     @property
@@ -180,9 +271,66 @@ class Bucket:
             "node_groups",
             "unpriced_node_groups",
             "nodegroup_cost",
+            "nodes_wanted",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.stale_clusters |= other.stale_clusters
+
+
+@dataclass
+class MachineItem:
+    """Machines alike in everything their count and cost depend on."""
+
+    bucket: str
+    cluster_id: int
+    namespace: str
+    provider_pk: int | None  # the MachineProvider found (None: not found, or the published API's)
+    provider_name: str
+    instance_type: str
+    node_group: int | None  # the node group they are nodes of: their cost is in the group's
+    price: float | None = None  # on demand, per machine and hour; None: unknown (or a node)
+    count: int = 0
+
+    part = "machines"
+
+    @property
+    def cost(self) -> float | None:
+        return None if self.price is None else self.price * self.count
+
+    @property
+    def sort_name(self) -> tuple:
+        return (self.namespace, self.provider_name, self.instance_type)
+
+
+@dataclass
+class GroupItem:
+    """One node group: priced per node at its capacity type's price, × desired size or the nodes found."""
+
+    bucket: str
+    pk: int
+    provider_id: int
+    cluster_id: int
+    name: str
+    instance_type: str
+    capacity_type: str
+    desired: int
+    found: int
+    price: float | None
+
+    part = "node-groups"
+    count = 1
+
+    @property
+    def size(self) -> int:
+        return max(self.desired, self.found)
+
+    @property
+    def sort_name(self) -> tuple:
+        return ("", self.name, self.instance_type)
+
+    @property
+    def cost(self) -> float | None:
+        return None if self.price is None else self.price * self.size
 
 
 def _price_table(providers) -> dict[int, dict[str, dict[str, float]]]:
@@ -217,6 +365,7 @@ class Fleet:
 
     def __init__(self, stale_cluster_ids: set[int] = frozenset()):
         self.stale_cluster_ids = set(stale_cluster_ids)
+        self._memo: dict = {}
         self.claims = provider_claims()
         self.mp_keys = {
             pk: (cluster_id, namespace, name)
@@ -243,6 +392,12 @@ class Fleet:
                 "desired_size",
             )
         )
+
+    def memo(self, key, compute):
+        """What a rule reads of the fleet, read once per Fleet (the rules themselves hold no state)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     def bucket(self, kind: str, provider_pk: int | None) -> str:
         return UNATTRIBUTED if provider_pk is None else bucket_of(self.claims.get((kind, provider_pk), set()))
@@ -292,39 +447,29 @@ class Fleet:
                 if cluster_id in stale:
                     bucket.stale_clusters.add(cluster_id)
 
-        priced = self.prices
-        nodes_found: dict[int, int] = defaultdict(int)
-        for row, n in self.machine_rows():
-            provider_pk = self.machine_provider(row)
-            bucket = get(self.machine_bucket(row))
-            bucket.machines += n
-            if row.cluster_id in stale:
-                bucket.stale_clusters.add(row.cluster_id)
-            group_pk = self.node_group_of(
-                row.cluster_id, row.namespace, row.labels[KUBERNETES_PROVIDER_LABEL], row.labels[NODE_GROUP_LABEL]
-            )
-            if group_pk is not None:
-                bucket.node_machines += n
-                nodes_found[group_pk] += n
-                continue
-            price = priced.get(provider_pk, {}).get(row.instance_type, {}).get("onDemand")
-            if price is None:
-                bucket.unpriced_machines += n
+        for item in self.machine_items:
+            bucket = get(item.bucket)
+            bucket.machines += item.count
+            if item.cluster_id in stale:
+                bucket.stale_clusters.add(item.cluster_id)
+            if item.node_group is not None:
+                bucket.node_machines += item.count
+            elif item.price is None:
+                bucket.unpriced_machines += item.count
             else:
-                bucket.priced_machines += n
-                bucket.machine_cost += price * n
+                bucket.priced_machines += item.count
+                bucket.machine_cost += item.cost
 
-        for pk, provider_id, _, mp_namespace, mp_name, instance_type, capacity_type, desired in self.groups:
-            cluster_id = self.kp_keys[provider_id][0]
-            bucket = get(self.bucket(KubernetesProvider.KIND, provider_id))
+        for item in self.group_items:
+            bucket = get(item.bucket)
             bucket.node_groups += 1
-            price = self.group_price(priced, provider_id, mp_namespace, mp_name, instance_type, capacity_type)
-            if price is None:
+            bucket.nodes_wanted += max(item.desired - item.found, 0)
+            if item.price is None:
                 bucket.unpriced_node_groups += 1
             else:
-                bucket.nodegroup_cost += price * max(desired or 0, nodes_found.get(pk, 0))
-            if cluster_id in stale:
-                bucket.stale_clusters.add(cluster_id)
+                bucket.nodegroup_cost += item.cost
+            if item.cluster_id in stale:
+                bucket.stale_clusters.add(item.cluster_id)
 
         stacks = Vitistack.objects.select_related("cluster").only(
             "name", "namespace", "cluster__name", "max_machines", "max_clusters", "max_providers"
@@ -332,8 +477,70 @@ class Fleet:
         for stack in stacks:
             get(str(stack.pk)).stack = stack
         if SHARED in buckets:
-            buckets[SHARED].sharing = {pk for stacks_ in self.claims.values() if len(stacks_) > 1 for pk in stacks_}
+            claims = [*self.claims.values(), *(stacks_ for rule in RULES for stacks_ in rule.other_claims(self))]
+            buckets[SHARED].sharing = {pk for stacks_ in claims if len(stacks_) > 1 for pk in stacks_}
         return buckets
+
+    # -- the items the figures add up (also listed one by one on the cost page) ---------------------------------
+
+    @cached_property
+    def machine_items(self) -> list[MachineItem]:
+        """Every Machine, in groups alike in bucket, place, provider and instance type, with its price."""
+        items: dict[tuple, MachineItem] = {}
+        for row, n in self.machine_rows():
+            provider_pk = self.machine_provider(row)
+            group_pk = self.node_group_of(
+                row.cluster_id, row.namespace, row.labels[KUBERNETES_PROVIDER_LABEL], row.labels[NODE_GROUP_LABEL]
+            )
+            price = None
+            if group_pk is None:
+                price = self.prices.get(provider_pk, {}).get(row.instance_type, {}).get("onDemand")
+            key = (self.machine_bucket(row), row.cluster_id, row.namespace, provider_pk, row.provider_name)
+            key = (*key, row.instance_type, group_pk)
+            if key in items:
+                items[key].count += n
+            else:
+                items[key] = MachineItem(*key, price=price, count=n)
+        return list(items.values())
+
+    @cached_property
+    def group_items(self) -> list[GroupItem]:
+        """Every node group, with its price per node and the Machines found as its nodes."""
+        found: dict[int, int] = defaultdict(int)
+        for item in self.machine_items:
+            if item.node_group is not None:
+                found[item.node_group] += item.count
+        items = []
+        for pk, provider_id, name, mp_namespace, mp_name, instance_type, capacity_type, desired in self.groups:
+            items.append(
+                GroupItem(
+                    bucket=self.bucket(KubernetesProvider.KIND, provider_id),
+                    pk=pk,
+                    provider_id=provider_id,
+                    cluster_id=self.kp_keys[provider_id][0],
+                    name=name,
+                    instance_type=instance_type,
+                    capacity_type=capacity_type,
+                    desired=desired or 0,
+                    found=found.get(pk, 0),
+                    price=self.group_price(
+                        self.prices, provider_id, mp_namespace, mp_name, instance_type, capacity_type
+                    ),
+                )
+            )
+        return items
+
+    def cost_items(self, bucket: str = "", part: str = "", price: str = "") -> list[MachineItem | GroupItem]:
+        """The items a cost figure adds up: Machines priced as machines (not nodes of a node group) and node
+        groups, of one bucket, one part (``machines``, ``node-groups``) and known or unknown price, if given."""
+        items = [item for item in self.machine_items if item.node_group is None] if part != "node-groups" else []
+        if part != "machines":
+            items += self.group_items
+        return [
+            item
+            for item in items
+            if (not bucket or item.bucket == bucket) and (not price or (item.price is None) == (price == "unknown"))
+        ]
 
     def machine_rows(self):
         """(MachineRow, count) over every Machine, grouped.
@@ -382,28 +589,40 @@ class Fleet:
         return [pk for pk in keys if self.bucket(kind, pk) == bucket]
 
     def machines_on(self, provider_pks) -> Q:
-        """Machines whose machineProvider is one of ``provider_pks`` (by the rule ``buckets`` counts with)."""
-        condition = Q(pk__in=[])
+        """Machines whose machineProvider is one of ``provider_pks`` (by the rule ``buckets`` counts with).
+
+        One condition per cluster and namespace, with the names in a list: a condition per provider would
+        make an expression deeper than SQLite allows on a large fleet.
+        """
+        names: dict[tuple[int, str], list[str]] = defaultdict(list)
         for pk in provider_pks:
             cluster_id, namespace, name = self.mp_keys[pk]
-            condition |= Q(cluster_id=cluster_id, provider_name=name) & (
+            names[(cluster_id, namespace)].append(name)
+        condition = NOTHING
+        for (cluster_id, namespace), in_namespace in names.items():
+            condition |= Q(cluster_id=cluster_id, provider_name__in=in_namespace) & (
                 Q(provider_namespace=namespace) | Q(provider_namespace="", namespace=namespace)
             )
+        return condition
+
+    def _placed(self, claimed) -> Q:
+        """Machines the rules place with claims for which ``claimed(stacks)`` holds, each by the first rule
+        that places it (as ``machine_bucket`` decides), so that no Machine is listed in two buckets."""
+        condition, earlier = NOTHING, None
+        for rule in RULES:
+            mine = rule.machines_q(self, claimed)
+            condition |= mine if earlier is None else mine & ~earlier
+            placed = rule.machines_q(self, lambda stacks: True)
+            earlier = placed if earlier is None else earlier | placed
         return condition
 
     def machines_in(self, queryset, bucket: str):
         """The Machines ``buckets`` counts for ``bucket``, by the same rules."""
         queryset = queryset.alias(**{label_alias(label): _label(label) for label in self.rule_labels})
         if bucket != UNATTRIBUTED:
-            condition = Q(pk__in=[])
-            for rule in RULES:
-                condition |= rule.machines_q(self, lambda stacks: bucket_of(stacks) == bucket)
-            return queryset.filter(condition)
+            return queryset.filter(self._placed(lambda stacks: bucket_of(stacks) == bucket))
         # Unattributed: no rule places them with a claim.
-        placed = Q(pk__in=[])
-        for rule in RULES:
-            placed |= rule.machines_q(self, bool)
-        return queryset.exclude(placed)
+        return queryset.exclude(self._placed(bool))
 
     @property
     def rule_labels(self) -> list[str]:

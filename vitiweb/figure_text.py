@@ -3,11 +3,29 @@
 A chart is a picture; an operator who cannot see it reads the same numbers in a table
 built from the very figure the browser draws, so the two cannot disagree. The table
 lives beside the chart in the same template fragment, so a live update refreshes both.
+Each number links where its bar does (the trace's ``customdata``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+
+class Cell(str):
+    """A value as the table shows it, with the URL its bar links to (``customdata``) and what the value is
+    (the trace's ``meta``: a count of the rows there, a sum over the items there, or a limit)."""
+
+    url: str = ""
+    meta: str = "count"
+    value: object = None
+
+    @classmethod
+    def of(cls, text: str, url="", meta="count", value=None) -> Cell:
+        cell = cls(text)
+        cell.url = url if isinstance(url, str) else ""
+        cell.meta = meta if meta in ("count", "sum", "limit") else "count"
+        cell.value = value
+        return cell
 
 
 @dataclass
@@ -41,8 +59,11 @@ def figure_table(figure: dict, category: str = "") -> FigureTable:
             labels, numbers, axis = trace.get("x") or [], trace.get("y") or [], layout.get("yaxis") or {}
         table.columns.append(str(trace.get("name") or f"Series {index + 1}"))
         prefix, suffix = axis.get("tickprefix", ""), axis.get("ticksuffix", "")
-        for label, number in zip(labels, numbers, strict=False):
-            values.setdefault(str(label), {})[index] = _number(number, prefix, suffix)
+        urls = trace.get("customdata") or []
+        for position, (label, number) in enumerate(zip(labels, numbers, strict=False)):
+            url = urls[position] if position < len(urls) else ""
+            text = _number(number, prefix, suffix)
+            values.setdefault(str(label), {})[index] = Cell.of(text, url, trace.get("meta"), number)
     # Horizontal bars are drawn bottom-up; the table reads top-down, as the picture does.
     ordered = list(values.items())
     if any(trace.get("orientation") == "h" for trace in figure.get("data") or []):

@@ -19,7 +19,7 @@ from typing import NamedTuple
 from django.db.models import Count, Q
 from django.urls import NoReverseMatch, reverse
 
-from vitiweb import registry
+from vitiweb import attribution, registry
 from vitiweb.models import Cluster, Reference
 
 VITISTACK, MACHINE_PROVIDER, KUBERNETES_PROVIDER, MACHINE, SECRET = (
@@ -382,21 +382,26 @@ class Fleet:
     def stack_usage(self, stack_id: int) -> dict:
         return self.memo(("usage", stack_id), lambda: self._stack_usage(stack_id))
 
-    def _stack_usage(self, stack_id: int) -> dict:
-        """What a stack uses of its quotas, attributed through the providers it lists.
+    @cached_property
+    def attribution(self) -> dict[str, attribution.Bucket]:
+        """Every Machine, provider and node group counted for exactly one Vitistack, shared or unattributed:
+        the overview's figures and the quota checks count by the same rule (``vitiweb.attribution``)."""
+        return attribution.Fleet().buckets()
 
-        Machines count for every stack that lists their provider; node groups
-        count with their desired size.
+    def _stack_usage(self, stack_id: int) -> dict:
+        """What a stack uses of its quotas, as the overview counts it (``attribution``).
+
+        A Machine or provider counts for the stack only when no other stack claims it too: what several
+        claim is in the shared bucket, counted for none of them (never twice). ``node_group_nodes`` are the
+        nodes the stack's node groups want beyond the Machines already found as their nodes.
         """
-        machines = nodes = clusters = providers = 0
-        for kind, pk, _priority in self.stack_provider_ids.get(stack_id, []):
-            providers += 1
-            if kind == MACHINE_PROVIDER:
-                machines += self.machines_per_provider.get(pk, 0)
-            else:
-                clusters += 1
-                nodes += sum(group["desired_size"] or 0 for group in self.node_groups.get(pk, []))
-        return {"machines": machines, "node_group_nodes": nodes, "clusters": clusters, "providers": providers}
+        bucket = self.attribution.get(str(stack_id)) or attribution.Bucket(str(stack_id))
+        return {
+            "machines": bucket.machines,
+            "node_group_nodes": bucket.nodes_wanted,
+            "clusters": bucket.kubernetes_providers,
+            "providers": bucket.providers,
+        }
 
     def stacks_listing(self) -> dict[str, list[int]]:
         """Provider key -> the stacks that list it."""

@@ -23,7 +23,7 @@ from machines.models import Machine
 from providers.filters import UNSET
 from providers.models import KubernetesProvider, MachineProvider
 from stacks.models import Vitistack
-from vitiweb.attribution import COST_TEXT, RULE_TEXT, SHARED, UNATTRIBUTED, Bucket, Fleet
+from vitiweb.attribution import BUCKET_TEXT, COST_TEXT, SHARED, UNATTRIBUTED, Bucket, Fleet, rule_texts
 from vitiweb.filters import NO_PHASE, PROBLEM_PHASES, needs_attention
 from vitiweb.freshness import fleet_freshness
 from vitiweb.kinds import all_models
@@ -36,6 +36,10 @@ ATTENTION_SHOWN = 8
 STACKS_SHOWN = 100
 CHART_SHOWN = 25
 
+#: What a trace's values are (its ``meta``), for the chart's table: counts of the rows its bar links to
+#: (the default), sums over the items its bar links to, or limits read from the object it links to.
+COUNT, SUM, LIMIT = "count", "sum", "limit"
+
 TONE_COLOURS = {"ok": "#2e9e5b", "warn": "#d08a1a", "bad": "#d2453a", "idle": "#8792a2"}
 
 
@@ -44,6 +48,23 @@ def list_url(model, **filters) -> str:
     base = _list_path(model)
     query = urlencode({k: v for k, v in filters.items() if v is not None})
     return f"{base}?{query}" if query else base
+
+
+def cost_url(bucket: str = "", part: str = "", price: str = "") -> str:
+    """The cost page filtered to exactly the items one cost figure adds up (``vitiweb.views.cost``)."""
+    query = urlencode({k: v for k, v in (("vitistack", bucket), ("part", part), ("price", price)) if v})
+    return f"{_cost_path()}?{query}" if query else _cost_path()
+
+
+@cache
+def _cost_path() -> str:
+    return reverse("cost_list")
+
+
+def cluster_list_url(**filters) -> str:
+    """The cluster list filtered (``state``, ``current``) to exactly the clusters a number counts."""
+    query = urlencode({k: v for k, v in filters.items() if v is not None})
+    return reverse("cluster_list") + (f"?{query}" if query else "")
 
 
 @cache
@@ -146,6 +167,12 @@ def broken_references():
     return [(state.label, counts.get(state.value, 0), f"{api}?state={state.value}") for state in states], rows
 
 
+def broken_references_url(**filters) -> str:
+    """The API's list of every reference that does not resolve (dangling or ambiguous)."""
+    states = ",".join((Reference.State.DANGLING, Reference.State.AMBIGUOUS))
+    return f"{reverse('api-reference-list')}?{urlencode({**filters, 'state__in': states})}"
+
+
 # -- per-Vitistack figures (vitiweb.attribution) ------------------------------------------------------------
 
 
@@ -159,15 +186,25 @@ class UsageRow:
 
     @cached_property
     def urls(self) -> dict:
-        key = self.bucket.key
-        return {
-            "machines": list_url(Machine, vitistack=key),
-            "machine_providers": list_url(MachineProvider, vitistack=key),
-            "kubernetes_providers": list_url(KubernetesProvider, vitistack=key),
-            "priced": list_url(Machine, vitistack=key, cost="priced"),
-            "unpriced": list_url(Machine, vitistack=key, cost="unpriced"),
-            "nodes": list_url(Machine, vitistack=key, cost="node"),
-        }
+        return usage_urls(self.bucket.key)
+
+
+def usage_urls(key: str | None = None) -> dict:
+    """The lists behind each number of a usage row (``key`` None: the fleet total)."""
+    return {
+        "machines": list_url(Machine, vitistack=key),
+        "machine_providers": list_url(MachineProvider, vitistack=key),
+        "kubernetes_providers": list_url(KubernetesProvider, vitistack=key),
+        "priced": list_url(Machine, vitistack=key, cost="priced"),
+        "unpriced": list_url(Machine, vitistack=key, cost="unpriced"),
+        "nodes": list_url(Machine, vitistack=key, cost="node"),
+        "cost": cost_url(key or ""),
+        "machine_cost": cost_url(key or "", "machines"),
+        "nodegroup_cost": cost_url(key or "", "node-groups"),
+        "node_groups": cost_url(key or "", "node-groups"),
+        "unpriced_groups": cost_url(key or "", "node-groups", "unknown"),
+        "unknown": cost_url(key or "", price="unknown"),
+    }
 
 
 def usage_rows(fleet: Fleet, stale_names: dict[int, str]) -> tuple[list[UsageRow], list[UsageRow], Bucket]:
@@ -266,6 +303,7 @@ def quota_figure(rows: list[UsageRow], shown: int = CHART_SHOWN) -> tuple[dict, 
             "y": labels,
             "x": [r.bucket.stack.max_machines for r in limited],
             "customdata": [r.bucket.stack.get_absolute_url() for r in limited],
+            "meta": LIMIT,
             "marker": {"color": "rgba(135,146,162,0.45)"},
         },
     ]
@@ -288,15 +326,17 @@ def cost_figure(rows: list[UsageRow], shown: int = CHART_SHOWN) -> tuple[dict, i
             "name": "Machines (on demand)",
             "y": labels,
             "x": [round(r.bucket.machine_cost, 3) for r in costed],
-            "customdata": [r.urls["priced"] for r in costed],
+            "customdata": [r.urls["machine_cost"] for r in costed],
+            "meta": SUM,
         },
         {
             "type": "bar",
             "orientation": "h",
-            "name": "Node groups (desired size)",
+            "name": "Node groups (desired or found size)",
             "y": labels,
             "x": [round(r.bucket.nodegroup_cost, 3) for r in costed],
-            "customdata": [r.urls["kubernetes_providers"] for r in costed],
+            "customdata": [r.urls["nodegroup_cost"] for r in costed],
+            "meta": SUM,
         },
     ]
     layout = _layout(
@@ -331,22 +371,24 @@ def fleet_overview(all_stacks: bool = False) -> dict:
         "broken": broken_rows,
         "broken_counts": broken,
         "broken_count": sum(n for _, n, _ in broken),
+        "broken_url": broken_references_url(),
         "unhealthy_clusters": [c for c in clusters if c.state in (Cluster.State.DEGRADED, Cluster.State.UNREACHABLE)],
+        "cluster_urls": {
+            "all": cluster_list_url(),
+            "current": cluster_list_url(current="yes"),
+            "not_current": cluster_list_url(current="no"),
+            "unhealthy": cluster_list_url(state="unhealthy"),
+        },
         "usages": stacks if all_stacks else stacks[:STACKS_SHOWN],
         "usages_total": len(stacks),
         "usage_others": others,
         "usage_total": total,
-        "usage_total_urls": {
-            "machines": list_url(Machine),
-            "machine_providers": list_url(MachineProvider),
-            "kubernetes_providers": list_url(KubernetesProvider),
-            "priced": list_url(Machine, cost="priced"),
-            "unpriced": list_url(Machine, cost="unpriced"),
-            "nodes": list_url(Machine, cost="node"),
-        },
+        "usage_total_urls": usage_urls(),
         "usage_stale_names": sorted(c.name for c in freshness.stale if c.pk in total.stale_clusters),
         "stacks_url": list_url(Vitistack),
-        "rule_text": RULE_TEXT,
+        "limited_stacks_url": list_url(Vitistack, limit="machines"),
+        "rule_texts": rule_texts(),
+        "bucket_text": BUCKET_TEXT,
         "cost_text": COST_TEXT,
         "chart_shown": CHART_SHOWN,
         "quota_count": quota_count,

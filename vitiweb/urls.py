@@ -5,11 +5,12 @@ from django.urls import include, path
 from django.utils.functional import lazy
 from django.views.generic import RedirectView
 
-from vitiweb.views import assets, clusters, overview, search
+from vitiweb.views import assets, clusters, cost, overview, search
 
 urlpatterns = [
     path("", overview.home, name="home"),
     path("search/", search.search, name="search"),
+    path("cost/", cost.cost_list, name="cost_list"),
     path("clusters/", clusters.cluster_list, name="cluster_list"),
     path("clusters/add/", clusters.cluster_add, name="cluster_add"),
     path("clusters/<int:pk>/", clusters.cluster_detail, name="cluster_detail"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -16,6 +17,11 @@ from vitiweb.models import Cluster
 from vitiweb.sync.worker import Worker
 
 pytestmark = pytest.mark.django_db
+
+
+def text_of(html: str) -> str:
+    """The page's text, without its markup (its numbers are links)."""
+    return re.sub(r"<[^>]+>", "", html)
 
 
 def lease(minutes=5):
@@ -63,8 +69,8 @@ def test_fleet_freshness_lists_the_clusters_not_current_longest_first(half_fleet
 def test_the_overview_says_how_many_clusters_are_current_and_marks_totals_with_stale_data(client, half_fleet):
     client.force_login(viewer())
     html = client.get(reverse("home")).content.decode()
-    assert "1 of 2 clusters current</strong>" in html
-    assert ">bergen</a> unreachable for 14 min" in html
+    assert "1 of 2 clusters current;" in text_of(html)
+    assert "bergen unreachable for 14 min" in text_of(html)
     machines = f'<a href="{reverse("machine_list")}" data-count="2">2</a>'
     assert machines in html and "incl. 1 not current" in html
     # The marked count leads to exactly those objects.
@@ -102,8 +108,8 @@ def test_findings_computed_while_a_cluster_is_stale_say_so(client, half_fleet, p
     detail = Machine.objects.get(name="old").get_absolute_url()
     for url in (reverse("home"), reverse("topology:findings"), detail):
         html = client.get(url).content.decode()
-        assert "Computed while 1 of 2 clusters was not current" in html, url
-        assert "bergen</a> (last seen 14 min ago)" in html, url
+        assert "Computed while 1 of 2 clusters was not current" in text_of(html), url
+        assert "bergen (last seen 14 min ago)" in text_of(html), url
 
 
 def test_the_whole_fleet_current_shows_no_marks(client, half_fleet):
@@ -111,7 +117,7 @@ def test_the_whole_fleet_current_shows_no_marks(client, half_fleet):
     Cluster.objects.filter(pk=bergen.pk).update(state=Cluster.State.CONNECTED, last_sync_at=timezone.now())
     client.force_login(viewer())
     html = client.get(reverse("home")).content.decode()
-    assert "2 of 2 clusters current" in html
+    assert "2 of 2 clusters current" in text_of(html)
     assert "not current" not in html and "last seen" not in html
 
 

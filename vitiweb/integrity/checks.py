@@ -749,8 +749,8 @@ def stack_quotas(fleet: Fleet) -> list[Finding]:
                     Finding(
                         "quota",
                         ERROR,
-                        f"{stack.address} has {usage['machines']} machines on the machine providers it lists, beyond its "
-                        f"resourceQuotas.maxMachines of {stack.max_machines}.",
+                        f"{stack.address} has {usage['machines']} machines counted for it (on machine providers only it "
+                        f"lists), beyond its resourceQuotas.maxMachines of {stack.max_machines}.",
                         f"Raise spec.resourceQuotas.maxMachines of {stack.address}, or remove "
                         f"{usage['machines'] - stack.max_machines} machines.",
                         subject,
@@ -764,7 +764,8 @@ def stack_quotas(fleet: Fleet) -> list[Finding]:
                         "quota",
                         WARNING,
                         f"{stack.address} has {usage['machines']} machines and its Kubernetes node groups want "
-                        f"{usage['node_group_nodes']} nodes: {total} against resourceQuotas.maxMachines {stack.max_machines}.",
+                        f"{usage['node_group_nodes']} nodes more than the Machines found as their nodes: {total} against "
+                        f"resourceQuotas.maxMachines {stack.max_machines}.",
                         "Lower the node groups' desiredSize, or raise maxMachines.",
                         subject,
                         "spec.resourceQuotas.maxMachines#nodes",
@@ -775,7 +776,7 @@ def stack_quotas(fleet: Fleet) -> list[Finding]:
                 Finding(
                     "quota",
                     ERROR,
-                    f"{stack.address} lists {usage['clusters']} Kubernetes providers (clusters), beyond its "
+                    f"{stack.address} has {usage['clusters']} Kubernetes providers (clusters) counted for it, beyond its "
                     f"resourceQuotas.maxClusters of {stack.max_clusters}.",
                     "Raise maxClusters or remove Kubernetes providers.",
                     subject,
@@ -787,7 +788,7 @@ def stack_quotas(fleet: Fleet) -> list[Finding]:
                 Finding(
                     "quota",
                     ERROR,
-                    f"{stack.address} lists {usage['providers']} providers, beyond its resourceQuotas.maxProviders of "
+                    f"{stack.address} has {usage['providers']} providers counted for it, beyond its resourceQuotas.maxProviders of "
                     f"{stack.max_providers}.",
                     "Raise maxProviders or remove providers.",
                     subject,

@@ -140,7 +140,7 @@ def stack_hover(fleet: Fleet, stack: Obj) -> list[str]:
     if quotas:
         lines.append("quota used: " + ", ".join(quotas))
     if usage["node_group_nodes"]:
-        lines.append(f"node groups want {usage['node_group_nodes']} nodes")
+        lines.append(f"node groups want {usage['node_group_nodes']} more nodes")
     return lines
 
 

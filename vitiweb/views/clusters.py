@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
+from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
@@ -14,19 +15,21 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from vitiweb.filters import NO_PHASE, PROBLEM_PHASES
 from vitiweb.forms import ClusterAddForm
-from vitiweb.freshness import is_current
+from vitiweb.freshness import current_q, is_current
 from vitiweb.kinds import all_models
 from vitiweb.kube.clients import api_client_from_kubeconfig
 from vitiweb.kube.discovery import connection_test
 from vitiweb.kube.errors import KubeError
 from vitiweb.kube.kubeconfig import credential_kinds, dump_kubeconfig, resolve_context
 from vitiweb.models import Cluster, JournalEntry, Reference
-from vitiweb.overview import list_url
+from vitiweb.overview import broken_references_url, list_url
 from vitiweb.shapes import kind_specs
 from vitiweb.sync.clusters import record_connection_test, register_cluster
 from vitiweb.ui import render_page, require_permission, url_name
 
 CONNECTION_TEST_TIMEOUT = 5.0
+JOURNAL_SHOWN = 15
+BROKEN_STATES = (Reference.State.DANGLING, Reference.State.AMBIGUOUS)
 
 
 def _counts_by_cluster() -> dict[int, list]:
@@ -43,14 +46,38 @@ def _counts_by_cluster() -> dict[int, list]:
     return counts
 
 
+#: ``?state=unhealthy``: the clusters the overview counts as unhealthy.
+UNHEALTHY = "unhealthy"
+UNHEALTHY_STATES = (Cluster.State.DEGRADED, Cluster.State.UNREACHABLE)
+CURRENT_FILTER = {"yes": "current", "no": "not current"}
+
+
+def cluster_filters(request) -> tuple[Q, list[tuple[str, str]]]:
+    """The cluster list's filters (``state``, ``current``) as a condition, and the chips naming them."""
+    condition, chips = Q(), []
+    state = request.GET.get("state", "")
+    if state == UNHEALTHY:
+        condition &= Q(state__in=UNHEALTHY_STATES)
+        chips.append(("State", "degraded or unreachable"))
+    elif state in Cluster.State.values:
+        condition &= Q(state=state)
+        chips.append(("State", Cluster.State(state).label))
+    current = request.GET.get("current", "")
+    if current in CURRENT_FILTER:
+        condition &= current_q() if current == "yes" else ~current_q()
+        chips.append(("Data", CURRENT_FILTER[current]))
+    return condition, chips
+
+
 @require_permission("vitiweb.view_cluster")
 def cluster_list(request):
-    clusters = list(Cluster.objects.defer("credentials_encrypted").order_by("name"))
+    condition, chips = cluster_filters(request)
+    clusters = list(Cluster.objects.defer("credentials_encrypted").filter(condition).order_by("name"))
     counts = _counts_by_cluster()
     for cluster in clusters:
         cluster.kind_counts = counts.get(cluster.pk, [])
         cluster.object_total = sum(n for _, n, _ in cluster.kind_counts)
-    return render_page(request, "vitiweb/cluster_list.html", {"clusters": clusters})
+    return render_page(request, "vitiweb/cluster_list.html", {"clusters": clusters, "active_filters": chips})
 
 
 @require_permission("vitiweb.view_cluster")
@@ -80,7 +107,7 @@ def cluster_detail(request, pk):
                 "state": (cluster.kind_states or {}).get(model.KIND) if isinstance(cluster.kind_states, dict) else None,
             }
         )
-    broken = Reference.objects.filter(source_cluster=cluster).exclude(state=Reference.State.RESOLVED)
+    broken = Reference.objects.filter(source_cluster=cluster, state__in=BROKEN_STATES)
     broken_counts = dict(broken.order_by().values_list("state").annotate(n=Count("*")))
     api = reverse("api-reference-list")
     context = {
@@ -93,9 +120,14 @@ def cluster_detail(request, pk):
         "kinds": kinds,
         "permissions": _permission_rows(cluster.permissions),
         "broken_count": broken.count(),
-        "journal": JournalEntry.objects.filter(cluster=cluster).only(
-            "kind", "namespace", "name", "action", "changed_by", "recorded_at", "resource_version"
-        )[:15],
+        "broken_url": broken_references_url(source_cluster=cluster.pk),
+        # Newest first, a page at a time: the page says which of how many it shows.
+        "journal": Paginator(
+            JournalEntry.objects.filter(cluster=cluster)
+            .only("kind", "namespace", "name", "action", "changed_by", "recorded_at", "resource_version")
+            .order_by("-recorded_at", "-pk"),
+            JOURNAL_SHOWN,
+        ).get_page(request.GET.get("changes-page")),
     }
     return render_page(request, "vitiweb/cluster_detail.html", context, {"cluster-page": "vitiweb/_cluster_page.html"})
 

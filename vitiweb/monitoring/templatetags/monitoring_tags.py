@@ -14,6 +14,7 @@ register = template.Library()
 
 #: Warning events shown in "Needs attention" and in an object's head, and how recent they must be.
 WARNINGS_SHOWN = 8
+ALERTS_SHOWN = 20
 OBJECT_WARNINGS_SHOWN = 3
 RECENT = timedelta(hours=1)
 
@@ -24,14 +25,25 @@ def _rows(found) -> list[dict]:
 
 @register.inclusion_tag("monitoring/_fleet_troubles.html", takes_context=True)
 def fleet_troubles(context):
-    """Alerts pending or firing, and the newest Warning events of the fleet (for "Needs attention")."""
-    found = AlertInstance.objects.select_related("cluster").order_by("state", "-severity", "active_since")[:20]
+    """Alerts pending or firing (the first ALERTS_SHOWN, or all with ``?alerts=all``), and the newest Warning
+    events of the fleet (for "Needs attention")."""
+    request = context.get("request")
+    every = request is not None and request.GET.get("alerts") == "all"
+    found = AlertInstance.objects.select_related("cluster").order_by("state", "-severity", "active_since")
+    total = found.count()
+    if not every:
+        found = found[:ALERTS_SHOWN]
     warnings = (
         Event.objects.filter(type=Event.Type.WARNING, last_seen__gte=timezone.now() - RECENT)
         .select_related("cluster")
         .order_by("-last_seen", "-id")[:WARNINGS_SHOWN]
     )
-    return {"alert_rows": _rows(found), "warning_events": list(warnings), "perms": context.get("perms")}
+    return {
+        "alert_rows": _rows(found),
+        "alerts_total": total,
+        "warning_events": list(warnings),
+        "perms": context.get("perms"),
+    }
 
 
 @register.inclusion_tag("monitoring/_object_troubles.html", takes_context=True)
