@@ -18,6 +18,7 @@ from django.contrib.auth.models import Group
 from machines.models import Machine
 from providers.models import KubernetesProvider, MachineProvider
 from stacks.models import Vitistack
+from vitiweb.derive import derive
 from vitiweb.kinds import KINDS
 from vitiweb.models import Cluster
 from vitiweb.roles import ADMIN, OPERATOR, VIEWER
@@ -314,6 +315,7 @@ def fleet() -> Fleet:
             status=status("Ready", True),
         ),
     )
+    derive()  # as the deriving process does after the sync's commits: pages read what it stored
     machines = {m.name: m for m in Machine.objects.all()}
     return Fleet(
         east=east,

@@ -1,30 +1,52 @@
 """Fleet-wide derivations, computed once for the whole deployment and stored.
 
-Integrity findings cost a scan of the fleet. Pages never compute them, and
-several web processes must not each pay for them: one process at a time,
-the holder of the ``derive`` lease, does. A sync worker process runs a
-``Deriver`` beside its cluster syncs (``manage.py sync``, and the embedded
-start); whichever holds the lease re-reads the fleet's fingerprint every
-``poll_seconds`` and, when sync commits changed it, recomputes and stores the
-findings. Recomputation is throttled: after a run of ``d`` seconds the next
-waits at least ``max(min_interval, 4 d)``, so a fleet under a constant stream
-of changes costs its holder at most a fifth of a core, and a small fleet
-(``make run``) shows new findings within about a second.
+Integrity findings and the overview's figures cost a scan of the fleet.
+Pages never compute them, and several web processes must not each pay for
+them: one process at a time, the holder of the ``derive`` lease, does. A
+sync worker process runs a ``Deriver`` beside its cluster syncs
+(``manage.py sync``, and the embedded start); whichever holds the lease
+re-reads the fleet's fingerprint every ``poll_seconds`` and, when sync
+commits changed it, recomputes and stores both (``derive``): the findings
+(``vitiweb.integrity``, a ``FindingsRun``) and the overview
+(``vitiweb.overview``, an ``OverviewRun``), then tells open pages
+(``vitiweb.live.publish_derived``). Recomputation is throttled: after a run of
+``d`` seconds the next waits at least ``max(min_interval, 4 d)``, so a fleet
+under a constant stream of changes costs its holder at most a fifth of a
+core, and a small fleet (``make run``) shows new figures within about a
+second.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
 
+from django.conf import settings
 from django.db import close_old_connections
 
-from vitiweb import integrity, leases
+from vitiweb import integrity, leases, live, overview
+from vitiweb.models import FindingsRun, OverviewRun
 
 logger = logging.getLogger(__name__)
 
 LEASE = "derive"
+
+
+def derive(current: str | None = None) -> bool:
+    """Store the findings and the overview of the fleet state ``current`` (its fingerprint, read now when not
+    given) unless both are stored already; True if they were derived (open pages are then told)."""
+    current = current or integrity.fingerprint()
+    stored = [model.objects.values_list("fingerprint", flat=True).first() for model in (FindingsRun, OverviewRun)]
+    if all(fingerprint == current for fingerprint in stored):
+        return False
+    integrity.store_findings(current)
+    overview.store_overview(current)
+    live.publish_derived()
+    return True
 
 
 class Deriver:
@@ -40,19 +62,18 @@ class Deriver:
         self._thread: threading.Thread | None = None
 
     def tick(self) -> bool:
-        """One round: renew the lease and, if ours and the fleet changed, recompute. True if it recomputed."""
+        """One round: renew the lease and, if ours and the fleet changed, derive. True if it derived."""
         if not leases.hold(LEASE, self.holder, self.lease_seconds):
             return False
         if time.monotonic() < self._next_run:
             return False
-        current = integrity.fingerprint()
         started = time.monotonic()
-        run = integrity.store_findings(current)
+        derived = derive()
         took = time.monotonic() - started
         self._next_run = time.monotonic() + max(self.min_interval, 4 * took)
-        if took > 0.05:
-            logger.info("findings recomputed in %.0f ms: %s", took * 1000, run.counts)
-        return True
+        if derived and took > 0.05:
+            logger.info("findings and overview derived in %.0f ms", took * 1000)
+        return derived
 
     def run(self) -> None:
         try:
@@ -79,3 +100,27 @@ class Deriver:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+
+
+def start_process(holder: str, lease_seconds: float) -> subprocess.Popen:
+    """A ``Deriver`` in a process of its own (``manage.py derive``), a child of this one.
+
+    A derivation is CPU-bound Python for seconds at a large fleet; in a thread beside the sync's writers it
+    would hold the interpreter lock they need between their queries, and their writes would fall behind
+    (``tests/bench/bench_pages_under_sync.py`` measured a third of the rate). The child stops with
+    ``stop_process``, or by itself when this process dies.
+    """
+    argv = [sys.executable, str(settings.BASE_DIR / "manage.py"), "derive", "--holder", holder]
+    argv += ["--lease-seconds", str(lease_seconds), "--parent-pid", str(os.getpid())]
+    return subprocess.Popen(argv, cwd=settings.BASE_DIR)
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 15.0) -> None:
+    """Stop a ``start_process`` child: it gives the lease back unless it was in a derivation for ``timeout``."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
