@@ -79,13 +79,15 @@ def make_cluster(name="prod-east", **fields) -> Cluster:
 
 
 def mirror(cluster: Cluster, *objects: dict) -> None:
-    """Add objects to a cluster as watch events would (ADDED), whatever their kinds."""
+    """Add objects to a cluster as watch events would (ADDED), whatever their kinds; then derive the fleet's
+    findings and overview, as the deriving process does after the sync's commits (pages read what it stored)."""
     by_kind: dict[str, list] = {}
     for obj in objects:
         by_kind.setdefault(obj["kind"], []).append(("ADDED", obj))
     for kind in KINDS:
         if kind in by_kind:
             apply_events(cluster, kind, by_kind[kind], changed_by="test")
+    derive()
 
 
 def ensure_roles() -> None:
@@ -315,7 +317,6 @@ def fleet() -> Fleet:
             status=status("Ready", True),
         ),
     )
-    derive()  # as the deriving process does after the sync's commits: pages read what it stored
     machines = {m.name: m for m in Machine.objects.all()}
     return Fleet(
         east=east,

@@ -346,13 +346,15 @@ class OverviewRun(models.Model):
     """The fleet overview's counts, lists and figures as the deriving process computed them, read by every
     web process (``vitiweb.overview``: ``store_overview``, ``stored_overview``).
 
-    ``data`` holds the objects ``derive_overview`` returned, as JSON text (``vitiweb.stored``);
-    ``fingerprint`` says which state of the mirrored tables they were computed from, ``computed_at`` when.
+    ``data`` holds the objects ``derive_overview`` returned, as JSON text (``vitiweb.stored``), and
+    ``digest`` its SHA-1 (what a reader's decoded copy is keyed on); ``fingerprint`` says which state of the
+    mirrored tables they were last derived from, ``computed_at`` when.
     """
 
     fingerprint = models.CharField(max_length=64)
     computed_at = models.DateTimeField(default=timezone.now, db_index=True)
     duration_ms = models.FloatField(default=0.0)
+    digest = models.CharField(max_length=40)
     data = models.TextField()
 
     class Meta:

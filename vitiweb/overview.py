@@ -18,6 +18,7 @@ request (``fleet_overview``). The page says when the figures were derived.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections import Counter, defaultdict
@@ -406,26 +407,29 @@ def store_overview(current: str):
     ``current`` is the fleet's fingerprint (``vitiweb.integrity.fingerprint``). Only the holder of the
     derivation lease calls this (and tests, playing it).
     """
-    latest = OverviewRun.objects.only("id", "fingerprint").first()
+    latest = OverviewRun.objects.only("id", "fingerprint", "digest").first()
     if latest is not None and latest.fingerprint == current:
         return latest
     started = time.monotonic()
     data = stored.dumps(derive_overview())
     duration_ms = round((time.monotonic() - started) * 1000, 1)
+    digest = hashlib.sha1(data.encode()).hexdigest()
     now = timezone.now()
-    if latest is not None and OverviewRun.objects.filter(id=latest.id, data=data).exists():
+    if latest is not None and latest.digest == digest:
         # Nothing the page shows changed: readers keep the copy they decoded; the time says it is current.
         OverviewRun.objects.filter(id=latest.id).update(fingerprint=current, duration_ms=duration_ms, computed_at=now)
         return latest
-    run = OverviewRun.objects.create(fingerprint=current, duration_ms=duration_ms, computed_at=now, data=data)
+    run = OverviewRun.objects.create(
+        fingerprint=current, duration_ms=duration_ms, computed_at=now, digest=digest, data=data
+    )
     # Readers take the newest run; the one before is kept for a reader already loading it.
     OverviewRun.objects.filter(id__lt=run.id).exclude(id__in=[latest.id] if latest else []).delete()
     return run
 
 
-#: The parsed data of the latest run this process read: (run id, parsed JSON). A run's data never changes
-#: once stored; each request decodes its own objects from it (the page sets what is current on them).
-_parsed: tuple[int, object] | None = None
+#: The parsed data of the latest run this process read: ((run id, digest), parsed JSON). A run's data never
+#: changes once stored; each request decodes its own objects from it (the page sets what is current on them).
+_parsed: tuple[tuple[int, str], object] | None = None
 
 
 def stored_overview() -> tuple[OverviewRun | None, dict]:
@@ -438,13 +442,13 @@ def stored_overview() -> tuple[OverviewRun | None, dict]:
     if latest is None:
         return None, _nothing_derived()
     parsed = _parsed
-    if parsed is None or parsed[0] != latest.id:
+    if parsed is None or parsed[0] != (latest.id, latest.digest):
         text = OverviewRun.objects.filter(id=latest.id).values_list("data", flat=True).first()
         if text is None:  # replaced between the two queries: the next page reads the newer one
             if parsed is None:
                 return None, _nothing_derived()
         else:
-            parsed = _parsed = (latest.id, json.loads(text))
+            parsed = _parsed = ((latest.id, latest.digest), json.loads(text))
     return latest, stored.decode(parsed[1])
 
 
