@@ -19,14 +19,13 @@ second.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
-import subprocess
-import sys
+import signal
 import threading
 import time
 
-from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from vitiweb import integrity, leases, live, overview
 from vitiweb.models import FindingsRun, OverviewRun
@@ -102,25 +101,46 @@ class Deriver:
             self._thread.join(timeout)
 
 
-def start_process(holder: str, lease_seconds: float) -> subprocess.Popen:
-    """A ``Deriver`` in a process of its own (``manage.py derive``), a child of this one.
+def serve(holder: str, lease_seconds: float = 20.0, poll_seconds: float = 1.0, parent_pid: int | None = None) -> None:
+    """Derive while holding the lease, until SIGTERM or SIGINT, or until ``parent_pid`` is no longer this
+    process's parent (a sync worker killed outright cannot stop its child: the child notices)."""
+    deriver = Deriver(holder, lease_seconds=lease_seconds, poll_seconds=poll_seconds)
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    deriver.start()
+    while not stopping.wait(1.0):
+        if parent_pid and os.getppid() != parent_pid:
+            break
+    deriver.stop()
+
+
+def start_process(holder: str, lease_seconds: float) -> multiprocessing.Process:
+    """``serve`` in a process of its own, forked from this one (nothing imported twice), stopped by
+    ``stop_process`` or when this process dies.
 
     A derivation is CPU-bound Python for seconds at a large fleet; in a thread beside the sync's writers it
     would hold the interpreter lock they need between their queries, and their writes would fall behind
-    (``tests/bench/bench_pages_under_sync.py`` measured a third of the rate). The child stops with
-    ``stop_process``, or by itself when this process dies.
+    (``tests/bench/bench_pages_under_sync.py`` measured a third of the rate). Call it before starting any
+    thread: the child gets a copy of this process as it is, and opens its own database connections.
     """
-    argv = [sys.executable, str(settings.BASE_DIR / "manage.py"), "derive", "--holder", holder]
-    argv += ["--lease-seconds", str(lease_seconds), "--parent-pid", str(os.getpid())]
-    return subprocess.Popen(argv, cwd=settings.BASE_DIR)
+    connections.close_all()
+    process = multiprocessing.get_context("fork").Process(
+        target=serve,
+        args=(holder, lease_seconds),
+        kwargs={"parent_pid": os.getpid()},
+        name=f"derive-{holder}",
+        daemon=True,
+    )
+    process.start()
+    return process
 
 
-def stop_process(process: subprocess.Popen, timeout: float = 15.0) -> None:
+def stop_process(process: multiprocessing.Process, timeout: float = 15.0) -> None:
     """Stop a ``start_process`` child: it gives the lease back unless it was in a derivation for ``timeout``."""
-    if process.poll() is None:
+    if process.is_alive():
         process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
+        process.join(timeout)
+        if process.is_alive():
             process.kill()
-            process.wait()
+            process.join()

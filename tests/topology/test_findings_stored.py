@@ -1,6 +1,7 @@
 """Integrity findings and the overview are computed once, by the holder of the derivation lease, and stored;
 pages only read them."""
 
+import os
 from datetime import timedelta
 
 import pytest
@@ -11,7 +12,7 @@ from machines.models import Machine
 from tests import factories
 from tests.topology.conftest import aws, load, machine, machine_provider
 from vitiweb import attribution, integrity, overview
-from vitiweb.derive import LEASE, Deriver
+from vitiweb.derive import LEASE, Deriver, serve, start_process, stop_process
 from vitiweb.kinds import all_models
 from vitiweb.live_regions import live_page, render_regions
 from vitiweb.models import FindingsRun, Lease, OverviewRun
@@ -163,3 +164,45 @@ def test_a_stopped_deriver_gives_its_lease_back():
     deriver.start()
     deriver.stop()
     assert Lease.objects.get(name=LEASE).holder == ""
+
+
+def wait_until(condition, timeout=60.0):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sync_workers_deriving_child_derives_and_gives_the_lease_back_when_stopped(cluster):
+    """``manage.py sync`` derives in a forked child process: the derivation never holds the sync's GIL."""
+    load(cluster, machine_provider("ec2", aws=aws()), machine("m1", instanceType="t3.micro"))
+    FindingsRun.objects.all().delete()
+    OverviewRun.objects.all().delete()
+    child = start_process("worker-1", lease_seconds=30)
+    try:
+        assert child.pid != os.getpid()
+        assert wait_until(lambda: FindingsRun.objects.exists() and OverviewRun.objects.exists())
+        assert Lease.objects.get(name=LEASE).holder == "worker-1"
+        assert FindingsRun.objects.get().counts["error"] == 1
+    finally:
+        stop_process(child)
+    assert child.exitcode == 0 and Lease.objects.get(name=LEASE).holder == ""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deriving_child_whose_sync_worker_died_stops_by_itself():
+    import multiprocessing
+
+    # Told that its parent is a process it is not the child of: as after its sync worker was killed (-9).
+    orphan = multiprocessing.get_context("fork").Process(
+        target=serve, args=("worker-1", 30), kwargs={"parent_pid": os.getpid() + 999_999}, daemon=True
+    )
+    orphan.start()
+    orphan.join(30)
+    assert orphan.exitcode == 0
+    assert Lease.objects.get(name=LEASE).holder == ""  # it held the lease, and gave it back
