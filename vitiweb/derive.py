@@ -88,7 +88,9 @@ class Deriver:
             try:
                 leases.release(LEASE, self.holder)
             finally:
-                close_old_connections()
+                # This thread's connection ends with it (close_old_connections would keep it for
+                # CONN_MAX_AGE, held open by a thread that no longer runs).
+                connections.close_all()
 
     def start(self) -> threading.Thread:
         self._thread = threading.Thread(target=self.run, name=f"derive-{self.holder}", daemon=True)
