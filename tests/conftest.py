@@ -62,14 +62,15 @@ def _processes_end_with_their_test(_roles):
 
 @pytest.fixture
 def pinned_findings(db):
-    """Store the fleet's integrity findings now (call the fixture's value again after changing the fleet).
+    """Store the fleet's integrity findings and overview now (call the fixture's value again after changing the
+    fleet).
 
-    Pages read the findings a deriving process stored (``vitiweb.derive``); tests play that process.
+    Pages read what a deriving process stored (``vitiweb.derive``); tests play that process.
     """
-    from vitiweb import integrity
+    from vitiweb.derive import derive
 
-    integrity.store_findings()
-    return integrity.store_findings
+    derive()
+    return derive
 
 
 @pytest.fixture

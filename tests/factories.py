@@ -20,6 +20,7 @@ from django.contrib.auth.models import Group
 from machines.models import Machine
 from providers.models import KubernetesProvider, MachineProvider
 from stacks.models import Vitistack
+from vitiweb.derive import derive
 from vitiweb.kinds import KINDS
 from vitiweb.models import Cluster
 from vitiweb.roles import ADMIN, OPERATOR, VIEWER
@@ -80,13 +81,15 @@ def make_cluster(name="prod-east", **fields) -> Cluster:
 
 
 def mirror(cluster: Cluster, *objects: dict) -> None:
-    """Add objects to a cluster as watch events would (ADDED), whatever their kinds."""
+    """Add objects to a cluster as watch events would (ADDED), whatever their kinds; then derive the fleet's
+    findings and overview, as the deriving process does after the sync's commits (pages read what it stored)."""
     by_kind: dict[str, list] = {}
     for obj in objects:
         by_kind.setdefault(obj["kind"], []).append(("ADDED", obj))
     for kind in KINDS:
         if kind in by_kind:
             apply_events(cluster, kind, by_kind[kind], changed_by="test")
+    derive()
 
 
 def ensure_roles() -> None:

@@ -163,6 +163,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
         # Signalled too: what pages draw from the fleet (findings, charts) says which clusters are current.
         self._note("Cluster")
 
+    async def fleet_derived(self, message):
+        # The findings and the overview's figures were derived anew from the committed fleet.
+        self._note("derived")
+
     async def drift_changed(self, message):
         self._note(None)
 

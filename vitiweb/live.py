@@ -92,6 +92,12 @@ def publish_object_changes(cluster_id: int, kind: str, changes: Iterable[tuple[s
     transaction.on_commit(after_commit)
 
 
+def publish_derived() -> None:
+    """Announce that the fleet-wide derivations (findings, the overview's figures) were stored anew, after
+    commit: pages showing them re-render (``vitiweb.derive``)."""
+    transaction.on_commit(lambda: _send({FLEET: {"type": "fleet.derived"}}))
+
+
 def publish_cluster_state(cluster_id: int) -> None:
     """Announce that a cluster's connection or sync state changed, after commit."""
     message = {"type": "cluster.changed", "cluster": cluster_id}

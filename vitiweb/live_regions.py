@@ -22,7 +22,15 @@ from vitiweb import live, registry
 
 _LIST_REGIONS = ("results",)
 _DETAIL_REGIONS = ("object-head", "tab-panel")
-_OVERVIEW_REGIONS = ("kind-summaries", "attention", "overview-charts", "clusters", "drift-summary", "fleet-freshness")
+_OVERVIEW_REGIONS = (
+    "kind-summaries",
+    "attention",
+    "overview-charts",
+    "clusters",
+    "drift-summary",
+    "fleet-freshness",
+    "overview-derived",
+)
 
 
 @dataclass(frozen=True)

@@ -366,6 +366,28 @@ class ServedSchema(models.Model):
         return f"{self.crd_name} in {self.cluster_id} at {self.resource_version or '?'}"
 
 
+class OverviewRun(models.Model):
+    """The fleet overview's counts, lists and figures as the deriving process computed them, read by every
+    web process (``vitiweb.overview``: ``store_overview``, ``stored_overview``).
+
+    ``data`` holds the objects ``derive_overview`` returned, as JSON text (``vitiweb.stored``), and
+    ``digest`` its SHA-1 (what a reader's decoded copy is keyed on); ``fingerprint`` says which state of the
+    mirrored tables they were last derived from, ``computed_at`` when.
+    """
+
+    fingerprint = models.CharField(max_length=64)
+    computed_at = models.DateTimeField(default=timezone.now, db_index=True)
+    duration_ms = models.FloatField(default=0.0)
+    digest = models.CharField(max_length=40)
+    data = models.TextField()
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"overview at {self.computed_at:%Y-%m-%d %H:%M:%S}"
+
+
 class DiscoveredObject(MirroredObject):
     """An object of a ``vitistack.io`` kind no app declares, found in a cluster's discovery.
 

@@ -7,10 +7,20 @@ to the fleet's total. Every number carries the URL of the list that shows
 exactly its rows, and totals say when they include objects of clusters that
 are not current (``vitiweb.freshness``). Nothing is cut silently: where a
 chart or list shows the first N, it says "N of M" and links to the rest.
+
+No request computes these figures: the process holding the derivation lease
+runs ``derive_overview`` after sync commits (``vitiweb.derive``) and stores
+what it returns (``store_overview``, an ``OverviewRun``); every web process
+reads the latest stored run (``stored_overview``) and adds only what changes
+with the clock, not with commits: which clusters are current, read per
+request (``fleet_overview``). The page says when the figures were derived.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import cache, cached_property
@@ -18,16 +28,18 @@ from urllib.parse import urlencode
 
 from django.db.models import Count
 from django.urls import reverse
+from django.utils import timezone
 
 from machines.models import Machine
 from providers.filters import UNSET
 from providers.models import KubernetesProvider, MachineProvider
 from stacks.models import Vitistack
+from vitiweb import stored
 from vitiweb.attribution import BUCKET_TEXT, COST_TEXT, SHARED, UNATTRIBUTED, Bucket, Fleet, rule_texts
 from vitiweb.filters import NO_PHASE, PROBLEM_PHASES, needs_attention
 from vitiweb.freshness import fleet_freshness
 from vitiweb.kinds import all_models
-from vitiweb.models import Cluster, Reference
+from vitiweb.models import Cluster, OverviewRun, Reference
 from vitiweb.templatetags.vitiweb_ui import phase_tone
 from vitiweb.ui import CLUSTER_FRESHNESS, url_name
 
@@ -39,6 +51,9 @@ CHART_SHOWN = 25
 #: What a trace's values are (its ``meta``), for the chart's table: counts of the rows its bar links to
 #: (the default), sums over the items its bar links to, or limits read from the object it links to.
 COUNT, SUM, LIMIT = "count", "sum", "limit"
+
+#: Columns of a cluster the overview never reads (its credentials above all: never in a stored overview).
+CLUSTER_UNREAD = ("credentials_encrypted", "discovered_kinds", "permissions")
 
 TONE_COLOURS = {"ok": "#2e9e5b", "warn": "#d08a1a", "bad": "#d2453a", "idle": "#8792a2"}
 
@@ -160,7 +175,8 @@ def broken_references():
 
     states = (Reference.State.DANGLING, Reference.State.AMBIGUOUS)
     queryset = Reference.objects.filter(state__in=states)
-    rows = [RelatedRow(ref) for ref in queryset.select_related("source_cluster").order_by("-id")[:10]]
+    refs = queryset.select_related("source_cluster").defer(*(f"source_cluster__{f}" for f in CLUSTER_UNREAD))
+    rows = [RelatedRow(ref) for ref in refs.order_by("-id")[:10]]
     _load_ends(rows, lambda ref: ref.source_kind, lambda ref: ref.source_id)
     counts = dict(queryset.order_by().values_list("state").annotate(n=Count("*")))
     api = reverse("api-reference-list")
@@ -347,31 +363,161 @@ def cost_figure(rows: list[UsageRow], shown: int = CHART_SHOWN) -> tuple[dict, i
     return {"data": data, "layout": layout}, count
 
 
-def fleet_overview(all_stacks: bool = False) -> dict:
+# -- derived off the request path (vitiweb.derive), read by every web process -------------------------------
+
+
+def derive_overview() -> dict:
+    """Everything the overview shows that costs more than a few indexed queries, for ``store_overview``.
+
+    Called by the process holding the derivation lease after sync commits (``vitiweb.derive``), never in a
+    request. Which clusters are current changes with the clock, not with commits, so it is left to the page
+    (``fleet_overview``): each number keeps the clusters it comes from (``KindSummary.by_cluster``, the
+    machine phases per cluster, and ``Bucket.stale_clusters``, here every cluster counted in the bucket).
+    """
     models = all_models()
-    clusters = list(Cluster.objects.defer("credentials_encrypted", "discovered_kinds", "permissions").order_by("name"))
-    freshness = fleet_freshness(clusters)
-    stale_ids = freshness.stale_ids
-    summaries, machine_phases = kind_summaries(models, stale_ids)
-    for cluster in clusters:
-        cluster.kind_counts = [
-            (s.label, s.by_cluster.get(cluster.pk, 0), list_url(s.model, cluster=cluster.name)) for s in summaries
-        ]
-    stacks, others, total = usage_rows(Fleet(stale_ids), {c.pk: c.name for c in clusters})
+    clusters = list(Cluster.objects.only("name").order_by("name"))
+    names = {cluster.pk: cluster.name for cluster in clusters}
+    summaries, machine_phases = kind_summaries(models)
+    stacks, others, total = usage_rows(Fleet(set(names)), names)
     quota, quota_count = quota_figure(stacks)
     cost, cost_count = cost_figure(stacks + others)
     broken, broken_rows = broken_references()
     return {
-        "clusters": clusters,
-        "freshness": freshness,
         "summaries": summaries,
+        "machine_phases": machine_phases,
+        "kind_counts": {
+            pk: [(s.label, s.by_cluster.get(pk, 0), list_url(s.model, cluster=name)) for s in summaries]
+            for pk, name in names.items()
+        },
         "attention": attention_objects(models),
-        "attention_shown": ATTENTION_SHOWN,
         "attention_total": sum(s.problems for s in summaries),
         "broken": broken_rows,
         "broken_counts": broken,
         "broken_count": sum(n for _, n, _ in broken),
+        "usages": stacks,
+        "usage_others": others,
+        "usage_total": total,
+        "usage_total_urls": usage_urls(),
         "broken_url": broken_references_url(),
+        "stacks_url": list_url(Vitistack),
+        "limited_stacks_url": list_url(Vitistack, limit="machines"),
+        "quota_count": quota_count,
+        "cost_count": cost_count,
+        "figures": {"providers_by_type": providers_by_type_figure(), "quota": quota, "cost": cost},
+        "total_cost": total.cost,
+    }
+
+
+def _nothing_derived() -> dict:
+    """What the page shows before the first derivation is stored: no counts, not zeros from a computation."""
+    total = Bucket("total")
+    return {
+        "summaries": [],
+        "machine_phases": {},
+        "kind_counts": {},
+        "attention": [],
+        "attention_total": 0,
+        "broken": [],
+        "broken_counts": [],
+        "broken_count": 0,
+        "usages": [],
+        "usage_others": [],
+        "usage_total": total,
+        "usage_total_urls": usage_urls(),
+        "broken_url": broken_references_url(),
+        "stacks_url": list_url(Vitistack),
+        "limited_stacks_url": list_url(Vitistack, limit="machines"),
+        "quota_count": 0,
+        "cost_count": 0,
+        "figures": {
+            "providers_by_type": {"data": [], "layout": _layout(barmode="group")},
+            "quota": quota_figure([])[0],
+            "cost": cost_figure([])[0],
+        },
+        "total_cost": 0.0,
+    }
+
+
+def store_overview(current: str):
+    """Derive the overview unless the stored one was derived from the fleet state ``current``; the stored run.
+
+    ``current`` is the fleet's fingerprint (``vitiweb.integrity.fingerprint``). Only the holder of the
+    derivation lease calls this (and tests, playing it).
+    """
+    latest = OverviewRun.objects.only("id", "fingerprint", "digest").first()
+    if latest is not None and latest.fingerprint == current:
+        return latest
+    started = time.monotonic()
+    data = stored.dumps(derive_overview())
+    duration_ms = round((time.monotonic() - started) * 1000, 1)
+    digest = hashlib.sha1(data.encode()).hexdigest()
+    now = timezone.now()
+    if latest is not None and latest.digest == digest:
+        # Nothing the page shows changed: readers keep the copy they decoded; the time says it is current.
+        OverviewRun.objects.filter(id=latest.id).update(fingerprint=current, duration_ms=duration_ms, computed_at=now)
+        return latest
+    run = OverviewRun.objects.create(
+        fingerprint=current, duration_ms=duration_ms, computed_at=now, digest=digest, data=data
+    )
+    # Readers take the newest run; the one before is kept for a reader already loading it.
+    OverviewRun.objects.filter(id__lt=run.id).exclude(id__in=[latest.id] if latest else []).delete()
+    return run
+
+
+#: The parsed data of the latest run this process read: ((run id, digest), parsed JSON). A run's data never
+#: changes once stored; each request decodes its own objects from it (the page sets what is current on them).
+_parsed: tuple[tuple[int, str], object] | None = None
+
+
+def stored_overview() -> tuple[OverviewRun | None, dict]:
+    """(the latest run without its data, the objects it stores); (None, empty figures) before the first run.
+
+    One indexed query, and a second when this process has not read that run yet.
+    """
+    global _parsed
+    latest = OverviewRun.objects.defer("data").first()
+    if latest is None:
+        return None, _nothing_derived()
+    parsed = _parsed
+    if parsed is None or parsed[0] != (latest.id, latest.digest):
+        text = OverviewRun.objects.filter(id=latest.id).values_list("data", flat=True).first()
+        if text is None:  # replaced between the two queries: the next page reads the newer one
+            if parsed is None:
+                return None, _nothing_derived()
+        else:
+            parsed = _parsed = ((latest.id, latest.digest), json.loads(text))
+    return latest, stored.decode(parsed[1])
+
+
+def fleet_overview(all_stacks: bool = False) -> dict:
+    """The overview's context: the clusters and how current they are, read now; the rest as last derived."""
+    clusters = list(Cluster.objects.defer(*CLUSTER_UNREAD).order_by("name"))
+    freshness = fleet_freshness(clusters)
+    stale_ids = freshness.stale_ids
+    names = {cluster.pk: cluster.name for cluster in clusters}
+    run, derived = stored_overview()
+    summaries = derived["summaries"]
+    for summary in summaries:
+        summary.stale = sum(n for pk, n in summary.by_cluster.items() if pk in stale_ids)
+    for cluster in clusters:
+        cluster.kind_counts = derived["kind_counts"].get(cluster.pk) or [
+            (s.label, 0, list_url(s.model, cluster=cluster.name)) for s in summaries
+        ]
+    stacks, others, total = derived["usages"], derived["usage_others"], derived["usage_total"]
+    for row in stacks + others:
+        row.bucket.stale_clusters &= stale_ids
+        row.stale_names = sorted(names[pk] for pk in row.bucket.stale_clusters)
+    total.stale_clusters &= stale_ids
+    by_id = {cluster.pk: cluster for cluster in clusters}
+    for obj in derived["attention"]:  # their "last seen" badges say how current their cluster is now
+        obj.cluster = by_id.get(obj.cluster_id, obj.cluster)
+    return {
+        **derived,
+        "derived_at": run.computed_at if run else None,
+        "derived_ms": run.duration_ms if run else None,
+        "clusters": clusters,
+        "freshness": freshness,
+        "attention_shown": ATTENTION_SHOWN,
         "unhealthy_clusters": [c for c in clusters if c.state in (Cluster.State.DEGRADED, Cluster.State.UNREACHABLE)],
         "cluster_urls": {
             "all": cluster_list_url(),
@@ -381,23 +527,13 @@ def fleet_overview(all_stacks: bool = False) -> dict:
         },
         "usages": stacks if all_stacks else stacks[:STACKS_SHOWN],
         "usages_total": len(stacks),
-        "usage_others": others,
-        "usage_total": total,
-        "usage_total_urls": usage_urls(),
         "usage_stale_names": sorted(c.name for c in freshness.stale if c.pk in total.stale_clusters),
-        "stacks_url": list_url(Vitistack),
-        "limited_stacks_url": list_url(Vitistack, limit="machines"),
         "rule_texts": rule_texts(),
         "bucket_text": BUCKET_TEXT,
         "cost_text": COST_TEXT,
         "chart_shown": CHART_SHOWN,
-        "quota_count": quota_count,
-        "cost_count": cost_count,
         "figures": {
-            "machines_by_phase": machines_by_phase_figure(clusters, machine_phases),
-            "providers_by_type": providers_by_type_figure(),
-            "quota": quota,
-            "cost": cost,
+            **derived["figures"],
+            "machines_by_phase": machines_by_phase_figure(clusters, derived["machine_phases"]),
         },
-        "total_cost": total.cost,
     }

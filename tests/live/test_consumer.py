@@ -164,3 +164,25 @@ async def test_a_detail_page_follows_its_object_and_is_closed_when_it_is_deleted
     )
     output = await communicator.receive_output(timeout=5)
     assert output == {"type": "websocket.close", "code": 4403}
+
+
+async def test_the_overview_is_pushed_again_when_its_figures_are_derived_anew(fleet):
+    """The overview shows stored figures: the page hears of the new ones from the deriving process."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from vitiweb.derive import derive
+
+    viewer = await sync_to_async(factories.viewer)()
+    communicator = connect(viewer, "/")
+    assert (await communicator.connect())[0]
+    first = await communicator.receive_from(timeout=5)
+    assert "Provisioning" in first and "Failed" not in first
+    later = timezone.now() + timedelta(seconds=1)
+    # Written without a word to the channel layer; only the derivation tells the page.
+    await sync_to_async(Machine.objects.filter(name="m1").update)(phase="Failed", synced_at=later)
+    assert await sync_to_async(derive)() is True
+    message = await communicator.receive_from(timeout=5)
+    assert "Failed" in message and 'data-kinds="derived"' in message
+    await communicator.disconnect()

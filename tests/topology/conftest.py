@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 
 from tests.conftest import k8s_object
-from vitiweb import integrity
+from vitiweb.derive import derive
 from vitiweb.integrity import run_checks
 from vitiweb.kinds import KINDS
 from vitiweb.models import Cluster
@@ -51,8 +51,8 @@ def load(cluster, *objects, secrets=None):
         if of_kind:
             apply_snapshot(cluster, kind, of_kind)
     replace_known_secrets(cluster, {("production", "aws-credentials")} if secrets is None else set(secrets))
-    # What the deriving process does after sync commits: pages read the stored findings.
-    integrity.store_findings()
+    # What the deriving process does after sync commits: pages read the stored findings and overview.
+    derive()
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def cluster(db):
 @pytest.fixture
 def examples(db):
     call_command("import_manifests", str(EXAMPLES), "--source", "examples", verbosity=0)
-    integrity.store_findings()
+    derive()
     return Cluster.objects.get(name="examples")
 
 

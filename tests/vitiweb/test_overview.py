@@ -119,3 +119,79 @@ def test_charts_are_drawn_by_a_static_script_with_plotly_served_locally(page):
     html = response.content.decode()
     assert "/static/vitiweb/charts.js" in html
     assert "/assets/plotly-" in html and "cdn" not in html.lower()
+
+
+# -- derived off the request path -------------------------------------------------------------------------
+
+
+def machine_summary(response):
+    return next(s for s in response.context["summaries"] if s.kind == "Machine")
+
+
+def test_the_page_shows_the_stored_figures_and_says_when_they_were_derived(client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from vitiweb.derive import derive
+    from vitiweb.models import OverviewRun
+    from vitiweb.sync.mirror import apply_events
+
+    data = fleet()
+    client.force_login(viewer())
+    run = OverviewRun.objects.first()
+    response = client.get(reverse("home"))
+    assert f'<time datetime="{timezone.localtime(run.computed_at).isoformat()}' in response.content.decode()
+    assert machine_summary(response).phases["Failed"] == 1
+
+    # The sync writes; until the deriving process has run, the page shows what it derived before.
+    raw = k8s_object(
+        "Machine",
+        "worker-production-001",
+        spec=data.running.spec,
+        status=status("Failed", False, "gone"),
+        rv="2",
+        uid=data.running.uid,
+    )
+    apply_events(data.east, "Machine", [("MODIFIED", raw)])
+    assert machine_summary(client.get(reverse("home"))).phases["Failed"] == 1
+    assert derive() is True
+    later = client.get(reverse("home"))
+    assert machine_summary(later).phases["Failed"] == 2
+    assert OverviewRun.objects.first().computed_at >= run.computed_at
+    assert timezone.now() - OverviewRun.objects.first().computed_at < timedelta(minutes=1)
+
+
+def test_before_the_first_derivation_the_page_says_the_figures_are_coming(client):
+    from vitiweb.models import OverviewRun
+
+    fleet()
+    OverviewRun.objects.all().delete()
+    client.force_login(viewer())
+    response = client.get(reverse("home"))
+    assert response.status_code == 200
+    assert response.context["summaries"] == [] and "are being derived" in response.content.decode()
+    assert 'id="cluster-' in response.content.decode()  # the clusters are read, not derived
+
+
+def test_which_clusters_are_current_is_read_when_the_page_is_not_when_the_figures_were_derived(client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from vitiweb.models import Cluster, OverviewRun
+
+    data = fleet()
+    client.force_login(viewer())
+    response = client.get(reverse("home"))
+    assert machine_summary(response).stale == 3
+    assert figure(response, "fig-machines-by-phase")["data"][0]["x"] == ["prod-east (not current)"]
+    derived = OverviewRun.objects.first().id
+
+    # A worker takes prod-east's lease: nothing is derived again, and the page knows at once.
+    Cluster.objects.filter(pk=data.east.pk).update(lease_expires_at=timezone.now() + timedelta(minutes=1))
+    response = client.get(reverse("home"))
+    assert OverviewRun.objects.first().id == derived
+    assert machine_summary(response).stale == 0 and "incl. 3 not current" not in response.content.decode()
+    assert figure(response, "fig-machines-by-phase")["data"][0]["x"] == ["prod-east"]
+    assert all(not row.stale_names for row in response.context["usages"])

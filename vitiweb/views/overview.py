@@ -13,6 +13,7 @@ def home(request):
         {
             "attention": "vitiweb/_attention.html",
             "fleet-freshness": "vitiweb/_freshness.html",
+            "overview-derived": "vitiweb/_derived.html",
             "clusters": "vitiweb/_cluster_cards.html",
             "kind-summaries": "vitiweb/_kind_summaries.html",
             "overview-charts": "vitiweb/_overview_charts.html",

@@ -3,8 +3,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from vitiweb import integrity
-from vitiweb.derive import Deriver
+from vitiweb.derive import derive, start_process, stop_process
 from vitiweb.kube.errors import KubeError
 from vitiweb.models import Cluster
 from vitiweb.sync.engine import sync_once
@@ -41,22 +40,24 @@ class Command(BaseCommand):
             cluster_names=clusters,
             on_tick=(lambda: Path(heartbeat_file).touch()) if heartbeat_file else None,
         )
-        # Whichever sync worker holds the derivation lease also stores the fleet's findings.
-        deriver = Deriver(worker.name, lease_seconds=lease_seconds)
+        # Whichever sync worker holds the derivation lease also stores the fleet's findings and overview,
+        # in a child process: a derivation must not hold up this process's writes.
+        deriver = start_process(worker.name, lease_seconds)
 
         def stop(*_):
-            deriver.stop()
-            worker.stop()
+            worker.stop()  # the clusters' leases first: the other replicas take them over at once
+            stop_process(deriver)
 
         signal.signal(signal.SIGTERM, stop)
         self.stdout.write(f"Sync worker {worker.name} started.")
         worker.start()
-        deriver.start()
         try:
             while not worker.join(1.0):
                 pass
         except KeyboardInterrupt:
             stop()
+        finally:
+            stop_process(deriver)
         self.stdout.write(f"Sync worker {worker.name} stopped.")
 
     def _once(self, clusters):
@@ -74,6 +75,6 @@ class Command(BaseCommand):
                 for kind, s in results.items()
             )
             self.stdout.write(f"{cluster.name}: {parts}")
-        integrity.store_findings()
+        derive()
         if failed:
             raise CommandError(f"{len(failed)} cluster(s) could not be synced: {', '.join(failed)}")
