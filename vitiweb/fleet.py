@@ -395,13 +395,21 @@ class Fleet:
         claim is in the shared bucket, counted for none of them (never twice). ``node_group_nodes`` are the
         nodes the stack's node groups want beyond the Machines already found as their nodes.
         """
-        bucket = self.attribution.get(str(stack_id)) or attribution.Bucket(str(stack_id))
-        return {
-            "machines": bucket.machines,
-            "node_group_nodes": bucket.nodes_wanted,
-            "clusters": bucket.kubernetes_providers,
-            "providers": bucket.providers,
-        }
+        return _usage(self.attribution.get(str(stack_id)) or attribution.Bucket(str(stack_id)))
+
+    def shown_stack_usage(self, stack_id: int) -> dict:
+        """``stack_usage`` as the deriving process last counted it, stored with the overview: what pages draw.
+
+        Counting the fleet is a derivation (``vitiweb.derive``); a page reads its result and never pays for it.
+        """
+        return _usage(self.stored_attribution.get(str(stack_id)) or attribution.Bucket(str(stack_id)))
+
+    @cached_property
+    def stored_attribution(self) -> dict[str, attribution.Bucket]:
+        from vitiweb import overview
+
+        _, derived = overview.stored_overview()
+        return {row.bucket.key: row.bucket for row in derived["usages"] + derived["usage_others"]}
 
     def stacks_listing(self) -> dict[str, list[int]]:
         """Provider key -> the stacks that list it."""
@@ -444,3 +452,12 @@ def search_objects(query: str, limit: int = 20) -> list[Obj]:
         )
         found.extend(Obj(model.KIND, *row) for row in rows)
     return found[:limit]
+
+
+def _usage(bucket: attribution.Bucket) -> dict:
+    return {
+        "machines": bucket.machines,
+        "node_group_nodes": bucket.nodes_wanted,
+        "clusters": bucket.kubernetes_providers,
+        "providers": bucket.providers,
+    }

@@ -120,14 +120,14 @@ class Builder:
 
 
 def stack_sublabel(fleet: Fleet, stack: Obj) -> str:
-    usage = fleet.stack_usage(stack.id)
+    usage = fleet.shown_stack_usage(stack.id)
     if stack.max_machines:
         return f"machines {percent(usage['machines'], stack.max_machines)}"
     return stack.role or stack.region or ""
 
 
 def stack_hover(fleet: Fleet, stack: Obj) -> list[str]:
-    usage = fleet.stack_usage(stack.id)
+    usage = fleet.shown_stack_usage(stack.id)
     lines = [f"role {stack.role or '—'} · region {stack.region or '—'}"]
     quotas = []
     for label, used, limit in (
@@ -255,7 +255,7 @@ class HierarchyBuilder(Builder):
         return picture
 
     def _sublabel(self, stack, limits, kids) -> str:
-        usage = self.fleet.stack_usage(stack.id)
+        usage = self.fleet.shown_stack_usage(stack.id)
         parts = []
         if stack.max_machines:
             parts.append(f"machines {percent(usage['machines'], stack.max_machines)}")
@@ -269,7 +269,7 @@ class HierarchyBuilder(Builder):
         def total(pk, seen):
             if pk in memo:
                 return memo[pk]
-            own = self.fleet.stack_usage(pk)["machines"]
+            own = self.fleet.shown_stack_usage(pk)["machines"]
             result = own + sum(total(c, seen | {pk}) for c in edges.get(pk, ()) if c not in seen and c != pk)
             memo[pk] = result
             return result
@@ -492,7 +492,7 @@ class EdgeBuilder(Builder):
             spec_edge = as_dict(edge.spec.get("edge"))
             connectivity = as_dict(spec_edge.get("connectivity"))
             autonomy = as_dict(spec_edge.get("autonomy"))
-            usage = fleet.stack_usage(edge.id)
+            usage = fleet.shown_stack_usage(edge.id)
             machine_limit = limits["machines"] if limits["machines"] is not None else edge.max_machines
             cluster_limit = limits["clusters"] if limits["clusters"] is not None else edge.max_clusters
             autonomy_text = (
