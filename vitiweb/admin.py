@@ -8,7 +8,9 @@ from vitiweb.models import (
     JournalEntry,
     KnownSecret,
     Lease,
+    OverviewRun,
     Reference,
+    ServedSchema,
     SyncWorker,
 )
 
@@ -118,6 +120,23 @@ class FindingsRunAdmin(admin.ModelAdmin):
     list_display = ("computed_at", "duration_ms", "counts", "fingerprint")
     readonly_fields = ("fingerprint", "computed_at", "duration_ms", "counts")
     exclude = ("findings",)
+
+
+@admin.register(OverviewRun)
+class OverviewRunAdmin(admin.ModelAdmin):
+    list_display = ("computed_at", "duration_ms", "fingerprint")
+    readonly_fields = ("fingerprint", "computed_at", "duration_ms", "digest")
+    exclude = ("data",)
+
+
+@admin.register(ServedSchema)
+class ServedSchemaAdmin(admin.ModelAdmin):
+    """The CRDs each cluster serves, as the editor last read them; the cluster is their source."""
+
+    list_display = ("crd_name", "cluster", "resource_version", "scope", "installed", "checked_at", "error")
+    list_filter = ("cluster", "installed")
+    readonly_fields = ("cluster", "crd_name", "resource_version", "installed", "scope", "checked_at", "error")
+    exclude = ("schemas",)
 
 
 @admin.register(DiscoveredObject)
