@@ -10,6 +10,7 @@ manifest on the same cluster (a signed token carries the manifest's hash).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from datetime import timedelta
 
@@ -95,7 +96,9 @@ def _apply_token(user, cluster, manifest: dict) -> str:
 
 
 def _manifest_hash(manifest: dict) -> str:
-    return hashlib.sha256(to_yaml(manifest).encode()).hexdigest()
+    # The content, whatever the order of its keys: a served schema read back from PostgreSQL (jsonb keeps
+    # no key order) builds the same manifest in another order than the copy just fetched from the cluster.
+    return hashlib.sha256(json.dumps(manifest, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
 
 
 def _token_matches(token: str, user, cluster, manifest: dict) -> bool:
