@@ -69,7 +69,7 @@ async def test_a_foreign_origin_is_refused(fleet):
         "/ws/live/?page=/machines/",
         headers=[(b"origin", b"https://evil.example"), (b"host", b"127.0.0.1")],
     )
-    connected, _ = await communicator.connect()
+    connected, _ = await communicator.connect(timeout=5)
     assert not connected
 
 
@@ -88,7 +88,7 @@ async def test_a_page_that_follows_nothing_is_refused(fleet):
 async def test_on_connect_the_page_gets_its_regions_so_a_reconnect_catches_up(fleet):
     viewer = await sync_to_async(factories.viewer)()
     communicator = connect(viewer, "/machines/?phase=Provisioning")
-    assert (await communicator.connect())[0]
+    assert (await communicator.connect(timeout=5))[0]
     first = await communicator.receive_from(timeout=5)
     assert '<div id="results" hx-swap-oob="innerHTML">' in first and "m1" in first
     await communicator.disconnect()
@@ -97,7 +97,7 @@ async def test_on_connect_the_page_gets_its_regions_so_a_reconnect_catches_up(fl
 async def test_a_burst_of_changes_sends_a_few_messages_not_one_per_change(fleet):
     viewer = await sync_to_async(factories.viewer)()
     communicator = connect(viewer, "/machines/")
-    await communicator.connect()
+    await communicator.connect(timeout=5)
     await communicator.receive_from(timeout=5)
     await set_phase("m1", "Running")
     layer = get_channel_layer()
@@ -124,7 +124,7 @@ async def test_a_page_converges_even_when_every_message_is_lost(fleet):
 
     viewer = await sync_to_async(factories.viewer)()
     communicator = connect(viewer, "/machines/", consumer=QuickResync)
-    await communicator.connect()
+    await communicator.connect(timeout=5)
     await communicator.receive_from(timeout=5)
     await set_phase("m1", "Failed")  # changed, and nobody told the channel layer
     message = await communicator.receive_from(timeout=5)
@@ -138,7 +138,7 @@ async def test_unchanged_regions_are_not_sent_again(fleet):
 
     viewer = await sync_to_async(factories.viewer)()
     communicator = connect(viewer, "/machines/", consumer=QuickResync)
-    await communicator.connect()
+    await communicator.connect(timeout=5)
     await communicator.receive_from(timeout=5)
     assert await communicator.receive_nothing(timeout=1.0)
     await communicator.disconnect()
@@ -148,7 +148,7 @@ async def test_a_detail_page_follows_its_object_and_is_closed_when_it_is_deleted
     viewer = await sync_to_async(factories.viewer)()
     machine = await sync_to_async(Machine.objects.get)(name="m1")
     communicator = connect(viewer, f"/machines/{machine.pk}/")
-    await communicator.connect()
+    await communicator.connect(timeout=5)
     first = await communicator.receive_from(timeout=5)
     assert 'id="object-head"' in first and 'id="tab-panel"' in first
     await set_phase("m1", "Running")
@@ -176,7 +176,7 @@ async def test_the_overview_is_pushed_again_when_its_figures_are_derived_anew(fl
 
     viewer = await sync_to_async(factories.viewer)()
     communicator = connect(viewer, "/")
-    assert (await communicator.connect())[0]
+    assert (await communicator.connect(timeout=5))[0]
     first = await communicator.receive_from(timeout=5)
     assert "Provisioning" in first and "Failed" not in first
     later = timezone.now() + timedelta(seconds=1)

@@ -98,7 +98,7 @@ async def test_follow_streams_new_lines_until_the_page_closes(cluster):
     query = f"cluster={cluster.pk}&namespace={NAMESPACE}&pod={MACHINE_POD}&container=manager&tail=2"
     communicator = WebsocketCommunicator(LogConsumer.as_asgi(), f"/ws/logs/?{query}")
     communicator.scope["user"] = operator
-    connected, _ = await communicator.connect()
+    connected, _ = await communicator.connect(timeout=5)
     assert connected
     first = json.loads(await communicator.receive_from(timeout=5))
     assert [line["text"].split("\t")[3] for line in first["lines"]] == ["step 28", "step 29"]
@@ -129,7 +129,7 @@ async def test_follow_is_refused_to_viewers_and_for_bad_targets(cluster):
     ):
         communicator = WebsocketCommunicator(LogConsumer.as_asgi(), f"/ws/logs/?{query}")
         communicator.scope["user"] = user
-        assert await communicator.connect() == (False, code)
+        assert await communicator.connect(timeout=5) == (False, code)
         await communicator.disconnect()
 
 

@@ -137,7 +137,7 @@ async def test_a_declared_kinds_pages_are_live(gadget, gadget_object):
         assert any("contract-object" in html for html in regions.values()), url
         communicator = WebsocketCommunicator(LiveConsumer.as_asgi(), f"/ws/live/?page={url}")
         communicator.scope["user"] = viewer
-        connected, _ = await communicator.connect()
+        connected, _ = await communicator.connect(timeout=5)
         assert connected, url
         assert "contract-object" in await communicator.receive_from(timeout=5)
         await communicator.disconnect()
