@@ -1,6 +1,6 @@
 """Benchmark: how long management commands take to start (issue 15; aim: each < 0.5 s).
 
-    .venv/bin/python tests/bench/bench_startup.py [--runs 15]
+    .venv/bin/python tests/bench/bench_startup.py [--runs 10]
 
 Times, as wall time of a fresh process each, ``manage.py sync --help`` (settings, the app registry,
 the command's module and its parser) and ``manage.py check`` (the system checks, which import the
@@ -52,7 +52,7 @@ def timed_run(command: list[str], env: dict[str, str]) -> tuple[float, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=15, help="rounds (one run of every command per round)")
+    parser.add_argument("--runs", type=int, default=10, help="rounds (one run of every command per round)")
     args = parser.parse_args()
 
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "vitiweb.settings", "PYTHONPATH": str(ROOT)}
