@@ -2,6 +2,7 @@ from django.apps import AppConfig
 
 
 class VitiwebConfig(AppConfig):
+    default = True  # "vitiweb" in INSTALLED_APPS means this one, not Daphne's below
     name = "vitiweb"
     verbose_name = "Vitiweb"
 
