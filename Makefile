@@ -49,8 +49,10 @@ check: lint setup
 	  VITIWEB_CREDENTIALS_KEYS=$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
 	  $(PY) manage.py check --deploy --fail-level WARNING
 
+# Every benchmark in tests/bench/, in turn, each on its own freshly created PostgreSQL database
+# (vitiweb_bench_<name>); BENCH_ARGS="--only sync,pages" or "--skip live" picks some.
 bench: setup
-	for bench in tests/bench/bench_*.py; do $(PY) $$bench || exit 1; done
+	$(PY) tests/bench/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -18,6 +18,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+import vitiweb.celery  # noqa: F401 - the project's Celery app, which these shared tasks are sent through
 from gitops.models import Promotion
 from vitiweb.editing.forms import clean_manifest
 from vitiweb.editing.operations import apply_object, audit_origin, order_key

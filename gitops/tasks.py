@@ -6,6 +6,7 @@ import logging
 
 from celery import shared_task
 
+import vitiweb.celery  # noqa: F401 - the project's Celery app, which these shared tasks are sent through
 from gitops import desired, drift
 from gitops.models import GitSource
 

@@ -1,6 +1,7 @@
-"""Vitiweb: a dashboard for fleets of VitiStack management clusters."""
+"""Vitiweb: a dashboard for fleets of VitiStack management clusters.
 
-from .celery import app as celery_app
+The Celery app (``vitiweb.celery``) is imported by the modules that define tasks, not here:
+importing it here would cost every process, management commands included, Celery's import.
+"""
 
 __version__ = "0.1.0"
-__all__ = ["celery_app", "__version__"]

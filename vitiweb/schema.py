@@ -8,6 +8,8 @@ reports every problem with the field path Kubernetes would name
 (``spec.resourceQuotas.maxMachines``). What is written to a cluster is
 checked against the CRD that cluster serves (``validator_for``, fed by
 ``vitiweb.served``); these files are the fallback when it cannot be read.
+jsonschema is imported when a validator is first built, so that the views and
+commands importing this module start fast.
 """
 
 from __future__ import annotations
@@ -15,8 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-
-import jsonschema
 
 from vitiweb import safeyaml
 
@@ -120,6 +120,12 @@ def _crd_schemas(crds_dir: str) -> dict[str, dict]:
     return schemas
 
 
+def _json_schema_validator(schema: dict, strict: bool):
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(openapi_to_jsonschema(schema, strict))
+
+
 def _with_open_metadata(schema: dict) -> dict:
     # metadata is the API server's business, not the CRD's.
     return {**schema, "properties": {**schema.get("properties", {}), "metadata": {"type": "object"}}}
@@ -131,7 +137,7 @@ def _validator(api_version: str, kind: str, strict: bool, crds_dir: str):
     if schema is None:
         return None, None
     schema = _with_open_metadata(schema)
-    return jsonschema.Draft202012Validator(openapi_to_jsonschema(schema, strict)), schema
+    return _json_schema_validator(schema, strict), schema
 
 
 def _shape_dir(shape: str) -> str:
@@ -189,7 +195,7 @@ def validate(obj: dict, strict: bool = False, shape: str | None = None) -> list[
 def validator_for(openapi_schema: dict, strict: bool = True):
     """(validator, schema) for an explicit openAPIV3Schema (a CRD a cluster serves), for ``errors_of``."""
     schema = _with_open_metadata(openapi_schema)
-    return jsonschema.Draft202012Validator(openapi_to_jsonschema(schema, strict)), schema
+    return _json_schema_validator(schema, strict), schema
 
 
 def validate_against(openapi_schema: dict, obj: dict, strict: bool = True) -> list[FieldError]:

@@ -9,6 +9,7 @@ import logging
 from celery import shared_task
 from django.utils import timezone
 
+import vitiweb.celery  # noqa: F401 - the project's Celery app, which these shared tasks are sent through
 from vitiweb.kube.errors import KubeError
 from vitiweb.models import Cluster
 from vitiweb.sync.clusters import check_connection

@@ -17,7 +17,6 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-import yaml
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
@@ -366,6 +365,8 @@ class ManifestDownloadView(KindMixin, PermissionRequiredMixin, View):
 
 
 def manifest_yaml(obj) -> str:
+    import yaml  # every app's kinds import this module at startup; YAML is needed only here
+
     return yaml.safe_dump(obj.as_manifest(), sort_keys=False, allow_unicode=True, default_flow_style=False)
 
 

@@ -121,7 +121,7 @@ def test_a_viewer_cannot_reach_an_admin_action(page, live_server, data, screensh
 def test_an_admin_tests_a_kubeconfig_before_saving(page, live_server, data, screenshot, monkeypatch):
     from tests.vitiweb.test_cluster_pages import KUBECONFIG, report
 
-    monkeypatch.setattr("vitiweb.views.clusters.connection_test", lambda client, **kwargs: report())
+    monkeypatch.setattr("vitiweb.kube.discovery.connection_test", lambda client, **kwargs: report())
     log_in(page, live_server, "ada")
     page.click("nav#sidebar a:has-text('Add cluster')")
     page.fill("#id_name", "prod-north")

@@ -83,7 +83,7 @@ def tested(monkeypatch):
         return calls_result[0]
 
     calls_result = [report()]
-    monkeypatch.setattr("vitiweb.views.clusters.connection_test", fake_connection_test)
+    monkeypatch.setattr("vitiweb.kube.discovery.connection_test", fake_connection_test)
     return calls, calls_result
 
 

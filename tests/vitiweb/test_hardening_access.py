@@ -38,7 +38,7 @@ def ada(client):
 def no_network_test(monkeypatch):
     """The connection test answers at once: these tests are about what is refused before it."""
     calls = []
-    monkeypatch.setattr("vitiweb.views.clusters.connection_test", lambda client, **kw: calls.append(1) or report())
+    monkeypatch.setattr("vitiweb.kube.discovery.connection_test", lambda client, **kw: calls.append(1) or report())
     return calls
 
 

@@ -13,6 +13,7 @@ from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
+import vitiweb.celery  # noqa: F401 - the project's Celery app, which these shared tasks are sent through
 from vitiweb import crypto
 from vitiweb.editing.models import ApplyRun
 from vitiweb.editing.operations import apply_document, audit_origin

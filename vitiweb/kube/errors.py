@@ -7,6 +7,9 @@ code, reason, message, ``details.causes[]``). ``str(error)`` is the human
 reason, e.g. "unauthorized: the token was rejected",
 "unreachable: connection refused at https://127.0.0.1:6443",
 "TLS: unknown certificate authority", "timeout after 5s".
+
+The Kubernetes client is imported only to convert its exceptions: modules that
+only catch ``KubeError`` (views, forms, commands) load without it.
 """
 
 from __future__ import annotations
@@ -19,12 +22,14 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import orjson
 import urllib3.exceptions
-from kubernetes.client.exceptions import ApiException
+
+if TYPE_CHECKING:
+    from kubernetes.client.exceptions import ApiException
 
 # Categories a caller can branch on without parsing text.
 UNREACHABLE = "unreachable"
@@ -476,6 +481,8 @@ def to_kube_error(
     exc: BaseException, *, server: str | None = None, timeout: float | None = None, auth_method: str | None = None
 ) -> KubeError:
     """Whatever the client raised, as a KubeError with a human reason."""
+    from kubernetes.client.exceptions import ApiException
+
     if isinstance(exc, KubeError):
         return exc
     if isinstance(exc, ApiException):

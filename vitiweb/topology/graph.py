@@ -16,8 +16,6 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-import igraph
-
 from vitiweb.fleet import MISSING, READY
 
 GROUP = "group"
@@ -186,6 +184,8 @@ def layout(graph: Graph, direction: str = TOP_DOWN, max_row_width: float | None 
             # Chains (failover, DR pairs) need no crossing reduction: one node per layer.
             positions = {node: simple[i] for node, i in local.items()}
         else:
+            import igraph  # only where a component is not a chain; the topology URLs load without it
+
             result = igraph.Graph(n=len(component), edges=pairs, directed=True).layout_sugiyama(hgap=1, vgap=1)
             coords = [tuple(point) for point in result.coords[: len(component)]]
             min_x = min(x for x, _ in coords)

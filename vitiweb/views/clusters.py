@@ -1,4 +1,8 @@
-"""Cluster pages: the list, one cluster's sync state and discovery, and adding one (Admin)."""
+"""Cluster pages: the list, one cluster's sync state and discovery, and adding one (Admin).
+
+The Kubernetes client and the sync engine's registry are imported by the views that add a cluster,
+not with the URLconf: heavy imports are deferred so commands start fast.
+"""
 
 from __future__ import annotations
 
@@ -17,14 +21,11 @@ from vitiweb.filters import NO_PHASE, PROBLEM_PHASES
 from vitiweb.forms import ClusterAddForm
 from vitiweb.freshness import current_q, is_current
 from vitiweb.kinds import all_models
-from vitiweb.kube.clients import api_client_from_kubeconfig
-from vitiweb.kube.discovery import connection_test
 from vitiweb.kube.errors import KubeError
 from vitiweb.kube.kubeconfig import credential_kinds, dump_kubeconfig, resolve_context
 from vitiweb.models import Cluster, JournalEntry, Reference
 from vitiweb.overview import broken_references_url, list_url
 from vitiweb.shapes import kind_specs
-from vitiweb.sync.clusters import record_connection_test, register_cluster
 from vitiweb.ui import render_page, require_permission, url_name
 
 CONNECTION_TEST_TIMEOUT = 5.0
@@ -156,6 +157,9 @@ def _permission_rows(permissions) -> dict:
 @sensitive_variables("kubeconfig", "client")
 def run_connection_test(kubeconfig: dict, context: str | None):
     """(report, error text): the kube layer's connection test for one context, exec plugins and file paths refused."""
+    from vitiweb.kube.clients import api_client_from_kubeconfig
+    from vitiweb.kube.discovery import connection_test
+
     try:
         client = api_client_from_kubeconfig(kubeconfig, context, allow_exec=False, allow_file_references=False)
     except KubeError as exc:
@@ -212,6 +216,8 @@ def cluster_add(request):
 @sensitive_variables("kubeconfig", "resolved")
 def _save_cluster(name, kubeconfig, resolved, report) -> Cluster:
     """Register through the sync engine's registry (public part as JSON, secrets encrypted) and record the test."""
+    from vitiweb.sync.clusters import record_connection_test, register_cluster
+
     with transaction.atomic():
         cluster = register_cluster(name, kubeconfig=dump_kubeconfig(kubeconfig), context=resolved.name)
         if report is not None:

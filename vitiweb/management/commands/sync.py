@@ -1,13 +1,9 @@
+"""`manage.py sync`: heavy imports are deferred to handle() so that the command starts fast."""
+
 import signal
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
-
-from vitiweb.derive import derive, start_process, stop_process
-from vitiweb.kube.errors import KubeError
-from vitiweb.models import Cluster
-from vitiweb.sync.engine import sync_once
-from vitiweb.sync.worker import Worker
 
 
 class Command(BaseCommand):
@@ -24,6 +20,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, once, clusters, name, lease_seconds, tick_seconds, heartbeat_file, **options):
+        from vitiweb.derive import start_process, stop_process
+        from vitiweb.models import Cluster
+        from vitiweb.sync.worker import Worker
+
         known = Cluster.objects.exclude(source=Cluster.Source.MANIFESTS)
         if clusters:
             missing = sorted(set(clusters) - set(known.filter(name__in=clusters).values_list("name", flat=True)))
@@ -61,6 +61,11 @@ class Command(BaseCommand):
         self.stdout.write(f"Sync worker {worker.name} stopped.")
 
     def _once(self, clusters):
+        from vitiweb.derive import derive
+        from vitiweb.kube.errors import KubeError
+        from vitiweb.models import Cluster
+        from vitiweb.sync.engine import sync_once
+
         failed = []
         for cluster in clusters:
             try:
