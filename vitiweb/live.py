@@ -53,6 +53,13 @@ def _send(messages: dict[str, dict]) -> None:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
+        in_event_loop = False
+    else:
+        in_event_loop = True
+    if not in_event_loop:
+        # Not from inside the ``except`` block: async_to_sync takes the exception being handled along, to
+        # re-raise it around the coroutine; its traceback holds this frame and, through it, every caller's,
+        # with their locals (the sync writer's: a whole snapshot). Found as a sync worker's leak.
         async_to_sync(send_all)()
         return
     # Called from a thread that runs an event loop (an async view, a test driving a browser):

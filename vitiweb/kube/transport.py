@@ -12,7 +12,10 @@ text names the problem.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -95,11 +98,39 @@ def call_json(api_client: Any, method: Callable[..., Any], *args: Any, timeout: 
     return decode(api_client, read_body(api_client, response))
 
 
+_gc_lock = threading.Lock()
+_gc_pauses = 0
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while inside (in any thread), for building large acyclic data.
+
+    Decoding a page of 500 objects allocates some 15,000 dicts and lists; each
+    allocation burst starts collections that traverse everything alive,
+    which took about 40% of a list's time. Decoded JSON holds no cycles, so
+    there is nothing for them to find.
+    """
+    global _gc_pauses
+    with _gc_lock:
+        _gc_pauses += 1
+        if _gc_pauses == 1:
+            gc.disable()
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0:
+                gc.enable()
+
+
 def decode(api_client: Any, body: bytes) -> Any:
     if not body:
         return None
     try:
-        return orjson.loads(body)
+        with gc_paused():
+            return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise KubeError(
             f"the server at {server_of(api_client)} answered with something that is not JSON", category="protocol"
