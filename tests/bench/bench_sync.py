@@ -137,6 +137,12 @@ def main() -> None:
     parser.add_argument("--machines", type=int, default=5000)
     parser.add_argument("--rate", type=int, default=200, help="status changes per second during the latency run")
     parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument(
+        "--without-monitor",
+        action="store_true",
+        help="the worker mirrors only (VITIWEB_MONITOR=0): each cluster's monitor holds two more database "
+        "connections, which at dozens of clusters exceed a default PostgreSQL's max_connections",
+    )
     args = parser.parse_args()
 
     ensure_database(os.environ["DATABASE_URL"])
@@ -194,6 +200,8 @@ def main() -> None:
 
     # Ours: a sync worker process, from start until every object is in the database.
     env = {**os.environ, "VITIWEB_LOG_LEVEL": "WARNING"}
+    if args.without_monitor:
+        env["VITIWEB_MONITOR"] = "0"
     worker = subprocess.Popen(
         [sys.executable, "manage.py", "sync", "--name", "bench", "--tick-seconds", "1"],
         cwd=ROOT,
@@ -234,7 +242,7 @@ def main() -> None:
     print()
     print(
         f"command: .venv/bin/python tests/bench/bench_sync.py --clusters {args.clusters} --machines {args.machines} "
-        f"--rate {args.rate} --seconds {args.seconds:g}"
+        f"--rate {args.rate} --seconds {args.seconds:g}" + (" --without-monitor" if args.without_monitor else "")
     )
     print(f"fleet: {args.clusters} clusters, {expected} objects ({expected // args.clusters} per cluster)")
     print(
