@@ -133,6 +133,15 @@ def main() -> None:
         print(f"  {objects:>8} objects: {rss:6.0f} MB")
     print(f"growth: {per_object * 1000:.2f} MB per 1,000 objects (least squares over {len(results)} steps)")
     print(f"extrapolated peak RSS at {TARGET:,} objects: {base + per_object * TARGET:.0f} MB  (aim < 400 MB)")
+    if len(results) > 1:
+        # The growth is not linear (snapshots in memory are bounded by the list gate, not by the fleet):
+        # the slope between the two largest steps says where it is heading.
+        (small, small_rss), (large, large_rss) = results[-2:]
+        marginal = (large_rss - small_rss) / (large - small)
+        print(
+            f"marginal growth between the two largest steps: {marginal * 1000:.2f} MB per 1,000 objects, "
+            f"extrapolating to {large_rss + marginal * (TARGET - large):.0f} MB at {TARGET:,} objects"
+        )
     print(
         json.dumps(
             {
