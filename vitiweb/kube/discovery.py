@@ -22,7 +22,7 @@ import kubernetes.client
 from . import GROUP, KIND_SPECS, KindSpec
 from .errors import ApiStatusError, KubeError, unauthorized_reason
 from .resources import Resource
-from .transport import call_json
+from .transport import call_json, get_json
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ def _scope_problem(spec: KindSpec, namespaced: bool) -> str | None:
 
 def group_versions(api_client: Any, group: str, *, timeout: Any = None) -> tuple[str | None, tuple[str, ...]]:
     """(preferred version, served versions, preferred first) of an API group; (None, ()) if absent."""
-    body = call_json(api_client, kubernetes.client.ApisApi(api_client).get_api_versions, timeout=timeout) or {}
+    body = get_json(api_client, "/apis/", timeout=timeout) or {}
     for entry in body.get("groups") or []:
         if entry.get("name") != group:
             continue
@@ -127,16 +127,7 @@ def api_resources(
 ) -> list[dict]:
     """The APIResourceList of one group version (``[]`` if the server no longer serves it)."""
     try:
-        if group:
-            body = call_json(
-                api_client,
-                kubernetes.client.CustomObjectsApi(api_client).get_api_resources,
-                group,
-                version,
-                timeout=timeout,
-            )
-        else:
-            body = call_json(api_client, kubernetes.client.CoreV1Api(api_client).get_api_resources, timeout=timeout)
+        body = get_json(api_client, f"/apis/{group}/{version}/" if group else f"/api/{version}/", timeout=timeout)
     except ApiStatusError as exc:
         if exc.code == 404:  # the group version vanished between the two calls
             return []
@@ -372,7 +363,7 @@ def connection_test(
     )
     try:
         try:
-            version = call_json(api_client, kubernetes.client.VersionApi(api_client).get_code, timeout=pair) or {}
+            version = get_json(api_client, "/version/", timeout=pair) or {}
             report.reachable = True
             report.server_version = version.get("gitVersion")
         except ApiStatusError as exc:

@@ -42,7 +42,6 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import kubernetes.client
 import orjson
 import urllib3
 
@@ -52,7 +51,7 @@ from .backoff import Backoff, BackoffPolicy
 from .clients import Timeouts
 from .errors import DROPPED, EXPIRED, PROTOCOL, TIMEOUT, TLS, UNREACHABLE, ApiStatusError, KubeError
 from .resources import Resource
-from .transport import ListResult, convert, open_response, paginate
+from .transport import ListResult, convert, open_path, paginate
 
 log = logging.getLogger(__name__)
 
@@ -157,21 +156,14 @@ def list_objects(
     snapshot's, to watch from). Items carry ``apiVersion`` and ``kind`` even
     where the server left them out.
     """
-    method, args = list_call(api_client, resource, namespace)
-    kwargs: dict[str, Any] = {}
-    if label_selector:
-        kwargs["label_selector"] = label_selector
-    if field_selector:
-        kwargs["field_selector"] = field_selector
     result = paginate(
         api_client,
-        method,
-        *args,
+        resource.path(namespace),
+        {"labelSelector": label_selector, "fieldSelector": field_selector},
         page_size=page_size,
         timeout=(timeouts.pair() if timeouts else None),
         max_restarts=max_restarts,
         should_stop=should_stop,
-        **kwargs,
     )
     kind = resource.kind or result.kind
     for item in result:
@@ -180,24 +172,6 @@ def list_objects(
         if "kind" not in item and kind:
             item["kind"] = kind
     return result
-
-
-def list_call(api_client: Any, resource: Resource, namespace: str | None = None) -> tuple[Callable[..., Any], tuple]:
-    """The client method (and its positional arguments) that lists ``resource``, watch included.
-
-    Custom resources and named groups go through ``CustomObjectsApi`` (``/apis/{group}/...``); a core
-    kind (``/api/v1``, e.g. Events) through ``CoreV1Api``'s generated method for it.
-    """
-    if not resource.group:
-        snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in resource.kind or "").lstrip("_")
-        core = kubernetes.client.CoreV1Api(api_client)
-        if namespace and resource.namespaced:
-            return getattr(core, f"list_namespaced_{snake}"), (namespace,)
-        return getattr(core, f"list_{snake}_for_all_namespaces" if resource.namespaced else f"list_{snake}"), ()
-    api = kubernetes.client.CustomObjectsApi(api_client)
-    if namespace and resource.namespaced:
-        return api.list_namespaced_custom_object, (resource.group, resource.version, namespace, resource.plural)
-    return api.list_cluster_custom_object, (resource.group, resource.version, resource.plural)
 
 
 def iter_json_lines(response: urllib3.HTTPResponse, chunk_size: int = 65536) -> Iterator[dict]:
@@ -376,21 +350,18 @@ class Reflector:
     def _watch(self) -> None:
         timing = self.timing
         server_timeout = timing.server_timeout(self._rng)
-        method, args = list_call(self.api_client, self.resource)
-        kwargs: dict[str, Any] = {}
-        if self.label_selector:
-            kwargs["label_selector"] = self.label_selector
         try:
-            response = open_response(
+            response = open_path(
                 self.api_client,
-                method,
-                *args,
-                watch=True,
-                allow_watch_bookmarks=True,
-                resource_version=self.resource_version,
-                timeout_seconds=server_timeout,
+                self.resource.path(),
+                {
+                    "watch": True,
+                    "allowWatchBookmarks": True,
+                    "resourceVersion": self.resource_version,
+                    "timeoutSeconds": server_timeout,
+                    "labelSelector": self.label_selector,
+                },
                 timeout=(timing.connect_timeout, server_timeout + timing.read_timeout_margin),
-                **kwargs,
             )
         except ApiStatusError as exc:
             if exc.category == EXPIRED:

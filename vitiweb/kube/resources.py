@@ -25,5 +25,12 @@ class Resource:
     def crd_name(self) -> str:
         return f"{self.plural}.{self.group}"
 
+    def path(self, namespace: str | None = None) -> str:
+        """The URL path that lists (and watches) it: in one namespace if named, else across all."""
+        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        if namespace and self.namespaced:
+            return f"{base}/namespaces/{namespace}/{self.plural}"
+        return f"{base}/{self.plural}"
+
     def __str__(self) -> str:
         return f"{self.plural}.{self.group}/{self.version}" if self.group else f"{self.plural}/{self.version}"

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import kubernetes.client
-
 from .errors import ApiStatusError
-from .transport import ListResult, call_json, paginate
+from .transport import ListResult, get_json, paginate
 
 METADATA_LIST_ACCEPT = "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io"
 METADATA_ACCEPT = "application/json;as=PartialObjectMetadata;v=v1;g=meta.k8s.io"
@@ -36,19 +34,21 @@ def list_secret_metadata(
     label_selector: str | None = None,
 ) -> ListResult:
     """Every Secret's metadata (all namespaces unless one is named); never its data."""
-    api = kubernetes.client.CoreV1Api(api_client)
-    method, args = (api.list_namespaced_secret, (namespace,)) if namespace else (api.list_secret_for_all_namespaces, ())
-    kwargs: dict[str, Any] = {"page_size": page_size, "timeout": timeout}
-    if label_selector:
-        kwargs["label_selector"] = label_selector
+    path = f"/api/v1/namespaces/{namespace}/secrets" if namespace else "/api/v1/secrets"
+    query = {"labelSelector": label_selector}
     try:
         result = paginate(
-            api_client, method, *args, _headers={"Accept": f"{METADATA_LIST_ACCEPT},application/json"}, **kwargs
+            api_client,
+            path,
+            query,
+            accept=f"{METADATA_LIST_ACCEPT},application/json",
+            page_size=page_size,
+            timeout=timeout,
         )
     except ApiStatusError as exc:
         if exc.code != 406:
             raise
-        result = paginate(api_client, method, *args, _headers={"Accept": "application/json"}, **kwargs)
+        result = paginate(api_client, path, query, page_size=page_size, timeout=timeout)
     for item in result:
         strip_secret_data(item)
     return result
@@ -56,15 +56,12 @@ def list_secret_metadata(
 
 def secret_exists(api_client: Any, namespace: str, name: str, *, timeout: Any = None) -> bool:
     """Whether Secret ``namespace/name`` exists (asks for its metadata only)."""
-    api = kubernetes.client.CoreV1Api(api_client)
     try:
-        obj = call_json(
+        obj = get_json(
             api_client,
-            api.read_namespaced_secret,
-            name,
-            namespace,
+            f"/api/v1/namespaces/{namespace}/secrets/{name}",
+            accept=f"{METADATA_ACCEPT},application/json",
             timeout=timeout,
-            _headers={"Accept": f"{METADATA_ACCEPT},application/json"},
         )
     except ApiStatusError as exc:
         if exc.code == 404:

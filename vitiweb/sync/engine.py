@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import OperationalError, close_old_connections, transaction
+from django.db import OperationalError, close_old_connections, connection, transaction
 from django.utils import timezone
 
 from vitiweb import live, logs
@@ -54,6 +54,9 @@ class EngineTiming:
     secrets_interval: float = 60.0
     #: At most one write of the cluster's lag/last-event columns per this many seconds.
     status_interval: float = 1.0
+    #: A writer idle this long closes its database connection: a worker mirroring a hundred clusters
+    #: would otherwise hold one per cluster, past PostgreSQL's max_connections.
+    idle_connection: float = 1.0
     reflector: ReflectorTiming = field(default_factory=ReflectorTiming)
 
 
@@ -192,6 +195,8 @@ class ClusterSync:
                 self._api_client.close()
 
     def _sleep(self, seconds: float) -> None:
+        # The supervisor reads the database for moments a round: its connection is not kept through the wait.
+        connection.close()
         self._wake.wait(seconds)
         self._wake.clear()
 
@@ -273,12 +278,17 @@ class ClusterSync:
     # -- writer: the one thread that writes this cluster's rows --------------------------------------
 
     def _write_loop(self) -> None:
+        idle_since = time.monotonic()
         try:
             while not self._stop.is_set() or not self._queue.empty():
                 try:
                     first = self._queue.get(timeout=0.2)
                 except queue.Empty:
+                    if idle_since is not None and time.monotonic() - idle_since >= self.timing.idle_connection:
+                        connection.close()
+                        idle_since = None
                     continue
+                idle_since = time.monotonic()
                 batch = [first]
                 deadline = time.monotonic() + self.timing.batch_window
                 while len(batch) < self.timing.max_batch:
