@@ -127,6 +127,10 @@ def start_process(holder: str, lease_seconds: float) -> multiprocessing.Process:
     thread: the child gets a copy of this process as it is, and opens its own database connections.
     """
     connections.close_all()
+    for connection in connections.all(initialized_only=True):
+        # A pool's connections and threads must not be shared with a child: it makes its own.
+        if getattr(connection, "pool", None) is not None:
+            connection.close_pool()
     process = multiprocessing.get_context("fork").Process(
         target=serve,
         args=(holder, lease_seconds),

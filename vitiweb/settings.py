@@ -129,6 +129,19 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Shown in pg_stat_activity: set it per role (web, sync, worker) to see who holds connections.
+    DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = os.environ.get(
+        "DATABASE_APPLICATION_NAME", "vitiweb"
+    )
+    DATABASE_POOL_MAX_SIZE = int(os.environ.get("DATABASE_POOL_MAX_SIZE", "10"))
+    if DATABASE_POOL_MAX_SIZE > 0:
+        # A sync worker runs four threads per cluster that touch the database (supervisor, writer, monitor,
+        # events writer). Kept open per thread, their connections exhausted PostgreSQL's default of 100 at
+        # about 30 clusters; from a pool, each thread borrows one for a unit of work and gives it back, so a
+        # process never holds more than the pool's size. Persistent connections and a pool exclude each other.
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"]["OPTIONS"]["pool"] = {"min_size": 1, "max_size": DATABASE_POOL_MAX_SIZE, "timeout": 30}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The sync threads and the web server share one SQLite file: wait for the
     # write lock instead of failing at once, and let readers proceed (WAL).
