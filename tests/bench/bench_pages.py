@@ -39,6 +39,8 @@ CLUSTERS = 10
 MACHINES_PER_CLUSTER = 5_000
 PROVIDERS_PER_CLUSTER = 10
 STACKS_PER_CLUSTER = 5
+#: Provider p lives in namespace p % 5 and machine m, in namespace m % 5, runs on provider m % 10: every machine's
+#: provider is in its own namespace (one in another would be a finding per machine: 400,000 at full size).
 NAMESPACES = ("production", "staging", "edge", "batch", "platform")
 PHASES = (
     ("Running", True, 80),
@@ -134,7 +136,7 @@ def populate(clusters: int, machines_per_cluster: int) -> None:
                     MachineProvider(
                         cluster=cluster,
                         kind="MachineProvider",
-                        namespace="production",
+                        namespace=NAMESPACES[p % len(NAMESPACES)],
                         name=f"provider-{p}",
                         uid=f"mp-{c}-{p}",
                         resource_version="1",
@@ -178,7 +180,9 @@ def populate(clusters: int, machines_per_cluster: int) -> None:
                         spec={
                             "region": f"region-{s % 3}",
                             "resourceQuotas": {"maxMachines": 1200},
-                            "machineProviders": [{"name": f"provider-{2 * s}"}, {"name": f"provider-{2 * s + 1}"}],
+                            "machineProviders": [
+                                {"name": p.name, "namespace": p.namespace} for p in providers[2 * s : 2 * s + 2]
+                            ],
                         },
                     )
                     for s in range(STACKS_PER_CLUSTER)
@@ -229,7 +233,7 @@ def populate(clusters: int, machines_per_cluster: int) -> None:
                     relation="machine-provider",
                     path=f"spec.machineProviders[{i}]",
                     target_kind="MachineProvider",
-                    target_namespace="production",
+                    target_namespace=providers[2 * s + i].namespace,
                     target_name=providers[2 * s + i].name,
                     target_id=providers[2 * s + i].pk,
                     target_cluster=cluster,
@@ -273,7 +277,7 @@ def populate(clusters: int, machines_per_cluster: int) -> None:
                         uid=f"m-{c}-{m}",
                         resource_version="1",
                         provider_name=provider.name,
-                        provider_namespace="production",
+                        provider_namespace=provider.namespace,
                         instance_type=instance,
                         machine_image=image,
                         phase=phase,
@@ -285,7 +289,7 @@ def populate(clusters: int, machines_per_cluster: int) -> None:
                             "vitistack.io/team": f"team-{m % 7}",
                         },
                         spec={
-                            "machineProvider": {"name": provider.name, "namespace": "production"},
+                            "machineProvider": {"name": provider.name, "namespace": provider.namespace},
                             "instanceType": instance,
                             "machineImage": image,
                             "networking": {"subnet": "subnet-1"},
@@ -309,7 +313,7 @@ def populate(clusters: int, machines_per_cluster: int) -> None:
                     source_id=machine.pk,
                     source_cluster=cluster,
                     target_kind="MachineProvider",
-                    target_namespace="production",
+                    target_namespace=provider.namespace,
                     target_name=provider.name,
                     target_id=provider.pk,
                     target_cluster=cluster,
