@@ -33,6 +33,7 @@ import time
 from importlib import import_module
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -45,6 +46,8 @@ from vitiweb.monitoring import gauges
 from vitiweb.roles import VIEWER_PERMISSIONS
 
 WINDOW = 0.25
+#: The channel-layer messages that announce a change (handled below).
+NOTICES = frozenset({"objects.changed", "object.changed", "cluster.changed", "fleet.derived", "drift.changed"})
 RESYNC = 15.0
 
 #: Results shared by the connections that need them within one window, each kept with the monotonic time it
@@ -61,16 +64,24 @@ def _shared(cache: dict, key: tuple, since: float, compute):
     (one render, one access check) and the others reuse it. A result computed before a connection heard
     of its latest change is never reused for it: that connection would be sent the state before the change.
     """
+    found = _reusable(cache, key, since)
+    if found is not None:
+        return found
     now = time.monotonic()
-    cached = cache.get(key)
-    if cached and since <= cached[0] and now - cached[0] < WINDOW:
-        return cached[1]
     value = compute()
     cache[key] = (now, value)
     if len(cache) > 1000:
         for stale in [k for k, (at, _) in cache.items() if now - at >= WINDOW]:
             cache.pop(stale, None)
     return value
+
+
+def _reusable(cache: dict, key: tuple, since: float):
+    """The shared result for ``key`` if computed at or after ``since`` and within ``WINDOW``, else None."""
+    cached = cache.get(key)
+    if cached and since <= cached[0] and time.monotonic() - cached[0] < WINDOW:
+        return cached[1]
+    return None
 
 
 def _render(user, page, since: float = 0.0) -> tuple[float, dict[str, str]]:
@@ -189,6 +200,15 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     # -- messages from vitiweb.live ------------------------------------------------------------------
 
+    async def dispatch(self, message):
+        # A notice from the channel layer only schedules a flush, in memory: it skips the thread hop that
+        # channels makes before every handler to close stale database connections (200 sockets x every
+        # change). The flush reads the database through database_sync_to_async, which closes them itself.
+        if message.get("type") in NOTICES:
+            await getattr(self, get_handler_name(message))(message)
+        else:
+            await super().dispatch(message)
+
     async def objects_changed(self, message):
         self._note(message.get("kind"))
 
@@ -252,8 +272,21 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     # -- rendering -------------------------------------------------------------------------------
 
+    async def _render_regions(self) -> tuple[float, dict[str, str]]:
+        """(database read at, {region: html}), from the crowd's shared results when both the access check
+        and the render are reusable for this socket (no thread hop), else read."""
+        if self.permitted and self.page.regions:
+            access = _reusable(_access_cache, (self.user.pk, self.session_key, self.check_session), self.noted_at)
+            rendered = _reusable(_render_cache, (self.user.pk, self.page.path), self.noted_at)
+            if isinstance(access, AccessGone):
+                raise AccessGone(*access.args)
+            if access is not None and rendered is not None:
+                self.user = access
+                return rendered
+        return await self._read_regions()
+
     @database_sync_to_async
-    def _render_regions(self) -> tuple[float, dict[str, str]]:
+    def _read_regions(self) -> tuple[float, dict[str, str]]:
         self.user = current_user(self.user.pk, self.session_key, self.check_session, since=self.noted_at)
         if not self.page.regions and self.permitted:
             # A self-drawing page (the topology): only the signal is sent. Its view was the check at
