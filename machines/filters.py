@@ -12,7 +12,7 @@ from drf_spectacular.utils import extend_schema_field
 from machines.models import Machine
 from providers.models import MachineProvider
 from vitiweb.attribution import BUCKET_HELP, COST_CHOICES, filter_bucket, filter_cost, validate_bucket
-from vitiweb.filters import MirroredObjectFilterSet, distinct_values, fill_choices
+from vitiweb.filters import IndexedValues, MirroredObjectFilterSet, fill_choices
 
 
 def on_providers(queryset, providers: MachineProvider.objects):
@@ -82,10 +82,8 @@ class MachineFilterSet(MirroredObjectFilterSet):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         fill_choices(self, ("instance_type", "machine_class"))
-        self.filters["provider_type"].extra["choices"] = [
-            (v, v) for v in distinct_values(MachineProvider, "provider_type")
-        ]
-        self.filters["region"].extra["choices"] = [(v, v) for v in distinct_values(MachineProvider, "region")]
+        self.filters["provider_type"].extra["choices"] = IndexedValues(MachineProvider, "provider_type")
+        self.filters["region"].extra["choices"] = IndexedValues(MachineProvider, "region")
 
     @extend_schema_field(OpenApiTypes.STR)  # the API schema: choices come from the database at request time
     def filter_provider_type(self, queryset, name, value):

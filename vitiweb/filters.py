@@ -16,6 +16,7 @@ from django.db import connection
 from django.db.models import Q, TextField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
+from django.utils.choices import BaseChoiceIterator
 
 from vitiweb.models import Cluster
 
@@ -176,8 +177,7 @@ class MirroredObjectFilterSet(django_filters.FilterSet):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        phases = distinct_values(self.queryset.model, "phase")
-        self.filters["phase"].extra["choices"] = [(p, p) for p in phases] + [(NO_PHASE, NO_PHASE)]
+        self.filters["phase"].extra["choices"] = IndexedValues(self.queryset.model, "phase", also=(NO_PHASE,))
 
     def filter_phase(self, queryset, name, value):
         return queryset.filter(phase="" if value == NO_PHASE else value)
@@ -246,13 +246,36 @@ def leads_an_index(model, field_name: str) -> bool:
     return field_name in leading
 
 
+class IndexedValues(BaseChoiceIterator):
+    """A filter's choices: the values of an indexed column (``distinct_values``), then ``also``.
+
+    Read the first time they are needed: when the form is drawn, or a value given for the filter is
+    checked against them. A request that filters on other fields and draws no form (the search over
+    every kind) reads none.
+    """
+
+    def __init__(self, model, field_name: str, also: tuple[str, ...] = ()):
+        self.model, self.field_name, self.also = model, field_name, also
+        self._values: list[tuple[str, str]] | None = None
+
+    def values(self) -> list[tuple[str, str]]:
+        if self._values is None:
+            found = distinct_values(self.model, self.field_name)
+            self._values = [(value, value) for value in [*found, *self.also]]
+        return self._values
+
+    def __iter__(self):
+        return iter(self.values())
+
+    def __len__(self) -> int:
+        return len(self.values())
+
+
 def fill_choices(filterset, names: tuple[str, ...], model=None) -> None:
     """Set the choices of ``names`` to the distinct values of those columns."""
     model = model or filterset.queryset.model
     for name in names:
-        filterset.filters[name].extra["choices"] = [
-            (v, v) for v in distinct_values(model, filterset.filters[name].field_name)
-        ]
+        filterset.filters[name].extra["choices"] = IndexedValues(model, filterset.filters[name].field_name)
 
 
 def generic_filterset(model, search_fields: tuple[str, ...] = (), choice_fields: tuple[str, ...] = ()):

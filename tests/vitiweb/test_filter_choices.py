@@ -77,3 +77,12 @@ def test_choices_of_a_column_in_no_index_are_refused_rather_than_read_with_a_sca
     assert distinct_values(DiscoveredObject, "kind") == []  # leads the (kind, cluster) index
     with pytest.raises(ImproperlyConfigured, match="index it"):
         distinct_values(Machine, "machine_image")
+
+
+def test_the_search_over_every_kind_reads_no_filter_choices_it_does_not_draw(client):
+    client.force_login(viewer())
+    fleet()
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("search") + "?q=worker")
+    assert response.status_code == 200
+    assert [query["sql"] for query in queries.captured_queries if "WITH RECURSIVE" in query["sql"]] == []
