@@ -6,7 +6,7 @@ import django_filters
 
 from providers.models import KubernetesProvider, MachineProvider
 from vitiweb.attribution import BUCKET_HELP, filter_bucket, validate_bucket
-from vitiweb.filters import MirroredObjectFilterSet, fill_choices
+from vitiweb.filters import IndexedValues, MirroredObjectFilterSet, fill_choices
 
 #: The provider type filter's value for providers that name no type (as the overview's chart labels them).
 UNSET = "(unset)"
@@ -28,7 +28,7 @@ class ProviderFilterSet(MirroredObjectFilterSet):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         fill_choices(self, self.choice_columns)
-        self.filters["provider_type"].extra["choices"].append((UNSET, UNSET))
+        self.filters["provider_type"].extra["choices"] = IndexedValues(self._meta.model, "provider_type", also=(UNSET,))
 
     def filter_type(self, queryset, name, value):
         return queryset.filter(provider_type="" if value == UNSET else value)

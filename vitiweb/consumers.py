@@ -19,8 +19,11 @@ and the page's own view must still let them see it (a role taken away). When
 any of that fails the socket is closed (4401 or 4403).
 
 A region is sent only when its HTML differs from what this connection last
-sent. Renders are shared by connections of the same user showing the same
-page within one window, so a crowd watching the fleet costs one render.
+sent. Renders and access checks are shared by the connections of one user
+(one session, for the check) within one window, so a crowd watching the fleet
+costs one render and one check per change, however many sockets it has open;
+a shared result read before a connection heard of its latest change is never
+reused for that connection.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import time
 from importlib import import_module
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -42,27 +46,52 @@ from vitiweb.monitoring import gauges
 from vitiweb.roles import VIEWER_PERMISSIONS
 
 WINDOW = 0.25
+#: The channel-layer messages that announce a change (handled below).
+NOTICES = frozenset({"objects.changed", "object.changed", "cluster.changed", "fleet.derived", "drift.changed"})
 RESYNC = 15.0
 
-#: (user pk, page) -> (rendered at, wall-clock time the database was read, {region: html}):
-#: renders shared by the connections of one user on one page, for one window.
-_render_cache: dict[tuple, tuple[float, float, dict[str, str]]] = {}
+#: Results shared by the connections that need them within one window, each kept with the monotonic time it
+#: was computed: (user pk, page) -> (wall-clock time the database was read, {region: html}), and
+#: (user pk, session key, whether the session is checked) -> the user, or the AccessGone that refused them.
+_render_cache: dict[tuple, tuple[float, object]] = {}
+_access_cache: dict[tuple, tuple[float, object]] = {}
 
 
-def _render(user, page) -> tuple[float, dict[str, str]]:
-    """(wall-clock time the database was read, {region: html}) of a page's live regions."""
-    key = (user.pk, page.path)
+def _shared(cache: dict, key: tuple, since: float, compute):
+    """``compute()``, or its result for ``key`` computed at or after ``since`` (monotonic) and within ``WINDOW``.
+
+    A crowd of connections notified of the same change flushes within the same window: the first computes
+    (one render, one access check) and the others reuse it. A result computed before a connection heard
+    of its latest change is never reused for it: that connection would be sent the state before the change.
+    """
+    found = _reusable(cache, key, since)
+    if found is not None:
+        return found
     now = time.monotonic()
-    cached = _render_cache.get(key)
-    if cached and now - cached[0] < WINDOW:
-        return cached[1], cached[2]
-    read_at = time.time()
-    regions = render_regions(user, page.path, page.regions)
-    _render_cache[key] = (now, read_at, regions)
-    if len(_render_cache) > 1000:
-        for stale in [k for k, (at, _, _) in _render_cache.items() if now - at >= WINDOW]:
-            _render_cache.pop(stale, None)
-    return read_at, regions
+    value = compute()
+    cache[key] = (now, value)
+    if len(cache) > 1000:
+        for stale in [k for k, (at, _) in cache.items() if now - at >= WINDOW]:
+            cache.pop(stale, None)
+    return value
+
+
+def _reusable(cache: dict, key: tuple, since: float):
+    """The shared result for ``key`` if computed at or after ``since`` and within ``WINDOW``, else None."""
+    cached = cache.get(key)
+    if cached and since <= cached[0] and time.monotonic() - cached[0] < WINDOW:
+        return cached[1]
+    return None
+
+
+def _render(user, page, since: float = 0.0) -> tuple[float, dict[str, str]]:
+    """(wall-clock time the database was read, {region: html}) of a page's live regions."""
+
+    def render():
+        read_at = time.time()
+        return read_at, render_regions(user, page.path, page.regions)
+
+    return _shared(_render_cache, (user.pk, page.path), since, render)
 
 
 @database_sync_to_async
@@ -79,18 +108,34 @@ class AccessGone(Exception):
     """The user was deactivated or deleted, or their session ended."""
 
 
-def current_user(user_pk, session_key: str | None, check_session: bool):
-    """The user as the database has them now, if they may still be logged in on this session."""
+def current_user(user_pk, session_key: str | None, check_session: bool, since: float = 0.0):
+    """The user as the database has them now, if they may still be logged in on this session.
+
+    Read at most once per window for all the connections of one session (``_shared``).
+    """
+    outcome = _shared(
+        _access_cache,
+        (user_pk, session_key, check_session),
+        since,
+        lambda: _read_access(user_pk, session_key, check_session),
+    )
+    if isinstance(outcome, AccessGone):
+        raise AccessGone(*outcome.args)
+    return outcome
+
+
+def _read_access(user_pk, session_key: str | None, check_session: bool):
+    """The user, or the AccessGone saying why they may no longer follow a page."""
     user = get_user_model().objects.filter(pk=user_pk).first()
     if user is None or not user.is_active:
-        raise AccessGone("the user is gone or inactive")
+        return AccessGone("the user is gone or inactive")
     if check_session:
         data = import_module(settings.SESSION_ENGINE).SessionStore(session_key).load() if session_key else {}
         if str(data.get(SESSION_KEY)) != str(user.pk):
-            raise AccessGone("the session ended")
+            return AccessGone("the session ended")
         stored_hash = data.get(HASH_SESSION_KEY) or ""
         if not constant_time_compare(stored_hash, user.get_session_auth_hash()):
-            raise AccessGone("the password changed since the session began")
+            return AccessGone("the password changed since the session began")
     return user
 
 
@@ -117,6 +162,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.closed_for_good = False
         self.sent: dict[str, str] = {}
         self.changed_kinds: set[str] = set()
+        #: When this connection last heard of a change (monotonic): what it is sent must be read after that.
+        self.noted_at = time.monotonic()
         try:
             # Rendering is also the permission check: what the page would refuse, the socket refuses.
             first = await self._render_regions()
@@ -153,6 +200,15 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     # -- messages from vitiweb.live ------------------------------------------------------------------
 
+    async def dispatch(self, message):
+        # A notice from the channel layer only schedules a flush, in memory: it skips the thread hop that
+        # channels makes before every handler to close stale database connections (200 sockets x every
+        # change). The flush reads the database through database_sync_to_async, which closes them itself.
+        if message.get("type") in NOTICES:
+            await getattr(self, get_handler_name(message))(message)
+        else:
+            await super().dispatch(message)
+
     async def objects_changed(self, message):
         self._note(message.get("kind"))
 
@@ -175,6 +231,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             return
         if kind:
             self.changed_kinds.add(kind)
+        self.noted_at = time.monotonic()
         if self._flush_handle is None and (self._flush_task is None or self._flush_task.done()):
             loop = asyncio.get_running_loop()
             self._flush_handle = loop.call_later(self.window, self._start_flush)
@@ -215,16 +272,29 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     # -- rendering -------------------------------------------------------------------------------
 
+    async def _render_regions(self) -> tuple[float, dict[str, str]]:
+        """(database read at, {region: html}), from the crowd's shared results when both the access check
+        and the render are reusable for this socket (no thread hop), else read."""
+        if self.permitted and self.page.regions:
+            access = _reusable(_access_cache, (self.user.pk, self.session_key, self.check_session), self.noted_at)
+            rendered = _reusable(_render_cache, (self.user.pk, self.page.path), self.noted_at)
+            if isinstance(access, AccessGone):
+                raise AccessGone(*access.args)
+            if access is not None and rendered is not None:
+                self.user = access
+                return rendered
+        return await self._read_regions()
+
     @database_sync_to_async
-    def _render_regions(self) -> tuple[float, dict[str, str]]:
-        self.user = current_user(self.user.pk, self.session_key, self.check_session)
+    def _read_regions(self) -> tuple[float, dict[str, str]]:
+        self.user = current_user(self.user.pk, self.session_key, self.check_session, since=self.noted_at)
         if not self.page.regions and self.permitted:
             # A self-drawing page (the topology): only the signal is sent. Its view was the check at
             # connect; rendering it again per change would cost a whole figure, so the role is checked.
             if not self.user.has_perms(VIEWER_PERMISSIONS):
                 raise RegionUnavailable("permission denied")
             return time.time(), {}
-        rendered = _render(self.user, self.page)
+        rendered = _render(self.user, self.page, since=self.noted_at)
         self.permitted = True
         return rendered
 

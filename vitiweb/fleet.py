@@ -175,6 +175,17 @@ _REF_FIELDS = (
 )
 
 
+def _machine_provider_refs():
+    """The resolved references of machines to their machine provider. The target kind is always that, and
+    naming it lets the (target kind, target id) index find one provider's machines among 500,000."""
+    return Reference.objects.filter(
+        source_kind=MACHINE,
+        relation="machine-provider",
+        state=Reference.State.RESOLVED,
+        target_kind=MACHINE_PROVIDER,
+    )
+
+
 def load_refs(queryset) -> list[Ref]:
     return [Ref._make(row) for row in queryset.values_list(*_REF_FIELDS)]
 
@@ -337,13 +348,17 @@ class Fleet:
     @cached_property
     def machines_per_provider(self) -> dict[int, int]:
         """Machine provider id -> how many machines run on it (through their resolved reference)."""
-        rows = (
-            Reference.objects.filter(source_kind=MACHINE, relation="machine-provider", state=Reference.State.RESOLVED)
-            .values("target_id")
-            .annotate(n=Count("id"))
-            .values_list("target_id", "n")
-        )
+        rows = _machine_provider_refs().values("target_id").annotate(n=Count("id")).values_list("target_id", "n")
         return dict(rows)
+
+    def machine_count(self, provider_id: int) -> int:
+        """How many machines run on one machine provider: the fleet's count when it was read already, else
+        counted for this provider alone through the (target kind, target id) index."""
+        if "machines_per_provider" in self.__dict__:
+            return self.machines_per_provider.get(provider_id, 0)
+        return self.memo(
+            ("machine_count", provider_id), lambda: _machine_provider_refs().filter(target_id=provider_id).count()
+        )
 
     def machines_on(self, provider_ids) -> dict[int, list[Obj]]:
         """Machine provider id -> its machines (for the few providers one picture shows)."""
@@ -351,14 +366,7 @@ class Fleet:
         found: dict[int, list[Obj]] = defaultdict(list)
         if not provider_ids:
             return found
-        pairs = list(
-            Reference.objects.filter(
-                source_kind=MACHINE,
-                relation="machine-provider",
-                state=Reference.State.RESOLVED,
-                target_id__in=provider_ids,
-            ).values_list("source_id", "target_id")
-        )
+        pairs = list(_machine_provider_refs().filter(target_id__in=provider_ids).values_list("source_id", "target_id"))
         machines = self.machines_by_id([source for source, _ in pairs])
         for source, target in pairs:
             if source in machines:

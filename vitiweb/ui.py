@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.mixins import PermissionRequiredMixin
@@ -153,6 +154,27 @@ class KindMixin:
         }
 
 
+class BoundedCountPaginator(Paginator):
+    """A paginator that counts the matching rows only as far as ``bound``.
+
+    Counting every match reads every match: 500,000 rows for a label every
+    machine carries, on each page of the list. Past ``bound`` the list says
+    "more than" that many; the view sets the bound beyond the page asked for,
+    so every page stays reachable and the count costs what the reader looks at.
+    """
+
+    def __init__(self, object_list, per_page, bound: int):
+        super().__init__(object_list, per_page)
+        self.bound = bound
+        self.more = False
+
+    @cached_property
+    def count(self) -> int:
+        counted = self.object_list[: self.bound + 1].count()
+        self.more = counted > self.bound
+        return min(counted, self.bound)
+
+
 class ObjectListView(KindMixin, PermissionRequiredMixin, View):
     """A filtered, sorted, paginated list of one kind.
 
@@ -170,6 +192,8 @@ class ObjectListView(KindMixin, PermissionRequiredMixin, View):
     default_sort = "name"
     paginate_by = 50
     page_sizes = (25, 50, 100, 200)
+    #: Rows counted exactly; past them (and past the page asked for) the count says "more than".
+    count_bound = 10_000
 
     def base_queryset(self):
         # The cluster's freshness columns too: rows of a cluster that is not current say how old they are.
@@ -202,9 +226,12 @@ class ObjectListView(KindMixin, PermissionRequiredMixin, View):
         # (the form says why) rather than silently showing everything.
         queryset = filterset.qs if not filterset.is_bound or filterset.is_valid() else filterset.queryset.none()
         queryset = queryset.order_by(*self.ordering(sort))
-        paginator = Paginator(queryset, self.page_size(request))
+        size = self.page_size(request)
+        requested = request.GET.get("page") or 1
+        asked = int(requested) if str(requested).isdigit() else 1
+        paginator = BoundedCountPaginator(queryset, size, bound=max(self.count_bound, (asked + 1) * size))
         try:
-            page = paginator.page(request.GET.get("page") or 1)
+            page = paginator.page(requested)
         except PageNotAnInteger:
             page = paginator.page(1)
         except EmptyPage:

@@ -4,7 +4,7 @@
 
 A sandbox cluster (2,000 machines) synced by a `manage.py sync` process, the
 dashboard served by a separate ASGI process (`manage.py runserver --noreload`,
-Daphne), both on PostgreSQL and Redis. 50 websocket clients follow the fleet
+Daphne), both on PostgreSQL and Redis. 200 websocket clients (``--clients``) follow the fleet
 overview while the sandbox makes 200 machine status changes per second.
 
 Latency of a change: from its write in the sandbox to the first message a
@@ -68,7 +68,7 @@ def run_clients(count, url, cookie, origin, stop, results):
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--rate", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--machines", type=int, default=2000)
@@ -189,7 +189,11 @@ def main() -> None:
         sandbox.stop()
 
     print()
-    print("command: .venv/bin/python tests/bench/bench_live.py  (PostgreSQL vitiweb_bench_live, Redis db 4)")
+    print(
+        f"command: DATABASE_URL={os.environ['DATABASE_URL']} REDIS_URL={os.environ['REDIS_URL']} "
+        f".venv/bin/python tests/bench/bench_live.py --clients {args.clients} --rate {args.rate} "
+        f"--seconds {args.seconds:g} --machines {args.machines}"
+    )
     print(
         f"{connected} of {args.clients} clients connected to the fleet overview; "
         f"{count} status changes in {duration:.1f}s ({count / duration:.0f}/s); {len(commits)} committed"

@@ -186,3 +186,48 @@ async def test_the_overview_is_pushed_again_when_its_figures_are_derived_anew(fl
     message = await communicator.receive_from(timeout=5)
     assert "Failed" in message and 'data-kinds="derived"' in message
     await communicator.disconnect()
+
+
+async def test_a_crowd_following_one_page_costs_one_render_and_one_access_check_per_change(fleet, monkeypatch):
+    from vitiweb import consumers
+
+    calls = {"render": 0, "access": 0}
+
+    def counted(name, function):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setattr(consumers, "render_regions", counted("render", consumers.render_regions))
+    monkeypatch.setattr(consumers, "_read_access", counted("access", consumers._read_access))
+    viewer = await sync_to_async(factories.viewer)()
+    crowd = [connect(viewer, "/machines/") for _ in range(20)]
+    for communicator in crowd:
+        assert (await communicator.connect())[0]
+        await communicator.receive_from(timeout=5)
+    await set_phase("m1", "Running")
+    calls.update(render=0, access=0)
+    await get_channel_layer().group_send(
+        "machine-list", {"type": "objects.changed", "kind": "Machine", "cluster": fleet.pk, "changes": {}}
+    )
+    for communicator in crowd:
+        assert "Running" in await communicator.receive_from(timeout=10)
+    assert calls == {"render": 1, "access": 1}
+    for communicator in crowd:
+        await communicator.disconnect()
+
+
+async def test_a_shared_render_is_reused_within_its_window_but_never_for_a_connection_told_of_a_later_change():
+    import time
+
+    from vitiweb.consumers import _shared
+
+    renders = iter(["before the change", "after the change"])
+    cache, told_earlier = {}, time.monotonic()
+    assert _shared(cache, ("vera", "/machines/"), told_earlier, lambda: next(renders)) == "before the change"
+    assert _shared(cache, ("vera", "/machines/"), told_earlier, lambda: next(renders)) == "before the change"
+    await asyncio.sleep(0.01)
+    told_since = time.monotonic()
+    assert _shared(cache, ("vera", "/machines/"), told_since, lambda: next(renders)) == "after the change"

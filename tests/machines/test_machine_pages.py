@@ -221,3 +221,19 @@ def test_detail_query_count_does_not_grow_with_the_machines_on_the_provider(clie
     count()  # the changed fleet's findings are computed once, then cached
     # At most one query per kind at the other end: fewer when the first rows shown are all machines.
     assert count() <= few
+
+
+def test_past_its_bound_the_count_says_more_than_and_every_page_stays_reachable(client, data, monkeypatch):
+    from vitiweb.ui import ObjectListView
+
+    monkeypatch.setattr(ObjectListView, "count_bound", 30)
+    cluster = make_cluster("bulk")
+    mirror(cluster, *[k8s_object("Machine", f"m-{i:03}") for i in range(80)])
+    first = listing(client, "?cluster=bulk&per_page=25")
+    # Counted as far as the page after the one asked for (50 rows), not all 80.
+    assert first.context["page"].paginator.count == 50 and first.context["page"].paginator.more
+    html = first.content.decode()
+    assert "more than <strong>50</strong>" in html and "Page 1 of more than 2" in html
+    last = listing(client, "?cluster=bulk&per_page=25&page=4")
+    assert names(last) == [f"m-{i:03}" for i in range(75, 80)]
+    assert not last.context["page"].paginator.more and "Page 4 of 4" in last.content.decode()

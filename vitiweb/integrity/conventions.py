@@ -21,6 +21,7 @@ from functools import cache
 
 from django.conf import settings
 
+from vitiweb.fleet import Fleet
 from vitiweb.integrity import Finding, ObjectRef
 from vitiweb.kinds import KINDS, model_for
 
@@ -63,9 +64,50 @@ def environment_of(namespace: str, labels: dict) -> str:
     return namespace if namespace in conventions()["environments"] else ""
 
 
-def _rows(kind: str):
-    """(pk, cluster id, namespace, name, labels, annotations) of every object of ``kind``."""
-    return model_for(kind).objects.values_list("pk", "cluster_id", "namespace", "name", "labels", "annotations")
+def _problems(fleet) -> dict[str, dict[tuple, list]]:
+    """Check name -> (kind, cluster id, namespace, detail) -> [(pk, name)] of the objects breaking it.
+
+    The three conventions read the same columns of every object (half a million machines, their labels
+    and annotations decoded from JSON): one pass streams them for all three, once per run of the checks.
+    """
+    return fleet.memo("convention-problems", _find_problems)
+
+
+def _find_problems() -> dict[str, dict[tuple, list]]:
+    patterns = conventions()["names"]
+    wanted_labels = conventions()["labels"]
+    wanted_annotations = conventions()["annotations"]
+    environments = set(conventions()["environments"])
+    naming, metadata, placement = defaultdict(list), defaultdict(list), defaultdict(list)
+    for kind in KINDS:
+        pattern = patterns.get(kind)
+        regex = compile_pattern(pattern) if pattern else None
+        rows = model_for(kind).objects.values_list("pk", "cluster_id", "namespace", "name", "labels", "annotations")
+        for pk, cluster_id, namespace, name, labels, notes in rows.iterator(chunk_size=5000):
+            labels = labels if isinstance(labels, dict) else {}
+            notes = notes if isinstance(notes, dict) else {}
+            if regex is not None:
+                match = regex.match(name)
+                if match is None:
+                    naming[(kind, cluster_id, namespace, pattern)].append((pk, name))
+                else:
+                    environment = match.groupdict().get("environment")
+                    actual = environment_of(namespace, labels)
+                    if environment and actual and environment != actual:
+                        detail = f"names environment {environment}, not {actual}"
+                        naming[(kind, cluster_id, namespace, detail)].append((pk, name))
+            missing = tuple(k for k in wanted_labels if k not in labels) + tuple(
+                k for k in wanted_annotations if k not in notes
+            )
+            if missing:
+                metadata[(kind, cluster_id, namespace, missing)].append((pk, name))
+            label = labels.get(ENVIRONMENT_LABEL)
+            if isinstance(label, str) and label:
+                if namespace in environments and label != namespace:
+                    placement[(kind, cluster_id, namespace, f"labelled {label}")].append((pk, name))
+                elif label in environments and namespace not in environments:
+                    placement[(kind, cluster_id, namespace, f"outside {label}")].append((pk, name))
+    return {"naming-convention": naming, "recommended-metadata": metadata, "environment-placement": placement}
 
 
 def _cluster_names() -> dict[int, str]:
@@ -96,23 +138,7 @@ def _names(objects: tuple[ObjectRef, ...], shown: int = 5) -> str:
 def naming(fleet=None) -> list[Finding]:
     patterns = conventions()["names"]
     clusters = _cluster_names()
-    problems: dict[tuple, list] = defaultdict(list)
-    for kind in KINDS:
-        pattern = patterns.get(kind)
-        if not pattern:
-            continue
-        regex = compile_pattern(pattern)
-        for pk, cluster_id, namespace, name, labels, _ in _rows(kind):
-            match = regex.match(name)
-            if match is None:
-                problems[(kind, cluster_id, namespace, pattern)].append((pk, name))
-                continue
-            environment = match.groupdict().get("environment")
-            actual = environment_of(namespace, labels)
-            if environment and actual and environment != actual:
-                problems[(kind, cluster_id, namespace, f"names environment {environment}, not {actual}")].append(
-                    (pk, name)
-                )
+    problems = _problems(fleet or Fleet())["naming-convention"]
 
     def message(kind, namespace, detail, objects):
         where = f"in {namespace}" if namespace else ""
@@ -133,19 +159,8 @@ def example_name(pattern: str) -> str:
 
 
 def recommended_metadata(fleet=None) -> list[Finding]:
-    wanted_labels = conventions()["labels"]
-    wanted_annotations = conventions()["annotations"]
     clusters = _cluster_names()
-    problems: dict[tuple, list] = defaultdict(list)
-    for kind in KINDS:
-        for pk, cluster_id, namespace, name, labels, notes in _rows(kind):
-            labels = labels if isinstance(labels, dict) else {}
-            notes = notes if isinstance(notes, dict) else {}
-            missing = tuple(k for k in wanted_labels if k not in labels) + tuple(
-                k for k in wanted_annotations if k not in notes
-            )
-            if missing:
-                problems[(kind, cluster_id, namespace, missing)].append((pk, name))
+    problems = _problems(fleet or Fleet())["recommended-metadata"]
 
     def message(kind, namespace, missing, objects):
         where = f" in {namespace}" if namespace else ""
@@ -159,18 +174,8 @@ def recommended_metadata(fleet=None) -> list[Finding]:
 
 def environment_placement(fleet=None) -> list[Finding]:
     """Objects whose environment label disagrees with the environment namespace they live in."""
-    environments = set(conventions()["environments"])
     clusters = _cluster_names()
-    problems: dict[tuple, list] = defaultdict(list)
-    for kind in KINDS:
-        for pk, cluster_id, namespace, name, labels, _ in _rows(kind):
-            label = labels.get(ENVIRONMENT_LABEL) if isinstance(labels, dict) else None
-            if not isinstance(label, str) or not label:
-                continue
-            if namespace in environments and label != namespace:
-                problems[(kind, cluster_id, namespace, f"labelled {label}")].append((pk, name))
-            elif label in environments and namespace not in environments:
-                problems[(kind, cluster_id, namespace, f"outside {label}")].append((pk, name))
+    problems = _problems(fleet or Fleet())["environment-placement"]
 
     def message(kind, namespace, detail, objects):
         if detail.startswith("labelled"):

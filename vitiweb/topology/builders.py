@@ -608,7 +608,7 @@ class CompositionBuilder(Builder):
                     if obj
                     else "missing",
                     (obj.phase or "—") if obj else "—",
-                    str(fleet.machines_per_provider.get(obj.id, 0)) if obj and obj.kind == MACHINE_PROVIDER else "",
+                    str(fleet.machine_count(obj.id)) if obj and obj.kind == MACHINE_PROVIDER else "",
                     ", ".join(g["name"] for g in groups),
                 ]
             )
@@ -670,7 +670,7 @@ class CompositionBuilder(Builder):
         sub = " · ".join(filter(None, [getattr(obj, "provider_type", ""), getattr(obj, "region", "")]))
         hover = []
         if obj.kind == MACHINE_PROVIDER:
-            hover.append(f"{self.fleet.machines_per_provider.get(obj.id, 0)} machines")
+            hover.append(f"{self.fleet.machine_count(obj.id)} machines")
         return sub, hover
 
     def _node_groups(self):
@@ -722,6 +722,7 @@ class CompositionBuilder(Builder):
             source_kind=MACHINE,
             relation="machine-provider",
             state=Reference.State.RESOLVED,
+            target_kind=MACHINE_PROVIDER,  # with target_id: the index that finds them
             target_id__in=[p.id for p in providers],
         ).values("source_id")
         for source_id, relation, detail in (

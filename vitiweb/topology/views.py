@@ -202,7 +202,7 @@ def panel(request, kind, pk):
         context["inherits"] = obj.spec.get("inheritPolicies") is True
         context["stack_lines"] += stack_role_lines(obj)
     elif kind == MACHINE_PROVIDER:
-        context["machine_count"] = fleet.machines_per_provider.get(pk, 0)
+        context["machine_count"] = fleet.machine_count(pk)
         context["listed_by"] = [fleet.stacks[s] for s in fleet.stacks_listing().get(obj.key, []) if s in fleet.stacks]
     elif kind == KUBERNETES_PROVIDER:
         context["node_groups"] = fleet.node_groups.get(pk, [])

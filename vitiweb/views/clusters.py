@@ -40,10 +40,9 @@ def _counts_by_cluster() -> dict[int, list]:
         per_cluster = dict(model.objects.order_by().values_list("cluster_id").annotate(n=Count("*")))
         for pk in per_cluster:
             counts.setdefault(pk, [])
+        label, url = model._meta.verbose_name_plural.capitalize(), reverse(url_name(model, "list"))
         for pk, items in counts.items():
-            items.append(
-                (model._meta.verbose_name_plural.capitalize(), per_cluster.get(pk, 0), reverse(url_name(model, "list")))
-            )
+            items.append((label, per_cluster.get(pk, 0), url))
     return counts
 
 
