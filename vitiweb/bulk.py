@@ -3,7 +3,7 @@
 On PostgreSQL new rows go through COPY, which skips the per-row SQL building
 of ``bulk_create`` (the largest cost of a first sync: a cluster's 5,000
 machines bring 15,000 references and 5,000 journal rows). Other databases
-use ``bulk_create``. Only for inserts whose primary keys nobody reads back.
+use ``bulk_create``.
 """
 
 from __future__ import annotations
@@ -24,13 +24,28 @@ def _reader(field) -> Callable:
     return lambda instance: getattr(instance, attname)
 
 
-def insert_all(model, instances: list, batch_size: int = 1000) -> None:
+def insert_all(model, instances: list, batch_size: int = 1000, *, set_pks: bool = False) -> None:
+    """Insert ``instances``, which must all be new rows.
+
+    With ``set_pks`` each instance gets its primary key: on PostgreSQL they are
+    taken from the table's sequence first, in one query, and copied with the rows.
+    """
     if not instances:
         return
     if connection.vendor != "postgresql":
         model.objects.bulk_create(instances, batch_size=batch_size)
         return
-    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    meta = model._meta
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    if set_pks:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [meta.db_table, meta.pk.column, len(instances)],
+            )
+            for instance, (pk,) in zip(instances, cursor.fetchall(), strict=True):
+                instance.pk = pk
+        fields = [meta.pk, *fields]
     readers = [_reader(field) for field in fields]
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     statement = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({columns}) FROM STDIN"

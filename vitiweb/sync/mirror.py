@@ -165,7 +165,10 @@ def _existing(model, cluster: Cluster, addresses: list[tuple[str, str]] | None) 
     return found
 
 
-def _upsert(model, cluster: Cluster, objects: list[dict], existing: dict, changed_by: str) -> Summary:
+def _upsert(
+    model, cluster: Cluster, objects: list[dict], existing: dict, changed_by: str, first: bool = False
+) -> Summary:
+    """Write ``objects`` over the ``existing`` rows; ``first``: the cluster holds no row of this kind at all."""
     summary = Summary()
     incoming = {}
     for obj in objects:
@@ -245,7 +248,12 @@ def _upsert(model, cluster: Cluster, objects: list[dict], existing: dict, change
 
     unique_fields = list(getattr(model, "UNIQUE_FIELDS", ("cluster", "namespace", "name")))
     update_fields = [f.name for f in model._meta.concrete_fields if f.name not in {"id", *unique_fields}]
-    upsert_all(model, instances, unique_fields, update_fields)
+    if first:
+        # Nothing to update or conflict with (the cluster's first list of this kind): plain inserts,
+        # without the staging table and the conflict checks of an upsert.
+        insert_all(model, instances, set_pks=True)
+    else:
+        upsert_all(model, instances, unique_fields, update_fields)
     insert_all(JournalEntry, journal)
     if model.KIND == "Machine":
         record_failures(cluster, instances, journal)
@@ -335,7 +343,7 @@ def apply_snapshot(cluster: Cluster, kind: str, objects: Iterable[dict], changed
     # itself alive, every collection they would start traverses all of it, for nothing.
     with gc_paused(), transaction.atomic():
         existing = _existing(model, cluster, None)
-        summary = _upsert(model, cluster, objects, existing, changed_by)
+        summary = _upsert(model, cluster, objects, existing, changed_by, first=not existing)
         present = {((obj["metadata"].get("namespace") or ""), obj["metadata"]["name"]) for obj in objects}
         gone = [row for address, row in existing.items() if address not in present]
         summary += _delete(model, cluster, gone, changed_by)

@@ -1,0 +1,72 @@
+"""A cluster's first list of a kind is inserted (nothing to update), and its rows are
+then what references, the journal and later updates address by id."""
+
+import pytest
+
+from tests.conftest import k8s_object
+from vitiweb.bulk import insert_all
+from vitiweb.kinds import model_for
+from vitiweb.models import JournalEntry, Reference
+from vitiweb.sync.mirror import apply_events, apply_snapshot
+
+pytestmark = pytest.mark.django_db
+
+Machine = model_for("Machine")
+
+
+def machine(name, rv="1", provider="ec2"):
+    return k8s_object("Machine", name, spec={"machineProvider": {"name": provider}}, rv=rv)
+
+
+def test_inserted_rows_can_be_given_their_primary_keys(make_cluster):
+    cluster = make_cluster()
+    instances = [Machine(cluster=cluster, kind="Machine", namespace="production", name=f"m{i}") for i in range(3)]
+    insert_all(Machine, instances, set_pks=True)
+    assert {instance.pk: instance.name for instance in instances} == dict(Machine.objects.values_list("id", "name"))
+
+
+def test_a_first_snapshots_references_and_journal_name_the_rows_inserted(make_cluster):
+    cluster = make_cluster()
+    apply_snapshot(cluster, "Machine", [machine("a"), machine("b")])
+
+    ids = dict(Machine.objects.values_list("name", "id"))
+    assert set(ids) == {"a", "b"}
+    assert dict(Reference.objects.filter(relation="machine-provider").values_list("source_id", "state")) == {
+        ids["a"]: "dangling",
+        ids["b"]: "dangling",
+    }
+    assert sorted(JournalEntry.objects.values_list("name", "action")) == [("a", "created"), ("b", "created")]
+
+
+def test_after_the_first_snapshot_changes_update_the_same_rows(make_cluster):
+    cluster = make_cluster()
+    apply_snapshot(cluster, "Machine", [machine("a"), machine("b")])
+    ids = dict(Machine.objects.values_list("name", "id"))
+
+    apply_events(cluster, "Machine", [("MODIFIED", machine("a", rv="2", provider="gcp"))])
+    apply_snapshot(cluster, "Machine", [machine("a", rv="2", provider="gcp"), machine("b", rv="3")])
+
+    assert dict(Machine.objects.values_list("name", "id")) == ids
+    assert Reference.objects.get(relation="machine-provider", source_id=ids["a"]).target_name == "gcp"
+
+
+def test_a_kind_emptied_and_listed_again_is_inserted_afresh(make_cluster):
+    cluster = make_cluster()
+    apply_snapshot(cluster, "Machine", [machine("a"), machine("b")])
+    before = set(Machine.objects.values_list("id", flat=True))
+    apply_snapshot(cluster, "Machine", [])
+    assert not Machine.objects.exists()
+
+    apply_snapshot(cluster, "Machine", [machine("a"), machine("b"), machine("c")])
+
+    after = dict(Machine.objects.values_list("name", "id"))
+    assert set(after) == {"a", "b", "c"} and not before & set(after.values())
+    assert set(Reference.objects.values_list("source_id", flat=True)) == set(after.values())
+
+
+def test_a_first_snapshot_leaves_other_clusters_rows_alone(make_cluster):
+    home, other = make_cluster("home"), make_cluster("other")
+    apply_snapshot(other, "Machine", [machine("a")])
+    apply_snapshot(home, "Machine", [machine("a")])
+
+    assert sorted(Machine.objects.values_list("cluster__name", "name")) == [("home", "a"), ("other", "a")]
