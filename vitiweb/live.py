@@ -47,17 +47,23 @@ class _Publisher:
     (the parent's thread is not in it).
     """
 
+    #: Group sends in flight at once. Each holds one of the channel layer's Redis connections (redis-py's
+    #: pool refuses past 100): a hundred clusters' writers committing together lost updates to
+    #: "Too many connections" when every send of every batch went at once.
+    IN_FLIGHT = 16
+
     def __init__(self):
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pid: int | None = None
+        self.slots: asyncio.Semaphore | None = None
 
     def loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
             if self._loop is None or self._pid != os.getpid():
                 loop = asyncio.new_event_loop()
                 threading.Thread(target=loop.run_forever, name="live-publish", daemon=True).start()
-                self._loop, self._pid = loop, os.getpid()
+                self._loop, self._pid, self.slots = loop, os.getpid(), asyncio.Semaphore(self.IN_FLIGHT)
             return self._loop
 
 
@@ -69,10 +75,14 @@ def _send(messages: dict[str, dict]) -> None:
     if layer is None:
         return
 
+    async def send_one(group: str, message: dict) -> None:
+        async with _publisher.slots:
+            await layer.group_send(group, message)
+
     async def send_all():
-        # At once, not one round trip to Redis after another.
+        # Side by side (up to IN_FLIGHT), not one round trip to Redis after another.
         outcomes = await asyncio.gather(
-            *(layer.group_send(group, message) for group, message in messages.items()), return_exceptions=True
+            *(send_one(group, message) for group, message in messages.items()), return_exceptions=True
         )
         for group, outcome in zip(messages, outcomes, strict=True):
             if isinstance(outcome, Exception):  # a lost live update must never fail a sync; pages converge
@@ -80,8 +90,9 @@ def _send(messages: dict[str, dict]) -> None:
 
     # Waited for, so what follows the commit (a test, the next batch) sees the update sent; never longer
     # than a page would wait for it.
+    loop = _publisher.loop()
     try:
-        asyncio.run_coroutine_threadsafe(send_all(), _publisher.loop()).result(5)
+        asyncio.run_coroutine_threadsafe(send_all(), loop).result(5)
     except TimeoutError:
         logger.warning("publishing %d live updates took over 5 s; pages will converge on their own", len(messages))
 
