@@ -1,5 +1,6 @@
 """Sync workers share the fleet through database leases: each cluster held by exactly one."""
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -117,3 +118,20 @@ def test_a_cluster_registered_again_with_new_credentials_is_reconnected(fleet):
     a.tick()
     assert a.syncs[fleet[0].pk] is not before and not before.alive and a.syncs[fleet[0].pk].alive
     assert a.syncs[fleet[1].pk].alive
+
+
+def test_shutdown_stops_the_syncs_side_by_side_then_gives_every_lease_back(fleet):
+    # Each stop waits until all have begun: stopped one after another, the first would wait alone.
+    everyone_stopping = threading.Barrier(len(fleet), timeout=10)
+
+    class SlowToStop(FakeSync):
+        def stop(self):
+            everyone_stopping.wait()
+            super().stop()
+
+    alone = Worker("a", sync_factory=SlowToStop)
+    alone.tick()
+    syncs = list(alone.syncs.values())
+    alone.shutdown()
+    assert not any(sync.alive for sync in syncs)
+    assert set(holders().values()) == {""}

@@ -19,6 +19,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from django.db import close_old_connections
@@ -108,9 +109,15 @@ class Worker:
             self._thread.join(timeout)
 
     def shutdown(self) -> None:
-        """Stop every sync and give the leases back, so another worker takes over at once."""
-        for sync in self.syncs.values():
-            sync.stop()
+        """Stop every sync and give the leases back, so another worker takes over at once.
+
+        The syncs stop side by side: stopping is waiting (for threads to notice, streams to close, queues
+        to drain), and one after another a worker holding a hundred clusters took longer than Kubernetes'
+        30 s grace period, was killed, and left its leases to expire instead of handing them over.
+        """
+        if self.syncs:
+            with ThreadPoolExecutor(max_workers=min(len(self.syncs), 32), thread_name_prefix="sync-stop") as pool:
+                list(pool.map(lambda sync: sync.stop(), self.syncs.values()))
         self.syncs.clear()
         Cluster.objects.filter(lease_holder=self.name).update(lease_holder="", lease_expires_at=None)
         SyncWorker.objects.filter(name=self.name).delete()
