@@ -185,12 +185,18 @@ def resolve(references: Iterable[Reference]) -> list[Reference]:
     return references
 
 
-def rebuild_outgoing(model, objects) -> None:
-    """Replace the references declared by ``objects`` (rows of ``model``) and resolve them."""
+def rebuild_outgoing(model, objects, fresh: bool = False) -> None:
+    """Replace the references declared by ``objects`` (rows of ``model``) and resolve them.
+
+    ``fresh``: the objects were just inserted, so they have no references yet to delete. The delete is
+    not free even then: on a table the planner has no statistics for yet (a first sync into a new
+    database), it scanned every reference of the kind for each chunk of ids.
+    """
     objects = list(objects)
     if not objects:
         return
-    delete_outgoing(model.KIND, [obj.pk for obj in objects])
+    if not fresh:
+        delete_outgoing(model.KIND, [obj.pk for obj in objects])
     rows = []
     for obj in objects:
         for declared in obj.references():

@@ -2,6 +2,8 @@
 then what references, the journal and later updates address by id."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from tests.conftest import k8s_object
 from vitiweb.bulk import insert_all
@@ -70,3 +72,12 @@ def test_a_first_snapshot_leaves_other_clusters_rows_alone(make_cluster):
     apply_snapshot(home, "Machine", [machine("a")])
 
     assert sorted(Machine.objects.values_list("cluster__name", "name")) == [("home", "a"), ("other", "a")]
+
+
+def test_a_first_snapshot_deletes_no_references_its_new_rows_cannot_have(make_cluster):
+    cluster = make_cluster()
+    with CaptureQueriesContext(connection) as queries:
+        apply_snapshot(cluster, "Machine", [machine("a"), machine("b")])
+    reference_table = Reference._meta.db_table
+    assert not [q["sql"] for q in queries if q["sql"].startswith("DELETE") and reference_table in q["sql"]]
+    assert Reference.objects.filter(relation="machine-provider").count() == 2

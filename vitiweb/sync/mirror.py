@@ -262,7 +262,7 @@ def _upsert(
 
     spec_changed_set = set(spec_changed)
     rebuilt = [instance for instance in instances if (instance.namespace, instance.name) in spec_changed_set]
-    rebuild_outgoing(model, rebuilt)
+    rebuild_outgoing(model, rebuilt, fresh=first)
     if hasattr(model, "after_upsert"):
         model.after_upsert(rebuilt)
     alias = _alias_field(model)
