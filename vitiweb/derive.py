@@ -26,9 +26,10 @@ import threading
 import time
 
 from django.db import close_old_connections, connections
+from django.utils import timezone
 
 from vitiweb import integrity, leases, live, overview
-from vitiweb.models import FindingsRun, OverviewRun
+from vitiweb.models import FindingsRun, Lease, OverviewRun
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,12 @@ def derive(current: str | None = None) -> bool:
     overview.store_overview(current)
     live.publish_derived()
     return True
+
+
+def derived_elsewhere() -> bool:
+    """True while a running ``Deriver`` holds the lease: it derives any change within about a second, so
+    another process (``sync --once``) need not spend seconds of a large fleet's scan doing it too."""
+    return Lease.objects.filter(name=LEASE, expires_at__gt=timezone.now()).exclude(holder="").exists()
 
 
 class Deriver:
