@@ -46,6 +46,8 @@ CORE_EVENTS = Resource("", "v1", "events", True, "Event")
 LIST_GROUP = "event-list"
 #: Rows written after which retention runs without waiting for its timer.
 PRUNE_AFTER_ROWS = 1000
+#: Seconds between retention passes while nothing is written: only the age limit (hours) can drop a row then.
+AGE_PRUNE_INTERVAL = 60.0
 
 
 def event_resource(api_client) -> Resource:
@@ -255,8 +257,14 @@ class EventMirror:
                     written = store_events(self.cluster_id, rows)
                     self.written += written
                     since_prune += written
-                    # On a timer, and sooner under a flood, so the table stays near its bound.
-                    if time.monotonic() >= next_prune or since_prune >= PRUNE_AFTER_ROWS:
+                    # After writes, at most every prune_interval, and at once under a flood, so the table
+                    # stays near its bound; without writes only age can drop rows, checked every minute.
+                    now = time.monotonic()
+                    if (
+                        since_prune >= PRUNE_AFTER_ROWS
+                        or (since_prune and now >= next_prune)
+                        or now >= next_prune + AGE_PRUNE_INTERVAL
+                    ):
                         prune(self.cluster_id)
                         next_prune = time.monotonic() + self.prune_interval
                         since_prune = 0

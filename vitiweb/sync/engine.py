@@ -370,6 +370,8 @@ class ClusterSync:
                 handover.done.set()
         self.batches += 1
         self._write_status(cluster, oldest_event, summary, state_changed, discovery)
+        if self.monitor is not None and summary.changed:
+            self.monitor.changed()  # what its alert rules read has changed
 
     def _write_status(self, cluster: Cluster, oldest_event, summary: Summary, state_changed: bool, discovery) -> None:
         now = time.monotonic()
