@@ -135,3 +135,15 @@ def test_viewers_do_not_get_a_logs_link(cluster, client):
     overview = client.get("/").content.decode()
     assert 'data-alert="VitistackProviderDown" data-alert-state="pending"' in overview
     assert reverse("cluster_logs", args=[cluster.pk]) not in overview
+
+
+def test_next_change_is_when_a_failure_leaves_the_window_or_a_pending_alert_would_fire(cluster):
+    start = timezone.now()
+    assert alerts.next_change(cluster.pk, start) is None  # nothing pending: only a change can change anything
+
+    failure = ProvisioningFailure.objects.create(cluster=cluster, namespace=NS, name="web-1")
+    assert alerts.next_change(cluster.pk, failure.observed_at) == failure.observed_at + timedelta(minutes=5)
+
+    stack_with_provider(cluster, provider_ready=False)
+    alerts.evaluate(cluster.pk, now=start - timedelta(minutes=1))  # pending for a minute: fires in four
+    assert alerts.next_change(cluster.pk, start) == start + timedelta(minutes=4)

@@ -6,7 +6,8 @@ instance, pending until it has held for the rule's `for:` duration, then
 firing; it ends when the expression stops holding. Instances are rows, so
 "since when" survives restarts and every web process shows the same state.
 The monitor of each cluster (`vitiweb.monitoring.runner`) evaluates its
-cluster's rules every second.
+cluster's rules when its mirrored objects change and when `next_change`
+says time alone changes them.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Min
 from django.urls import reverse
 from django.utils import timezone
 
 from vitiweb import live
 from vitiweb.monitoring import series as metrics
-from vitiweb.monitoring.models import AlertInstance
+from vitiweb.monitoring.models import AlertInstance, ProvisioningFailure
 
 #: The live group of pages listing alerts.
 LIST_GROUP = "alert-list"
@@ -144,6 +146,24 @@ def evaluate(cluster_id: int, now: datetime | None = None) -> bool:
             objects = {(t["kind"], t["id"]) for t in changed_targets if t.get("id")}
             live.publish_related_changes(cluster_id, "Alert", LIST_GROUP, sorted(objects))
     return bool(gone or changed_targets)
+
+
+def next_change(cluster_id: int, now: datetime) -> datetime | None:
+    """When the cluster's alerts change with time alone, if its mirrored objects do not change first: a
+    pending alert's `for:` duration ends, or a provisioning failure leaves the failure window."""
+    due = [
+        alert.active_since + timedelta(seconds=RULES_BY_NAME[alert.rule].for_seconds)
+        for alert in AlertInstance.objects.filter(cluster_id=cluster_id, state=AlertInstance.State.PENDING).only(
+            "rule", "active_since"
+        )
+        if alert.rule in RULES_BY_NAME
+    ]
+    oldest_failure = ProvisioningFailure.objects.filter(
+        cluster_id=cluster_id, observed_at__gte=now - metrics.WINDOW
+    ).aggregate(oldest=Min("observed_at"))["oldest"]
+    if oldest_failure is not None:
+        due.append(oldest_failure + metrics.WINDOW)
+    return min(due, default=None)
 
 
 class _Labels(dict):

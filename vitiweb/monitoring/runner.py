@@ -6,12 +6,17 @@ rules for the cluster, and asks the cluster about the controllers' RBAC every
 held by one worker at a time, so each of these runs once per cluster in the
 whole deployment.
 
-The rules read only what the cluster's sync writes, so they are evaluated
-when its writer says something changed (`changed`), every `alert_interval`
-seconds while an alert of the cluster is pending or firing (a `for:` duration
-and the failure window need a clock), and otherwise every `idle_interval`
-seconds as a safety net. Evaluating every cluster every second, changed or
-not, cost a worker holding 50 clusters more than half its interpreter time.
+The rules read only what syncs write, so they are evaluated when a writer
+says it changed what they read (`changed`): the stacks and providers of any
+cluster of this process (a stack's provider may live in another cluster),
+or a Machine of this cluster that recorded a provisioning failure. They are
+also evaluated when time alone changes an alert (a `for:` duration ends, a
+failure leaves the window: `alerts.next_change`), and otherwise every
+`idle_interval` seconds, which also catches changes written by other
+processes; never more often than every `alert_interval` seconds. Evaluating
+every cluster every second, changed or not, cost a worker holding 50 clusters
+more than half its interpreter time, and evaluating on every Machine status
+change still four fifths of it.
 """
 
 from __future__ import annotations
@@ -19,16 +24,22 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 
 from django.db import close_old_connections
 from django.db.models import Count, Max
+from django.utils import timezone
 
 from vitiweb.models import Cluster, Reference
 from vitiweb.monitoring import alerts, events, rbac
-from vitiweb.monitoring.models import AlertInstance, ClusterMonitoring
+from vitiweb.monitoring.models import ClusterMonitoring, ProvisioningFailure
 from vitiweb.sync.clusters import api_client_for
 
 logger = logging.getLogger(__name__)
+
+
+#: The monitors running in this process: a provider's change may concern another cluster's stacks.
+_running: weakref.WeakSet[ClusterMonitor] = weakref.WeakSet()
 
 
 class ClusterMonitor:
@@ -40,22 +51,39 @@ class ClusterMonitor:
         self.rbac_interval = rbac_interval
         self.idle_interval = idle_interval
         self._stop = threading.Event()
-        self._changed = threading.Event()
+        self._wake = threading.Event()
+        # What the writers said changed since the last pass: read and reset by the monitor's thread only.
+        self._rules_input_changed = False
+        self._machines_changed = False
+        self._references_may_have_changed = False
         self._thread: threading.Thread | None = None
         self.mirror: events.EventMirror | None = None
         self.evaluations = 0
 
-    def changed(self) -> None:
-        """The cluster's mirrored objects changed: evaluate its rules (and check its references) now."""
-        self._changed.set()
+    def changed(self, kinds, references: bool = True) -> None:
+        """This cluster's sync wrote changes to objects of ``kinds`` (and to their ``references``)."""
+        kinds = set(kinds)
+        if not kinds:
+            return
+        if references:
+            self._references_may_have_changed = True
+        if kinds - {"Machine"}:
+            for monitor in list(_running):
+                monitor._rules_input_changed = True
+                monitor._wake.set()
+        if "Machine" in kinds:
+            self._machines_changed = True
+        self._wake.set()
 
     def start(self) -> None:
+        _running.add(self)
         self._thread = threading.Thread(target=self._run, name=f"monitor-{self.cluster_id}", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
+        _running.discard(self)
         self._stop.set()
-        self._changed.set()
+        self._wake.set()
         if self.mirror is not None:
             self.mirror.stop(timeout)
         if self._thread is not None and self._thread is not threading.current_thread():
@@ -65,14 +93,19 @@ class ClusterMonitor:
         api_client = None
         next_rbac = 0.0
         checked_references = None
+        newest_failure = None
+        due = 0.0  # the first pass evaluates
         wait = 0.0
         try:
             while not self._stop.is_set():
-                changed = self._changed.wait(wait)
-                self._changed.clear()
+                self._wake.wait(wait)
+                self._wake.clear()
                 if self._stop.is_set():
                     return
                 started = time.monotonic()
+                rules_input_changed, self._rules_input_changed = self._rules_input_changed, False
+                machines_changed, self._machines_changed = self._machines_changed, False
+                references_changed, self._references_may_have_changed = self._references_may_have_changed, False
                 try:
                     cluster = Cluster.objects.get(pk=self.cluster_id)
                     if cluster.read_only:
@@ -82,11 +115,20 @@ class ClusterMonitor:
                     if self.mirror is None:
                         namespaces = {ClusterMonitoring.for_cluster(cluster).controller_namespace}
                         self.mirror = events.start_mirror(self.cluster_id, api_client, namespaces)
-                    alerts.evaluate(self.cluster_id)
-                    self.evaluations += 1
-                    ticking = AlertInstance.objects.filter(cluster_id=self.cluster_id).exists()
+                    if machines_changed and not rules_input_changed:
+                        failure = self._newest_failure()
+                        rules_input_changed = failure != newest_failure
+                    if rules_input_changed or started >= due:
+                        now = timezone.now()
+                        newest_failure = self._newest_failure()
+                        alerts.evaluate(self.cluster_id, now)
+                        self.evaluations += 1
+                        next_change = alerts.next_change(self.cluster_id, now)
+                        due = started + (
+                            self.idle_interval if next_change is None else (next_change - now).total_seconds()
+                        )
                     # Asked again on a timer (RBAC changes unseen) and as soon as the references change.
-                    if changed or checked_references is None:
+                    if references_changed or checked_references is None:
                         references = Reference.objects.filter(source_cluster_id=self.cluster_id).aggregate(
                             n=Count("id"), m=Max("id")
                         )
@@ -100,15 +142,19 @@ class ClusterMonitor:
                     return
                 except Exception:  # the monitor must outlive one bad pass (a database hiccup, an odd answer)
                     logger.exception("cluster %s: monitoring pass failed", self.cluster_id)
-                    ticking = True
+                    due = started + self.alert_interval
                 finally:
                     close_old_connections()
-                # At most one pass per alert_interval, however often the writer says something changed.
+                # At most one pass per alert_interval, however often the writers say something changed.
                 self._stop.wait(max(0.0, self.alert_interval - (time.monotonic() - started)))
-                idle = self.alert_interval if ticking else self.idle_interval
-                wait = max(0.0, min(idle, next_rbac - time.monotonic()) - self.alert_interval)
+                wait = max(0.0, min(due, started + self.idle_interval, next_rbac) - time.monotonic())
         finally:
+            _running.discard(self)
             if self.mirror is not None:
                 self.mirror.stop()
             if api_client is not None:
                 api_client.close()
+
+    def _newest_failure(self) -> int | None:
+        """The id of this cluster's newest provisioning failure: a new one is a change the rules read."""
+        return ProvisioningFailure.objects.filter(cluster_id=self.cluster_id).aggregate(newest=Max("id"))["newest"]

@@ -371,7 +371,7 @@ class ClusterSync:
         self.batches += 1
         self._write_status(cluster, oldest_event, summary, state_changed, discovery)
         if self.monitor is not None and summary.changed:
-            self.monitor.changed()  # what its alert rules read has changed
+            self.monitor.changed(summary.kinds, references=bool(summary.references_rebuilt or summary.deleted))
 
     def _write_status(self, cluster: Cluster, oldest_event, summary: Summary, state_changed: bool, discovery) -> None:
         now = time.monotonic()

@@ -48,12 +48,18 @@ class Summary:
     updated: list[int] = field(default_factory=list)
     deleted: list[int] = field(default_factory=list)
     unchanged: int = 0
+    #: Objects whose outgoing references were rebuilt (new, or what references are read from changed).
+    references_rebuilt: int = 0
+    #: The kinds of the objects created, updated or deleted.
+    kinds: set[str] = field(default_factory=set)
 
     def __iadd__(self, other: Summary) -> Summary:
         self.created += other.created
         self.updated += other.updated
         self.deleted += other.deleted
         self.unchanged += other.unchanged
+        self.references_rebuilt += other.references_rebuilt
+        self.kinds |= other.kinds
         return self
 
     @property
@@ -263,6 +269,8 @@ def _upsert(
     spec_changed_set = set(spec_changed)
     rebuilt = [instance for instance in instances if (instance.namespace, instance.name) in spec_changed_set]
     rebuild_outgoing(model, rebuilt, fresh=first)
+    summary.references_rebuilt = len(rebuilt)
+    summary.kinds.add(model.KIND)
     if hasattr(model, "after_upsert"):
         model.after_upsert(rebuilt)
     alias = _alias_field(model)
@@ -322,6 +330,7 @@ def _delete(model, cluster: Cluster, rows: list[dict], changed_by: str) -> Summa
         changed_ids={**aliases, **{(row["namespace"], row["name"]): row["id"] for row in rows}},
     )
     summary.deleted = ids
+    summary.kinds.add(model.KIND)
     return summary
 
 
