@@ -54,17 +54,24 @@ def insert_all(model, instances: list, batch_size: int = 1000, *, set_pks: bool 
             copy.write_row([read(instance) for read in readers])
 
 
+#: Up to this many rows an upsert is one INSERT ... ON CONFLICT statement; beyond, it goes through COPY.
+COPY_THRESHOLD = 200
+
+
 def upsert_all(
     model, instances: list, unique_fields: list[str], update_fields: list[str], batch_size: int = 500
 ) -> None:
     """Insert or update ``instances`` on ``unique_fields``, setting each instance's primary key.
 
-    On PostgreSQL: COPY into a temporary table, then one INSERT ... ON
-    CONFLICT DO UPDATE from it; elsewhere ``bulk_create(update_conflicts=True)``.
+    On PostgreSQL, many rows: COPY into a temporary table, then one INSERT ...
+    ON CONFLICT DO UPDATE from it. A few rows (a watch event batch), and other
+    databases: ``bulk_create(update_conflicts=True)``, one statement, where the
+    temporary table cost five and catalog writes for its creation and drop: at
+    a hundred clusters' events that was most of the database's work.
     """
     if not instances:
         return
-    if connection.vendor != "postgresql":
+    if connection.vendor != "postgresql" or len(instances) <= COPY_THRESHOLD:
         model.objects.bulk_create(
             instances,
             batch_size=batch_size,
