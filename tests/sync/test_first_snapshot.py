@@ -107,6 +107,7 @@ def test_a_watch_event_batch_is_written_without_a_temporary_table(make_cluster):
     apply_snapshot(cluster, "Machine", [machine("a")])
 
     with CaptureQueriesContext(connection) as queries:
-        apply_events(cluster, "Machine", [("MODIFIED", machine("a", rv="2"))])
+        apply_events(cluster, "Machine", [("MODIFIED", machine("a", rv="2", provider="gce"))])
 
+    assert Machine.objects.get(name="a").spec == {"machineProvider": {"name": "gce"}}
     assert not [query["sql"] for query in queries if "TEMPORARY" in query["sql"].upper()]
