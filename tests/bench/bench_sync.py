@@ -192,7 +192,7 @@ def main() -> None:
     )
     fleet.start()
     populated, counts = ours_end.recv()
-    print(f"populated {args.clusters} sandboxes in {populated:.1f}s")
+    print(f"populated {args.clusters} sandboxes in {populated:.1f}s", flush=True)
     clusters = [register_cluster(name, kubeconfig_path=str(kubeconfig), context=name) for name in counts]
     expected = sum(counts.values())
 
@@ -233,10 +233,12 @@ def main() -> None:
                 sys.exit("the sync worker died")
             time.sleep(0.2)
         sync_seconds = time.perf_counter() - started
+        print(f"initial sync: {expected} objects in {sync_seconds:.1f}s", flush=True)
 
         # Latency: status changes at a fixed rate, each carrying its send time.
         JournalEntry.objects.all().delete()
         time.sleep(1.0)
+        print(f"changing {args.rate} Machines' status per second for {args.seconds:g}s", flush=True)
         ours_end.send(("drive", args.rate, args.seconds))
         sent, achieved_rate = ours_end.recv()
         count = len(sent)
