@@ -119,7 +119,7 @@ class LeaseAdmin(admin.ModelAdmin):
 class FindingsRunAdmin(admin.ModelAdmin):
     list_display = ("computed_at", "duration_ms", "counts", "fingerprint")
     readonly_fields = ("fingerprint", "computed_at", "duration_ms", "counts")
-    exclude = ("findings",)
+    exclude = ("packed",)
 
 
 @admin.register(OverviewRun)

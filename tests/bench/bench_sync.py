@@ -7,7 +7,8 @@ A sandbox fleet of --clusters clusters x (50 Vitistacks, 200 providers,
 - the sandbox's own rate: objects per second it serves when this process only
   fetches every page of every list (bytes, not decoded), to show it is not the
   bottleneck of what follows;
-- initial sync: objects per second of a `manage.py sync` worker process, next to
+- initial sync: objects per second of a `manage.py sync` worker process (or
+  --workers of them sharing the clusters through leases), next to
   the rate at which this process lists (pages of 500) and decodes the same
   objects (the ratio is the figure; aim >= 0.3 at 100 clusters);
 - event-to-committed-row latency p50/p99 while the sandboxes change machine
@@ -155,6 +156,7 @@ def main() -> None:
         help="the worker mirrors only (VITIWEB_MONITOR=0): each cluster's monitor holds two more database "
         "connections, which at dozens of clusters exceed a default PostgreSQL's max_connections",
     )
+    parser.add_argument("--workers", type=int, default=1, help="sync worker processes sharing the clusters")
     args = parser.parse_args()
 
     ensure_database(os.environ["DATABASE_URL"])
@@ -219,18 +221,22 @@ def main() -> None:
     env = {**os.environ, "VITIWEB_LOG_LEVEL": "WARNING"}
     if args.without_monitor:
         env["VITIWEB_MONITOR"] = "0"
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "sync", "--name", "bench", "--tick-seconds", "1"],
-        cwd=ROOT,
-        env=env,
-    )
+    # Several workers share the clusters through leases, as replicas of the sync Deployment do.
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "manage.py", "sync", "--name", f"bench-{index}", "--tick-seconds", "1"],
+            cwd=ROOT,
+            env=env,
+        )
+        for index in range(args.workers)
+    ]
     try:
         started = time.perf_counter()
         # Every kind of every cluster watching means each first list is committed. Reading 100 cluster rows is
         # cheap, where counting half a million rows five times a second would load the database it measures.
         while not (all_watching() and sum(model_for(k).objects.count() for k in KINDS) == expected):
-            if worker.poll() is not None:
-                sys.exit("the sync worker died")
+            if any(worker.poll() is not None for worker in workers):
+                sys.exit("a sync worker died")
             time.sleep(0.2)
         sync_seconds = time.perf_counter() - started
         print(f"initial sync: {expected} objects in {sync_seconds:.1f}s", flush=True)
@@ -248,13 +254,15 @@ def main() -> None:
             for change in changes:
                 if change["path"] == "status.message" and change["new"] in sent:
                     latencies.append((recorded.timestamp() - sent[change["new"]]) * 1000)
-        rss = peak_rss_mb(worker.pid)
+        rss = max(peak_rss_mb(worker.pid) for worker in workers)
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        for worker in workers:
+            try:
+                worker.wait(20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
         ours_end.send(("stop",))
         fleet.join(60)
 
@@ -263,7 +271,9 @@ def main() -> None:
     print()
     print(
         f"command: .venv/bin/python tests/bench/bench_sync.py --clusters {args.clusters} --machines {args.machines} "
-        f"--rate {args.rate} --seconds {args.seconds:g}" + (" --without-monitor" if args.without_monitor else "")
+        f"--rate {args.rate} --seconds {args.seconds:g}"
+        + (f" --workers {args.workers}" if args.workers > 1 else "")
+        + (" --without-monitor" if args.without_monitor else "")
     )
     print(f"fleet: {args.clusters} clusters, {expected} objects ({expected // args.clusters} per cluster)")
     print(f"PostgreSQL autovacuum: {autovacuum}" + ("" if autovacuum == "on" else " (tables never analysed)"))
@@ -282,7 +292,9 @@ def main() -> None:
         f"event -> committed row at {achieved_rate:.0f} events/s: {len(latencies)} of {count} events measured, "
         f"p50 {statistics.median(latencies):.0f} ms, p99 {percentile(latencies, 99):.0f} ms  (aim p99 < 200 ms)"
     )
-    print(f"sync worker peak RSS: {rss:.0f} MB  (aim < 400 MB)")
+    print(
+        f"sync worker peak RSS{' (the largest of the workers)' if args.workers > 1 else ''}: {rss:.0f} MB  (aim < 400 MB)"
+    )
     print(
         json.dumps(
             {
@@ -296,6 +308,7 @@ def main() -> None:
                 "latency_p99_ms": round(percentile(latencies, 99)),
                 "events_per_s": round(achieved_rate),
                 "peak_rss_mb": round(rss),
+                "workers": args.workers,
                 "autovacuum": autovacuum,
             }
         )

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import time
+import zlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+import orjson
 from django.db.models import Count, Max
 
 from vitiweb.fleet import Fleet, detail_url
@@ -147,6 +149,15 @@ def finding_to_json(finding: Finding) -> dict:
     }
 
 
+def pack_findings(findings: list[dict]) -> bytes:
+    """Serialised findings as a run stores them: JSON, compressed (findings repeat their checks' words)."""
+    return zlib.compress(orjson.dumps(findings), 1)
+
+
+def unpack_findings(packed: bytes | memoryview) -> list[dict]:
+    return orjson.loads(zlib.decompress(packed)) if packed else []
+
+
 def finding_from_json(data: dict) -> Finding:
     return Finding(
         check=data["check"],
@@ -172,9 +183,12 @@ def store_findings(current: str | None = None):
         return latest
     started = time.monotonic()
     findings = run_checks()
-    stored = [finding_to_json(f) for f in findings]
+    packed = pack_findings([finding_to_json(f) for f in findings])
     duration_ms = round((time.monotonic() - started) * 1000, 1)
-    if latest is not None and FindingsRun.objects.filter(id=latest.id).values_list("findings", flat=True)[0] == stored:
+    if (
+        latest is not None
+        and bytes(FindingsRun.objects.filter(id=latest.id).values_list("packed", flat=True)[0]) == packed
+    ):
         # Most changes (a machine's phase) change no finding: readers keep the run they decoded.
         FindingsRun.objects.filter(id=latest.id).update(fingerprint=current, duration_ms=duration_ms)
         return latest
@@ -183,7 +197,7 @@ def store_findings(current: str | None = None):
         fingerprint=current,
         duration_ms=duration_ms,
         counts={severity: counted.get(severity, 0) for severity in SEVERITIES},
-        findings=stored,
+        packed=packed,
     )
     # Readers take the newest run; older ones are kept briefly for a reader already loading one.
     FindingsRun.objects.filter(id__lt=run.id).exclude(id__in=[latest.id] if latest else []).delete()
@@ -207,10 +221,10 @@ def current_findings() -> FindingIndex:
     loaded = _loaded
     if loaded is not None and loaded[0] == latest:
         return loaded[1]
-    stored = FindingsRun.objects.filter(id=latest[0]).values_list("findings", flat=True).first()
+    stored = FindingsRun.objects.filter(id=latest[0]).values_list("packed", flat=True).first()
     if stored is None:  # replaced between the two queries: the next page reads the newer one
         return loaded[1] if loaded is not None else _EMPTY
-    index = FindingIndex([finding_from_json(data) for data in stored])
+    index = FindingIndex([finding_from_json(data) for data in unpack_findings(stored)])
     _loaded = (latest, index)
     return index
 
