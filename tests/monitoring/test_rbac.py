@@ -162,3 +162,15 @@ def test_the_monitor_asks_as_soon_as_the_cluster_is_synced(fleet):
         wait_for(lambda: RbacCheck.objects.filter(allowed=False).exists(), message="the monitor's RBAC check")
     finally:
         sync.stop()
+
+
+def test_only_references_into_another_namespace_are_asked_about(fleet):
+    """team-b's provider is in its own namespace: nothing to ask (and, at scale, nothing to read)."""
+    _, cluster, _, _ = fleet
+
+    asked = [
+        (ref.target_namespace, ref.target_name, namespace)
+        for ref, namespace in rbac.cross_namespace_references(cluster.pk)
+    ]
+
+    assert asked == [("shared", "shared-aws", "apps")]
