@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from django.conf import settings
 from django.db import close_old_connections
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from vitiweb.signals import mirror_changed
@@ -60,9 +62,32 @@ def _refresh(source_id: int) -> None:
 debouncer = Debouncer(_refresh, settings.VITIWEB_GIT_DRIFT_DEBOUNCE_SECONDS)
 
 
-@receiver(mirror_changed)
-def refresh_drift_of_targeting_sources(sender, cluster_id: int, kind: str, pks, **kwargs):
+#: Seconds a cluster's targeting sources are remembered: every committed batch of every cluster asks,
+#: and at a hundred clusters' watch events one query each was a tenth of a sync worker's time. Targets
+#: saved in this process clear it at once (the receivers below); in another, a source's own fetch
+#: computes its drift.
+TARGETS_TTL = 5.0
+_targeting: dict[int, tuple[float, set[int]]] = {}
+
+
+def sources_targeting(cluster_id: int) -> set[int]:
     from gitops.models import GitTarget
 
-    for source_id in set(GitTarget.objects.filter(cluster_id=cluster_id).values_list("source_id", flat=True)):
+    now = time.monotonic()
+    remembered = _targeting.get(cluster_id)
+    if remembered is None or now - remembered[0] > TARGETS_TTL:
+        sources = set(GitTarget.objects.filter(cluster_id=cluster_id).values_list("source_id", flat=True))
+        remembered = _targeting[cluster_id] = (now, sources)
+    return remembered[1]
+
+
+@receiver(mirror_changed)
+def refresh_drift_of_targeting_sources(sender, cluster_id: int, kind: str, pks, **kwargs):
+    for source_id in sources_targeting(cluster_id):
         debouncer.trigger(source_id)
+
+
+@receiver(post_save, sender="gitops.GitTarget")
+@receiver(post_delete, sender="gitops.GitTarget")
+def forget_targeting_sources(sender, **kwargs):
+    _targeting.clear()

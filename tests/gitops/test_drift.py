@@ -179,3 +179,21 @@ def test_a_drift_change_is_announced_to_the_drift_group_and_the_objects_page(mak
     record = DriftRecord.objects.get()
     assert record.state == "differs" and record.fields == [{"path": "spec.instanceType", "git": "b", "cluster": "a"}]
     assert drift.refresh(source) is False  # nothing changed: no record written, nothing announced
+
+
+def test_the_sources_targeting_a_cluster_are_remembered_until_a_target_changes(make_cluster, django_assert_num_queries):
+    """Every committed sync batch asks which sources target its cluster: remembered, not re-read per batch."""
+    from gitops.models import GitTarget
+    from gitops.signals import sources_targeting
+
+    cluster = make_cluster()
+    assert sources_targeting(cluster.pk) == set()
+    with django_assert_num_queries(0):
+        assert sources_targeting(cluster.pk) == set()
+
+    source = GitSource.objects.create(name="infra", local_path="/srv/infra")
+    target = GitTarget.objects.create(source=source, cluster=cluster)
+    assert sources_targeting(cluster.pk) == {source.pk}
+
+    target.delete()
+    assert sources_targeting(cluster.pk) == set()

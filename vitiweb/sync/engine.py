@@ -332,7 +332,9 @@ class ClusterSync:
                 time.sleep(random.uniform(0.05, 0.3) * (attempt + 1))
 
     def _write(self, batch: list[tuple]) -> None:
-        cluster = Cluster.objects.get(pk=self.cluster_id)
+        # Only what writing needs: the row's JSON columns (its kinds' states, discovery) cost more to decode
+        # than a batch of one watch event costs to write.
+        cluster = Cluster.objects.only("id", "state").get(pk=self.cluster_id)
         pending: dict[str, list] = {}
         oldest_event: float | None = None
         summary = Summary()
