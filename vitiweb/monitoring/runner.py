@@ -15,8 +15,8 @@ seconds, which catches what other clusters' syncs change (a stack's provider
 may live in another cluster); never more often than every `alert_interval`
 seconds. Evaluating every cluster every second, changed or not, cost a worker
 holding 50 clusters more than half its interpreter time; evaluating every
-cluster on any provider change in the process made its initial sync three
-times slower.
+cluster on any provider change in the process made that worker's initial
+sync take over three times as long.
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ class ClusterMonitor:
         self.idle_interval = idle_interval
         self._stop = threading.Event()
         self._wake = threading.Event()
-        # What the writers said changed since the last pass: read and reset by the monitor's thread only.
+        # What the writer said changed since the last pass (set by the writer's thread, taken by the monitor's).
+        self._changes_lock = threading.Lock()
         self._rules_input_changed = False
         self._machines_changed = False
         self._references_may_have_changed = False
@@ -60,13 +61,18 @@ class ClusterMonitor:
         kinds = set(kinds)
         if not kinds:
             return
-        if references:
-            self._references_may_have_changed = True
-        if kinds - {"Machine"}:
-            self._rules_input_changed = True
-        if "Machine" in kinds:
-            self._machines_changed = True
+        with self._changes_lock:
+            self._references_may_have_changed |= references
+            self._rules_input_changed |= bool(kinds - {"Machine"})
+            self._machines_changed |= "Machine" in kinds
         self._wake.set()
+
+    def _take_changes(self) -> tuple[bool, bool, bool]:
+        """(rules' input changed, Machines changed, references may have changed) since the last call."""
+        with self._changes_lock:
+            taken = (self._rules_input_changed, self._machines_changed, self._references_may_have_changed)
+            self._rules_input_changed = self._machines_changed = self._references_may_have_changed = False
+        return taken
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name=f"monitor-{self.cluster_id}", daemon=True)
@@ -94,9 +100,7 @@ class ClusterMonitor:
                 if self._stop.is_set():
                     return
                 started = time.monotonic()
-                rules_input_changed, self._rules_input_changed = self._rules_input_changed, False
-                machines_changed, self._machines_changed = self._machines_changed, False
-                references_changed, self._references_may_have_changed = self._references_may_have_changed, False
+                rules_input_changed, machines_changed, references_changed = self._take_changes()
                 try:
                     cluster = Cluster.objects.get(pk=self.cluster_id)
                     if cluster.read_only:
