@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from tests import factories
 from tests.factories import fleet, k8s_object, mirror, status, viewer
 
 pytestmark = pytest.mark.django_db
@@ -195,3 +196,32 @@ def test_which_clusters_are_current_is_read_when_the_page_is_not_when_the_figure
     assert machine_summary(response).stale == 0 and "incl. 3 not current" not in response.content.decode()
     assert figure(response, "fig-machines-by-phase")["data"][0]["x"] == ["prod-east"]
     assert all(not row.stale_names for row in response.context["usages"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_derivation_reads_one_state_of_the_fleet(monkeypatch):
+    """Syncs commit while it runs: the overview and the findings are computed in one transaction, on PostgreSQL
+    a REPEATABLE READ one, so no figure is read from a later state than another."""
+    from django.db import connection
+
+    from vitiweb import overview
+    from vitiweb.derive import derive
+
+    seen = {}
+    store_overview = overview.store_overview
+
+    def observed(current):
+        seen["in_transaction"] = connection.in_atomic_block
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW transaction_isolation")
+                seen["isolation"] = cursor.fetchone()[0]
+        return store_overview(current)
+
+    monkeypatch.setattr(overview, "store_overview", observed)
+    factories.make_cluster("east")
+
+    assert derive() is True
+    assert seen["in_transaction"]
+    if connection.vendor == "postgresql":
+        assert seen["isolation"] == "repeatable read"
